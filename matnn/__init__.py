@@ -1,0 +1,21 @@
+"""matnn: the "neural network from scratch" lesson, in matrix form.
+
+The lesson builds a 2-2-1 sigmoid network one scalar at a time. matnn writes
+each layer as a weight matrix and runs the forward and backward passes over a
+whole batch at once, for any depth and width, and proves that its 2-2-1 case
+is the lesson's network (see :mod:`matnn.scalar`).
+
+>>> import matnn
+>>> net = matnn.Network.from_sizes([2, 2, 1], seed=0)
+>>> net.predict([[-7, -3], [20, 2]]).shape
+(2, 1)
+"""
+
+from .activations import ACTIVATIONS
+from .layers import Dense
+from .losses import mse
+from .network import Network
+from .training import TrainingDiverged
+
+__all__ = ["ACTIVATIONS", "Dense", "Network", "TrainingDiverged", "mse"]
+__version__ = "0.1.0"

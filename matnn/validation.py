@@ -1,0 +1,149 @@
+"""Checks at the API boundary, so bad input fails early and says why.
+
+Everything here turns user input into a contiguous float array of the
+network's dtype, or raises ``TypeError`` (wrong kind of thing) or
+``ValueError`` (right kind, wrong shape or value) with a message that names
+the argument. Past this boundary the numerical code assumes clean arrays.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "FLOAT_DTYPES",
+    "as_float_dtype",
+    "as_array",
+    "check_features",
+    "check_targets",
+    "check_positive",
+    "check_int",
+]
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_dtype(dtype) -> np.dtype:
+    """Return ``dtype`` as float32 or float64, or raise naming the choices."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def as_array(value, name, dtype=None):
+    """Convert ``value`` to a numeric, finite ndarray.
+
+    Integers and booleans are accepted (the document feeds integer arrays)
+    and converted to ``dtype``, or to float64 when ``dtype`` is None; float
+    arrays keep their dtype when ``dtype`` is None.
+    """
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        # Ragged nested lists land here.
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold numbers, got an array of dtype {arr.dtype}"
+        )
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float64)
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        where = tuple(int(i) for i in bad)
+        raise ValueError(
+            f"{name} contains NaN or inf (first at index {where}: {arr[where]})"
+        )
+    return arr
+
+
+def check_features(X, n_in, dtype, name="X"):
+    """Validate a feature matrix.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_in)
+    n_in : int
+        The width the network expects.
+    dtype : numpy dtype
+        The network's dtype; X is converted to it.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_in), C-contiguous, of ``dtype``
+    """
+    X = as_array(X, name, dtype)
+    if X.ndim != 2:
+        hint = " (for one sample use X.reshape(1, -1))" if X.ndim == 1 else ""
+        raise ValueError(
+            f"{name} must be 2-D with shape (n_samples, {n_in}), "
+            f"got shape {X.shape}{hint}"
+        )
+    if X.shape[1] != n_in:
+        raise ValueError(
+            f"{name} has {X.shape[1]} columns (shape {X.shape}) but the network "
+            f"takes {n_in} inputs"
+        )
+    return X
+
+
+def check_targets(y, n_samples, n_out, dtype, name="y"):
+    """Validate targets against ``n_samples`` rows and ``n_out`` outputs.
+
+    A 1-D ``y`` of length ``n_samples`` is accepted only when ``n_out == 1``
+    and becomes a column; it is never broadcast against a matrix.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_out), C-contiguous, of ``dtype``
+    """
+    y = as_array(y, name, dtype)
+    if y.ndim == 1:
+        if n_out != 1:
+            raise ValueError(
+                f"{name} is 1-D with shape {y.shape} but the network has {n_out} "
+                f"outputs; pass y with shape (n_samples, {n_out})"
+            )
+        y = y.reshape(-1, 1)
+    elif y.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (n_samples, {n_out}) or (n_samples,), "
+            f"got shape {y.shape}"
+        )
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X has {n_samples} samples but {name} has {y.shape[0]} "
+            f"({name} shape {y.shape}); they must have the same length"
+        )
+    if y.shape[1] != n_out:
+        raise ValueError(
+            f"{name} has {y.shape[1]} columns (shape {y.shape}) but the network "
+            f"has {n_out} outputs"
+        )
+    return y
+
+
+def check_int(value, name, minimum):
+    """Return ``value`` as an int >= ``minimum``; bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive(value, name):
+    """Return ``value`` as a finite float > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
