@@ -1,0 +1,242 @@
+"""The benchmark harness: timing, agreement checks, results, discovery.
+
+Run the suite with ``python -m benchmarks`` (``--quick`` for a smoke run of a
+few seconds, ``--out DIR`` for where the JSON and the plot go).
+
+How a case works
+----------------
+A case is one module ``benchmarks/case_<name>.py``. It is found by its file
+name alone (no registry to edit) and must define
+
+``TITLE : str``
+    One line for the table's heading.
+``ORDER : int``
+    Where the case runs and prints among the others (lower first).
+``run(bench) -> iterable of Result``
+    Builds its own inputs, and for each comparison
+
+    1. computes both sides once and checks they agree with
+       :meth:`Bench.agree` (or :meth:`Bench.same_params`) *before* timing;
+    2. times each side with :meth:`Bench.time`, which uses :mod:`timeit`
+       (a calibrated number of calls per run, several runs, the median);
+    3. yields a :class:`Result`. ``a`` is the reference side (the scalar
+       shim, or the lower bound's opposite number) and ``b`` the side being
+       measured against it, so ``ratio = a / b`` reads "how many times faster
+       b is" for speed-ups. Pass ``target=(">=", 200)`` (or ``"<="``) to
+       have the table say whether the ratio meets a goal.
+
+    ``bench.quick`` says whether this is the smoke run: use small sizes and
+    few epochs then, so the whole quick suite stays within seconds.
+    ``bench.dtypes`` lists the float dtypes: every case must yield rows
+    for each of them (``tests/test_benchmarks_quick.py`` checks this, and
+    that every row agreed).
+
+A minimal case::
+
+    TITLE = "dot product, python loop vs numpy"
+    ORDER = 90
+
+    def run(bench):
+        x = np.arange(1000.0)
+        loop = lambda: sum(v * v for v in x)
+        vec = lambda: float(x @ x)
+        ok, how = bench.agree(loop(), vec(), rtol=1e-12)
+        yield Result("dot", "float64", "N=1000", ok, how, n_samples=1000,
+                     a=bench.time(loop, "python"), b=bench.time(vec, "numpy"))
+
+A case that cannot agree yields its Result with ``agreed=False`` and no
+timings; the run then still prints everything but exits with status 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import statistics
+import timeit
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+__all__ = ["Bench", "Result", "Timing", "discover_cases"]
+
+
+@dataclass
+class Timing:
+    """One side of a comparison, timed.
+
+    Attributes
+    ----------
+    label : str
+        What was timed ("scalar shim", "Network.gradients", ...).
+    median : float
+        Median seconds per call over ``runs``.
+    runs : list of float
+        Seconds per call of each timed run.
+    number : int
+        Calls per run.
+    """
+
+    label: str
+    median: float
+    runs: list
+    number: int
+
+
+@dataclass
+class Result:
+    """One row of the results table.
+
+    Attributes
+    ----------
+    case : str
+        The case's short name (its module name without ``case_``).
+    dtype : str
+        "float64" or "float32".
+    size : str
+        What was varied, e.g. "N=4096" or "784-256-128-10, batch 512".
+    agreed : bool
+        Whether both sides computed the same result before timing.
+    agreement : str
+        How that was checked, with the measured difference.
+    n_samples : int or None
+        Samples processed per call, for per-sample times.
+    a, b : Timing or None
+        The reference side and the measured side.
+    target : tuple (op, value) or None
+        A goal for ``ratio``: ``(">=", 200)`` or ``("<=", 1.15)``.
+    metrics : dict
+        Anything else measured (peak memory, ...), JSON-serialisable.
+    note : str
+    """
+
+    case: str
+    dtype: str
+    size: str
+    agreed: bool
+    agreement: str
+    n_samples: int | None = None
+    a: Timing | None = None
+    b: Timing | None = None
+    target: tuple | None = None
+    metrics: dict = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def ratio(self):
+        """``a.median / b.median``, or None unless both sides were timed."""
+        if self.a is None or self.b is None:
+            return None
+        return self.a.median / self.b.median
+
+    @property
+    def met(self):
+        """Whether ``ratio`` (or ``metrics["value"]``) meets ``target``; None without one."""
+        if self.target is None:
+            return None
+        value = self.ratio if self.ratio is not None else self.metrics.get("value")
+        if value is None:
+            return None
+        op, goal = self.target
+        return value >= goal if op == ">=" else value <= goal
+
+    def to_json(self):
+        d = asdict(self)
+        d["ratio"] = self.ratio
+        d["met"] = self.met
+        return d
+
+
+class Bench:
+    """What a case gets: the run's mode and the timing and checking tools.
+
+    Parameters
+    ----------
+    quick : bool
+        Smoke mode: tiny sizes, short runs, one repeat.
+    """
+
+    def __init__(self, quick=False):
+        self.quick = quick
+        self.dtypes = (np.dtype(np.float64), np.dtype(np.float32))
+        # Seconds one timed run should last at least, and runs per side.
+        self.min_time = 0.002 if quick else 0.1
+        self.repeat = 1 if quick else 5
+
+    def time(self, fn, label, *, repeat=None):
+        """Median seconds per call of ``fn()``, with :class:`timeit.Timer`.
+
+        The number of calls per run is calibrated like
+        :meth:`timeit.Timer.autorange` (1, 2, 5, 10, 20, ... calls until a
+        run lasts ``min_time``); a calibration run that already lasts that
+        long with a single call counts as the first timed run, so slow calls
+        are not paid for twice.
+        """
+        repeat = self.repeat if repeat is None else repeat
+        timer = timeit.Timer(fn)
+        number, first = 1, None
+        while True:
+            for k in (1, 2, 5):
+                n = number * k
+                elapsed = timer.timeit(n)
+                if elapsed >= self.min_time:
+                    number = n
+                    first = elapsed / n if n == 1 else None
+                    break
+            else:
+                number *= 10
+                continue
+            break
+        runs = [] if first is None else [first]
+        runs += [t / number for t in timer.repeat(repeat - len(runs), number)]
+        return Timing(label, statistics.median(runs), runs, number)
+
+    @staticmethod
+    def agree(expected, actual, *, rtol, atol=0.0):
+        """Compare two results elementwise with ``|a - e| <= atol + rtol |e|``.
+
+        Returns
+        -------
+        ok : bool
+        how : str
+            The worst difference and the tolerance, for the table.
+        """
+        e = np.asarray(expected, dtype=np.float64)
+        a = np.asarray(actual, dtype=np.float64)
+        if e.shape != a.shape:
+            return False, f"shapes differ: {e.shape} vs {a.shape}"
+        err = np.abs(a - e)
+        tol = atol + rtol * np.abs(e)
+        worst = float(np.max(err - tol)) if err.size else 0.0
+        ok = bool(np.all(err <= tol))
+        return ok, f"max|diff| {float(np.max(err, initial=0)):.1e} (rtol {rtol:g}, atol {atol:g})" + (
+            "" if ok else f" exceeded by {worst:.1e}"
+        )
+
+
+def discover_cases(names=None):
+    """Import every ``benchmarks/case_*.py`` module, sorted by ``ORDER``.
+
+    Parameters
+    ----------
+    names : iterable of str, optional
+        Only these cases (module names without ``case_``).
+
+    Returns
+    -------
+    list of (str, module)
+    """
+    package = importlib.import_module(__package__)
+    found = sorted(
+        m.name[len("case_"):]
+        for m in pkgutil.iter_modules(package.__path__)
+        if m.name.startswith("case_")
+    )
+    if names is not None:
+        names = list(names)
+        unknown = sorted(set(names) - set(found))
+        if unknown:
+            raise ValueError(f"unknown case(s) {unknown}; choose from {found}")
+        found = [n for n in found if n in names]
+    modules = [(n, importlib.import_module(f"{__package__}.case_{n}")) for n in found]
+    return sorted(modules, key=lambda nm: (nm[1].ORDER, nm[0]))

@@ -1,0 +1,169 @@
+"""Printing, saving and plotting benchmark results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections import defaultdict
+
+import numpy as np
+import scipy
+
+__all__ = ["machine", "fmt_time", "print_case", "print_summary", "write_json", "write_plot"]
+
+
+def machine():
+    """What the numbers were measured on, as a dict with a one-line ``summary``."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+    }
+    info["summary"] = (
+        f"{info['cores']} cores, {cpu}, numpy {info['numpy']}, scipy {info['scipy']}, "
+        f"{info['blas']}"
+        + (f", OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}" if info["OPENBLAS_CORETYPE"] else "")
+    )
+    return info
+
+
+def fmt_time(seconds):
+    """``1.23 ms``-style text, three significant digits."""
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _fmt_ratio(r):
+    if r is None:
+        return "-"
+    return f"{r:.3g}x" if r < 100 else f"{r:,.0f}x"
+
+
+def _target_text(result):
+    if result.target is None:
+        return ""
+    op, goal = result.target
+    return f"{op} {goal:g} {'met' if result.met else 'MISSED'}"
+
+
+def _metrics_text(result):
+    parts = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+             for k, v in result.metrics.items() if k != "value"]
+    if result.note:
+        parts.append(result.note)
+    return "; ".join(parts)
+
+
+def print_case(rows):
+    """Print one case's rows as an aligned table."""
+    if not rows:
+        return
+    a_label = next((r.a.label for r in rows if r.a), "a")
+    b_label = next((r.b.label for r in rows if r.b), "b")
+    header = ["size", "dtype", a_label, b_label, "b per sample", "a/b", "target", "agree", ""]
+    table = [header]
+    for r in rows:
+        per_sample = r.b.median / r.n_samples if (r.b and r.n_samples) else None
+        table.append([
+            r.size, r.dtype,
+            fmt_time(r.a.median if r.a else None),
+            fmt_time(r.b.median if r.b else None),
+            fmt_time(per_sample),
+            _fmt_ratio(r.ratio),
+            _target_text(r),
+            "yes" if r.agreed else "NO",
+            _metrics_text(r),
+        ])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for r in rows:
+        if not r.agreed:
+            print(f"  ! {r.size} {r.dtype}: sides disagree: {r.agreement}")
+
+
+def print_summary(results, elapsed):
+    """Print every targeted ratio and whether it was met, and any disagreement."""
+    print(f"\n== targets ({elapsed:.1f} s in all)")
+    for r in results:
+        if r.target is not None:
+            value = r.ratio if r.ratio is not None else r.metrics.get("value")
+            print(f"  {r.case:10} {r.size:28} {r.dtype:8} {value:10.4g}  {_target_text(r)}")
+    bad = [r for r in results if not r.agreed]
+    if bad:
+        print(f"\n{len(bad)} comparison(s) DISAGREED; their timings mean nothing.")
+    else:
+        print(f"\nall {len(results)} comparisons agreed before timing.")
+
+
+def write_json(path, results, info, quick, elapsed):
+    """Save the raw results; return the path."""
+    doc = {
+        "machine": info,
+        "quick": quick,
+        "elapsed_s": elapsed,
+        "results": [r.to_json() for r in results],
+    }
+    path.write_text(json.dumps(doc, indent=1))
+    return path
+
+
+def write_plot(path, results):
+    """Log-log plot of time per sample against N; return a line saying what happened.
+
+    matplotlib is optional: without it nothing is drawn and the line says so.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ("plot skipped: matplotlib is not installed "
+                "(pip install 'matnn[plot]' to get time_per_sample.png)")
+    series = defaultdict(list)
+    for r in results:
+        if not r.size.startswith("N=") or not r.n_samples:
+            continue
+        for side in (r.a, r.b):
+            if side is not None:
+                series[(r.case, f"{side.label}, {r.dtype}")].append(
+                    (r.n_samples, side.median / r.n_samples))
+    cases = sorted({case for case, _ in series})
+    if not cases:
+        return "plot skipped: no case varies N"
+    fig, axes = plt.subplots(1, len(cases), figsize=(6 * len(cases), 4.5), squeeze=False)
+    for ax, case in zip(axes[0], cases):
+        for (c, label), points in sorted(series.items()):
+            if c != case:
+                continue
+            points.sort()
+            ax.loglog([n for n, _ in points], [t for _, t in points], "o-", label=label)
+        ax.set_title(case)
+        ax.set_xlabel("N (samples per call)")
+        ax.set_ylabel("seconds per sample")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return f"plot: {path}"
