@@ -66,6 +66,14 @@ def test_sample_by_name():
         data.sample("Eve")
 
 
+def test_shim_draws_the_document_initial_weights():
+    np.random.seed(7)
+    expected = np.random.normal(size=9)
+    np.random.seed(7)
+    drawn = scalar.OurNeuralNetwork().params()
+    assert list(drawn.values()) == expected.tolist()
+
+
 # -- the worked example: Alice alone, every weight 1, every bias 0 -----------
 
 @pytest.fixture
