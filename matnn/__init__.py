@@ -12,10 +12,20 @@ is the lesson's network (see :mod:`matnn.scalar`).
 """
 
 from .activations import ACTIVATIONS
+from .gradient_check import GradcheckError, GradcheckResult, gradcheck
 from .layers import Dense
 from .losses import mse
 from .network import Network
 from .training import TrainingDiverged
 
-__all__ = ["ACTIVATIONS", "Dense", "Network", "TrainingDiverged", "mse"]
+__all__ = [
+    "ACTIVATIONS",
+    "Dense",
+    "GradcheckError",
+    "GradcheckResult",
+    "Network",
+    "TrainingDiverged",
+    "gradcheck",
+    "mse",
+]
 __version__ = "0.1.0"
