@@ -92,6 +92,53 @@ def _save_figure(fig, path):
         plt.close(fig)
 
 
+def _cmd_gradcheck(args):
+    from . import data
+    from .gradient_check import gradcheck
+    from .layers import Dense
+    from .network import Network
+
+    if args.sizes is None and args.activation is None and args.batch is None:
+        x, y_true = data.sample("Alice")
+        net = Network([Dense(np.ones((2, 2)), np.zeros(2), "sigmoid", dtype=args.dtype),
+                       Dense(np.ones((1, 2)), np.zeros(1), "sigmoid", dtype=args.dtype)])
+        X, y = x.reshape(1, -1), [y_true]
+        print(f"The document's network at its worked example: Alice (x = {x.tolist()}, "
+              f"y_true = {y_true}), every weight 1, every bias 0, {args.dtype}")
+    else:
+        sizes = args.sizes or (2, 2, 1)
+        activation = args.activation or "sigmoid"
+        batch = args.batch or 8
+        rng = np.random.default_rng(args.seed)
+        net = Network.from_sizes(sizes, activation, seed=rng, dtype=args.dtype)
+        X = rng.uniform(-3, 3, size=(batch, sizes[0]))
+        y = rng.uniform(0, 1, size=(batch, sizes[-1]))
+        print(f"A random {','.join(map(str, sizes))} {activation} network, {args.dtype}, "
+              f"on {batch} random samples (seed {args.seed})")
+    result = gradcheck(net, X, y, eps=args.eps, rtol=args.rtol, atol=args.atol,
+                       method=args.method, max_coords=args.max_coords, seed=args.seed,
+                       raise_exception=False)
+    print(result.table())
+    if result.ok:
+        return 0
+    print()
+    print(result.report())
+    return 1
+
+
+def _checked(convert, accept, requirement):
+    """An argparse type: ``convert`` the text, then insist that ``accept`` it."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{requirement}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {text!r}")
+        return value
+    return parse
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="matnn",
@@ -115,6 +162,52 @@ def build_parser():
     demo.add_argument("--plot", metavar="PNG",
                       help="also draw both loss curves to this file (needs matplotlib)")
     demo.set_defaults(run=_cmd_demo)
+
+    from .activations import ACTIVATIONS
+    from .gradient_check import MAX_COORDS
+
+    check = commands.add_parser(
+        "gradcheck",
+        help="check a network's backward pass against finite differences",
+        description=(
+            "Compare the network's analytic gradient with float64 finite differences "
+            "of its loss and print one row per parameter array; exit status 0 when "
+            "they agree, 1 when some entry does not (the worst ones are listed). "
+            "With none of --sizes, --activation, --batch it checks the document's "
+            "network at its worked example: Alice, every weight 1, every bias 0. "
+            "Tolerances default to the measured ones for the method and dtype."
+        ),
+    )
+    check.add_argument("--sizes", metavar="N,N,...",
+                       type=_checked(lambda t: tuple(int(s) for s in t.split(",")),
+                                     lambda s: len(s) >= 2 and min(s) >= 1,
+                                     "expected at least two widths >= 1 such as 2,2,1"),
+                       help="layer widths of a random network (default 2,2,1)")
+    check.add_argument("--activation", choices=sorted(ACTIVATIONS),
+                       help="activation of every layer of a random network (default sigmoid)")
+    check.add_argument("--batch", metavar="N",
+                       type=_checked(int, lambda n: n >= 1, "expected an integer >= 1"),
+                       help="number of random samples, features in [-3, 3] (default 8)")
+    check.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                       help="the network's dtype (default float64)")
+    check.add_argument("--seed", type=int, default=0,
+                       help="seed for the random network, samples and sampled coordinates "
+                            "(default 0)")
+    check.add_argument("--method", choices=["central", "scipy"], default="central",
+                       help="central differences, or scipy.differentiate.jacobian "
+                            "(default central)")
+    positive = _checked(float, lambda v: np.isfinite(v) and v > 0,
+                        "expected a finite number > 0")
+    at_least_zero = _checked(float, lambda v: np.isfinite(v) and v >= 0,
+                             "expected a finite number >= 0")
+    check.add_argument("--eps", type=positive, help="finite-difference step")
+    check.add_argument("--rtol", type=at_least_zero, help="relative tolerance")
+    check.add_argument("--atol", type=at_least_zero, help="absolute tolerance")
+    check.add_argument("--max-coords", metavar="N", default=MAX_COORDS,
+                       type=_checked(int, lambda n: n >= 1, "expected an integer >= 1"),
+                       help="check every coordinate of networks up to this many "
+                            f"parameters, a seeded sample beyond (default {MAX_COORDS})")
+    check.set_defaults(run=_cmd_gradcheck)
 
     return parser
 
