@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from .harness import Bench, discover_cases
-from .report import machine, print_case, print_summary, write_json, write_plot
+from .report import busy_warning, machine, print_case, print_summary, write_json, write_plot
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
@@ -31,6 +31,9 @@ def main(argv=None):
     bench = Bench(quick=args.quick)
     info = machine()
     print(f"matnn benchmarks ({'quick' if args.quick else 'full'}) on {info['summary']}")
+    warning = busy_warning(info)
+    if warning:
+        print(warning)
     results, started = [], time.perf_counter()
     for name, module in cases:
         print(f"\n== {name}: {module.TITLE}")
@@ -41,7 +44,7 @@ def main(argv=None):
         print_case(rows)
         results += rows
     elapsed = time.perf_counter() - started
-    print_summary(results, elapsed)
+    print_summary(results, elapsed, args.quick)
 
     args.out.mkdir(parents=True, exist_ok=True)
     path = write_json(args.out / "results.json", results, info, args.quick, elapsed)

@@ -10,7 +10,7 @@ from collections import defaultdict
 import numpy as np
 import scipy
 
-__all__ = ["machine", "fmt_time", "print_case", "print_summary", "write_json", "write_plot"]
+__all__ = ["machine", "busy_warning", "fmt_time", "print_case", "print_summary", "write_json", "write_plot"]
 
 
 def machine():
@@ -33,6 +33,7 @@ def machine():
         "scipy": scipy.__version__,
         "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "load_average_1min": os.getloadavg()[0],
     }
     info["summary"] = (
         f"{info['cores']} cores, {cpu}, numpy {info['numpy']}, scipy {info['scipy']}, "
@@ -40,6 +41,16 @@ def machine():
         + (f", OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}" if info["OPENBLAS_CORETYPE"] else "")
     )
     return info
+
+
+def busy_warning(info):
+    """A warning when other work is running: it skews every timing, most of all
+    multithreaded BLAS, whose threads then wait on each other."""
+    load = info["load_average_1min"]
+    if load < 0.5:
+        return None
+    return (f"warning: the machine was busy before the run (1-minute load {load:.2f}); "
+            "timings, above all of the wide networks' matrix products, will be noisy")
 
 
 def fmt_time(seconds):
@@ -101,9 +112,11 @@ def print_case(rows):
             print(f"  ! {r.size} {r.dtype}: sides disagree: {r.agreement}")
 
 
-def print_summary(results, elapsed):
+def print_summary(results, elapsed, quick):
     """Print every targeted ratio and whether it was met, and any disagreement."""
     print(f"\n== targets ({elapsed:.1f} s in all)")
+    if quick:
+        print("  (quick run: sizes are tiny, so these are not the ratios the targets mean)")
     for r in results:
         if r.target is not None:
             value = r.ratio if r.ratio is not None else r.metrics.get("value")

@@ -11,7 +11,15 @@ from matnn import Dense, Network
 from matnn.data import SHIFT
 from matnn.scalar import PARAM_NAMES, OurNeuralNetwork, to_network
 
-__all__ = ["as_dtype", "document_pair", "people"]
+__all__ = [
+    "FLAT_ORDER",
+    "as_dtype",
+    "document_pair",
+    "people",
+    "shim_mean_gradient",
+    "shim_minibatch_sgd",
+    "shim_params",
+]
 
 
 def document_pair(seed=0):
@@ -31,9 +39,7 @@ def document_pair(seed=0):
 
 
 def as_dtype(net, dtype):
-    """``net`` itself for its own dtype, else a copy converted to ``dtype``."""
-    if net.dtype == dtype:
-        return net
+    """A new network with ``net``'s parameters converted to ``dtype``."""
     return Network([Dense(l.W, l.b, l.activation, dtype=dtype) for l in net.layers])
 
 
@@ -54,3 +60,41 @@ def people(n, seed=0, dtype=np.float64):
     height = np.where(female, rng.normal(63, 3, n), rng.normal(70, 3, n))
     X = np.column_stack([weight + SHIFT[0], height + SHIFT[1]]).astype(dtype)
     return X, female.astype(dtype)
+
+
+#: The shim's parameter names in the order of ``Network.params``:
+#: W1 row-major, b1, W2, b2.
+FLAT_ORDER = ("w1", "w2", "w3", "w4", "b1", "b2", "w5", "w6", "b3")
+
+
+def shim_params(shim):
+    """The shim's nine parameters as an array in ``Network.params`` order."""
+    return np.array([getattr(shim, name) for name in FLAT_ORDER])
+
+
+def shim_mean_gradient(shim, X, y):
+    """The full-batch gradient the scalar way: the mean of per-sample partials.
+
+    Returns
+    -------
+    ndarray of shape (9,), in ``Network.params`` order
+    """
+    total = dict.fromkeys(FLAT_ORDER, 0.0)
+    for x, y_true in zip(X, y):
+        for name, g in shim.gradients(x, y_true).items():
+            total[name] += g
+    return np.array([total[name] for name in FLAT_ORDER]) / len(X)
+
+
+def shim_minibatch_sgd(shim, X, y, *, epochs, learning_rate, batch_size):
+    """Mini-batch SGD written with the shim: average its per-sample partials per batch.
+
+    Batches are consecutive slices in dataset order, as ``fit(shuffle=False)``
+    takes them.
+    """
+    for _ in range(epochs):
+        for start in range(0, len(X), batch_size):
+            step = shim_mean_gradient(shim, X[start:start + batch_size],
+                                      y[start:start + batch_size])
+            for name, g in zip(FLAT_ORDER, step):
+                setattr(shim, name, getattr(shim, name) - learning_rate * g)
