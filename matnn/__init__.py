@@ -16,6 +16,7 @@ from .gradient_check import GradcheckError, GradcheckResult, gradcheck
 from .layers import Dense
 from .losses import mse
 from .network import Network
+from .saving import load
 from .training import TrainingDiverged
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Network",
     "TrainingDiverged",
     "gradcheck",
+    "load",
     "mse",
 ]
 __version__ = "0.1.0"

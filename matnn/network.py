@@ -150,6 +150,15 @@ class Network:
         """An independent network with equal parameters."""
         return Network(self.layers)
 
+    def save(self, path):
+        """Write the network to ``path`` atomically; see :func:`matnn.saving.save`.
+
+        ``matnn.load(path)`` reads it back.
+        """
+        from .saving import save
+
+        save(self, path)
+
     # -- the passes ----------------------------------------------------------
 
     def forward(self, X):
