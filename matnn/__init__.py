@@ -12,6 +12,7 @@ is the lesson's network (see :mod:`matnn.scalar`).
 """
 
 from .activations import ACTIVATIONS
+from .ensemble import Ensemble
 from .gradient_check import GradcheckError, GradcheckResult, gradcheck
 from .layers import Dense
 from .losses import mse
@@ -22,6 +23,7 @@ from .training import TrainingDiverged
 __all__ = [
     "ACTIVATIONS",
     "Dense",
+    "Ensemble",
     "GradcheckError",
     "GradcheckResult",
     "Network",

@@ -92,6 +92,98 @@ def _save_figure(fig, path):
         plt.close(fig)
 
 
+def _cmd_seeds(args):
+    import time
+
+    from .seeds import CONVERGED, train_seeds
+
+    if args.plot:
+        _pyplot()  # fail now rather than after training
+    rates = args.lr
+    start = time.perf_counter()
+    results = train_seeds(range(args.runs), rates, args.epochs)
+    elapsed = time.perf_counter() - start
+
+    print(f"== The document's network trained from {args.runs} seeds at once")
+    print(f"Run s starts from np.random.seed(s), s = 0..{args.runs - 1}, as `matnn demo --seed s` "
+          "does;")
+    print(f"each trains on the 4 people for {args.epochs} epochs of per-sample SGD in "
+          f"dataset order, learning rate {', '.join(f'{lr:g}' for lr in rates)}.")
+    for r in results:
+        print()
+        _print_seed_runs(r, args.slowest, CONVERGED)
+    if len(results) > 1:
+        print()
+        print("== Learning rates side by side")
+        print(f"{'rate':>8}  {'Emily F, Frank M':>16}  {'median final loss':>17}  "
+              f"{f'median epochs to < {CONVERGED:g}':>24}  {'diverged':>8}")
+        for r in results:
+            epochs = r.epochs_to(CONVERGED)
+            reached = epochs[epochs > 0]
+            median = (f"{int(np.quantile(reached, 0.5, method='inverted_cdf'))}"
+                      if reached.size * 2 > epochs.size else "never")
+            print(f"{r.learning_rate:>8g}  {r.correct.mean():>16.1%}  "
+                  f"{np.median(r.final_loss):>17.5f}  {median:>24}  {int(r.failed.sum()):>8}")
+    print()
+    print(f"Trained {args.runs * len(rates)} runs x {args.epochs} epochs as one ensemble "
+          f"in {elapsed:.2f} s")
+    if args.plot:
+        _plot_final_losses(args.plot, results)
+    return 0
+
+
+def _print_seed_runs(r, n_slowest, threshold):
+    n = len(r.seeds)
+    print(f"== Learning rate {r.learning_rate:g}")
+    print(f"Emily classified F and Frank M: {int(r.correct.sum())} of {n} runs "
+          f"({r.correct.mean():.1%})")
+    levels = (0, 0.05, 0.25, 0.5, 0.75, 0.95, 1)
+    names = ("min", "5%", "25%", "median", "75%", "95%", "max")
+    values = np.quantile(r.final_loss, levels)
+    print("Final loss: " + ", ".join(f"{k} {v:.5f}" for k, v in zip(names, values)))
+    epochs = r.epochs_to(threshold)
+    reached = epochs[epochs > 0]
+    never = n - reached.size
+    if reached.size:
+        q = np.quantile(reached, (0.5, 0.95, 1), method="inverted_cdf")
+        print(f"Epochs until the loss first falls below {threshold:g} (runs that get there): "
+              f"median {q[0]}, 95% {q[1]}, max {q[2]}; {never} of {n} runs never do")
+    else:
+        print(f"Epochs until the loss first falls below {threshold:g}: no run gets there")
+    print(f"Slowest to converge (runs that never get below {threshold:g} first, "
+          "highest final loss first; then most epochs):")
+    print(f"{'seed':>8}  {'epochs':>7}  {'final loss':>10}  {'Emily':>6}  {'Frank':>6}")
+    for i in r.slowest(n_slowest, threshold):
+        shown = "never" if epochs[i] < 0 else str(epochs[i])
+        emily, frank = r.predictions[i]
+        print(f"{r.seeds[i]:>8}  {shown:>7}  {r.final_loss[i]:>10.5f}  {emily:>6.3f}  {frank:>6.3f}")
+    failed = r.seeds[r.failed]
+    if failed.size:
+        print(f"Diverged, frozen at their last finite parameters: {failed.size} runs "
+              f"(seeds {', '.join(map(str, failed[:10]))}{', ...' if failed.size > 10 else ''})")
+    else:
+        print("No run diverged.")
+
+
+def _plot_final_losses(path, results):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    losses = np.concatenate([r.final_loss for r in results])
+    losses = losses[np.isfinite(losses) & (losses > 0)]
+    # Final losses span decades, so the bins are even on a log scale.
+    bins = np.geomspace(losses.min(), losses.max(), 41) if losses.min() < losses.max() else 40
+    for r in results:
+        ax.hist(r.final_loss, bins=bins, histtype="step", label=f"learning rate {r.learning_rate:g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("final MSE loss")
+    ax.set_ylabel("runs")
+    ax.set_title(f"The document's network from {len(results[0].seeds)} seeds")
+    ax.legend()
+    fig.tight_layout()
+    _save_figure(fig, path)
+    print(f"Wrote the histogram of final losses to {path}")
+
+
 def _cmd_gradcheck(args):
     from . import data
     from .gradient_check import gradcheck
@@ -162,6 +254,34 @@ def build_parser():
     demo.add_argument("--plot", metavar="PNG",
                       help="also draw both loss curves to this file (needs matplotlib)")
     demo.set_defaults(run=_cmd_demo)
+
+    seeds = commands.add_parser(
+        "seeds",
+        help="train the document's network from many seeds at once",
+        description=(
+            "Train the document's network from seeds 0..RUNS-1 (each as after "
+            "np.random.seed(s)) all at once, as one ensemble, and report how many "
+            "runs classify Emily F and Frank M, the quantiles of the final loss, "
+            "and the slowest-converging seeds: those needing the most epochs "
+            "before the loss first falls below 0.01 (runs that never do come "
+            "first). With several --lr rates every seed trains at each."
+        ),
+    )
+    seeds.add_argument("--runs", type=_checked(int, lambda n: n >= 1, "expected an integer >= 1"),
+                       default=1000, help="number of seeds (default 1000)")
+    seeds.add_argument("--epochs", type=_checked(int, lambda n: n >= 1, "expected an integer >= 1"),
+                       default=1000, help="epochs per run (default 1000, as the document)")
+    seeds.add_argument("--lr", metavar="RATE[,RATE...]", default=[0.1],
+                       type=_checked(lambda t: [float(s) for s in t.split(",")],
+                                     lambda rs: all(np.isfinite(r) and r > 0 for r in rs),
+                                     "expected comma-separated numbers > 0 such as 0.01,0.1,1"),
+                       help="learning rate, or several to compare (default 0.1)")
+    seeds.add_argument("--slowest", metavar="N", default=5,
+                       type=_checked(int, lambda n: n >= 0, "expected an integer >= 0"),
+                       help="how many of the slowest-converging seeds to list (default 5)")
+    seeds.add_argument("--plot", metavar="PNG",
+                       help="also draw a histogram of final losses (needs matplotlib)")
+    seeds.set_defaults(run=_cmd_seeds)
 
     from .activations import ACTIVATIONS
     from .gradient_check import MAX_COORDS
