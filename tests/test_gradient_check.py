@@ -1,6 +1,8 @@
 """matnn.gradcheck: the document's example, mutations it must catch, its report,
 its sampling budget, the scipy method and relu kinks."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -144,6 +146,15 @@ def test_raise_exception_false_returns_the_failing_result():
     assert isinstance(result, GradcheckResult)
     assert [(p.name, p.n_mismatches) for p in result.failures] == [("layers[1].b", 1)]
     assert result.failures[0].max_rel_error == pytest.approx(2.0)
+
+
+def test_the_readme_failure_report_is_what_its_code_prints(capsys):
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Gradient checking\n", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    assert capsys.readouterr().out == shown
 
 
 # -- what gets called, and what is left alone -----------------------------------------
@@ -309,7 +320,7 @@ def test_bad_arguments_are_refused_with_their_name():
         gradcheck(net, X, y, method="forward")
     with pytest.raises(ValueError, match="eps must be a finite number > 0, got 0.0"):
         gradcheck(net, X, y, eps=0)
-    with pytest.raises(ValueError, match="rtol must be a finite number > 0, got -1.0"):
+    with pytest.raises(ValueError, match="rtol must be a finite number >= 0, got -1.0"):
         gradcheck(net, X, y, rtol=-1)
     with pytest.raises(ValueError, match="max_coords must be >= 1, got 0"):
         gradcheck(net, X, y, max_coords=0)
