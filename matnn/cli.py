@@ -23,6 +23,8 @@ class CommandError(Exception):
 def _cmd_demo(args):
     from . import data, scalar
 
+    if args.plot:
+        _pyplot()  # fail now rather than after training
     # Both forms start from the same nine numbers, drawn as the document does.
     np.random.seed(args.seed)
     doc_net = scalar.OurNeuralNetwork()
@@ -90,6 +92,107 @@ def _save_figure(fig, path):
         raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         plt.close(fig)
+
+
+def _cmd_explain(args):
+    from .explain import explain, report
+
+    if (args.x is None) != (args.y is None):
+        raise CommandError("--x and --y go together: give both, or neither")
+    if args.x is not None and args.sample is not None:
+        raise CommandError("choose the sample with --sample or with --x/--y, not both")
+    explanation = explain(args.param, args.sample or "Alice", x=args.x, y_true=args.y,
+                          seed=args.seed)
+    print(report(explanation))
+    return 0
+
+
+def _cmd_train(args):
+    from .csvfile import read_table
+    from .network import Network
+    from .training import TrainingDiverged
+
+    table, header = _read(read_table, args.csv)
+    n_rows, n_columns = table.shape
+    if n_columns < 2:
+        raise CommandError(f"{args.csv} has 1 column; it needs features, then target(s)")
+    sizes = args.sizes or (n_columns - 1, 2, 1)
+    if sizes[0] + sizes[-1] != n_columns:
+        raise CommandError(
+            f"{args.csv} has {n_columns} columns, but sizes {','.join(map(str, sizes))} "
+            f"need {sizes[0]} feature + {sizes[-1]} target = {sizes[0] + sizes[-1]} columns"
+        )
+    X, Y = table[:, :sizes[0]], table[:, sizes[0]:]
+    rng = np.random.default_rng(args.seed)
+    net = Network.from_sizes(sizes, args.activation, seed=rng)
+    names = header or [f"column {i}" for i in range(1, n_columns + 1)]
+    print(f"Training a {','.join(map(str, sizes))} {args.activation} network on {n_rows} rows "
+          f"of {args.csv}")
+    targets = names[sizes[0]:]
+    print(f"features: {', '.join(names[:sizes[0]])}; "
+          f"target{'s' if len(targets) > 1 else ''}: {', '.join(targets)}")
+    print(f"{args.epochs} epochs, learning rate {args.lr:g}, batch size {args.batch_size}, "
+          f"seed {args.seed}")
+    # About ten progress lines whatever the number of epochs, plus the last.
+    every = max(1, args.epochs // 10)
+    width = len(str(args.epochs - 1))
+
+    def progress(epoch, loss):
+        if epoch % every == 0 or epoch == args.epochs - 1:
+            print(f"epoch {epoch:>{width}}  loss {loss:.6g}")
+
+    try:
+        history = net.fit(X, Y, epochs=args.epochs, learning_rate=args.lr,
+                          batch_size=args.batch_size, seed=rng, callback=progress)
+    except TrainingDiverged as exc:
+        raise CommandError(str(exc)) from None
+    print(f"Final loss (MSE over all {n_rows} rows): {history[-1]:.6g}")
+    if args.save:
+        from .saving import save
+
+        try:
+            save(net, args.save)
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.save}: {exc.strerror or exc}") from None
+        print(f"Saved the model to {args.save}")
+    return 0
+
+
+def _cmd_predict(args):
+    from .csvfile import read_table, write_table
+    from .saving import load
+
+    net = _read(load, args.model)
+    table, _ = _read(read_table, args.csv)
+    if table.shape[1] != net.n_in:
+        raise CommandError(
+            f"{args.csv} has {table.shape[1]} columns, but the model in {args.model} "
+            f"takes {net.n_in} features (and no target columns)"
+        )
+    predictions = net.predict(table)
+    header = ["y_pred"] if net.n_out == 1 else [f"y_pred{i}" for i in range(1, net.n_out + 1)]
+    if args.out is None:
+        write_table(sys.stdout, predictions, header)
+        return 0
+    try:
+        with open(args.out, "w", newline="", encoding="utf-8") as f:
+            write_table(f, predictions, header)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"Wrote {len(predictions)} predictions to {args.out}")
+    return 0
+
+
+def _read(read, path):
+    """``read(path)``, with any problem of the file as a one-line CommandError."""
+    try:
+        return read(path)
+    except FileNotFoundError:
+        raise CommandError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _cmd_seeds(args):
@@ -254,6 +357,91 @@ def build_parser():
     demo.add_argument("--plot", metavar="PNG",
                       help="also draw both loss curves to this file (needs matplotlib)")
     demo.set_defaults(run=_cmd_demo)
+
+    from . import data, scalar
+    from .activations import ACTIVATIONS
+
+    explain = commands.add_parser(
+        "explain",
+        help="work one gradient through the chain rule, as scalars and as matrices",
+        description=(
+            "Print the document's worked backpropagation with real numbers: the "
+            "forward pass, each chain-rule factor of dL/dPARAM and their product, "
+            "why the document's hand-rounded numbers differ in the last figure, "
+            "and where each factor lives in the matrix form (the output delta, "
+            "the hidden delta, the gradient entry), computed with Network.forward "
+            "and Network.backward. The default is the document's example: Alice, "
+            "every weight 1, every bias 0, dL/dw1."
+        ),
+    )
+    explain.add_argument("--param", choices=scalar.PARAM_NAMES, default="w1",
+                         help="the parameter to differentiate by (default w1)")
+    explain.add_argument("--sample", type=str.capitalize, choices=data.NAMES,
+                         help="a person from the document's table (default Alice)")
+    explain.add_argument("--x", metavar="X1,X2",
+                         type=_checked(lambda t: tuple(float(v) for v in t.split(",")),
+                                       lambda v: len(v) == 2 and np.isfinite(v).all(),
+                                       "expected two numbers X1,X2 (write --x=-2,-1 "
+                                       "when X1 is negative)"),
+                         help="a raw input instead: weight - 135 and height - 66, "
+                              "e.g. --x=-7,-3 (needs --y)")
+    explain.add_argument("--y", metavar="Y", type=_checked(float, np.isfinite,
+                                                           "expected a finite number"),
+                         help="the target for --x (1 for F, 0 for M)")
+    explain.add_argument("--seed", type=int,
+                         help="draw the weights as the document does after "
+                              "np.random.seed(SEED) instead of the all-ones setup")
+    explain.set_defaults(run=_cmd_explain)
+
+    at_least_one = _checked(int, lambda n: n >= 1, "expected an integer >= 1")
+    train = commands.add_parser(
+        "train",
+        help="train a network on a CSV file and optionally save it",
+        description=(
+            "Train a network with mini-batch SGD on the MSE from a CSV file of "
+            "numbers: the feature columns first, then the target column(s). A "
+            "header row is optional (a first row that is not all numbers is one). "
+            "Prints the loss about ten times and at the end."
+        ),
+    )
+    train.add_argument("csv", help="the training data")
+    train.add_argument("--sizes", metavar="N,N,...",
+                       type=_checked(lambda t: tuple(int(v) for v in t.split(",")),
+                                     lambda s: len(s) >= 2 and min(s) >= 1,
+                                     "expected at least two widths >= 1 such as 2,2,1"),
+                       help="layer widths: features, hidden..., targets; the first and "
+                            "last must add up to the CSV's columns (default: every "
+                            "column but the last is a feature, 2 hidden, 1 target)")
+    train.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid",
+                       help="activation of every layer (default sigmoid)")
+    train.add_argument("--epochs", type=at_least_one, default=1000,
+                       help="passes over the data (default 1000)")
+    train.add_argument("--lr", type=_checked(float, lambda v: np.isfinite(v) and v > 0,
+                                             "expected a finite number > 0"),
+                       default=0.1, help="learning rate (default 0.1)")
+    train.add_argument("--batch-size", type=at_least_one, default=1,
+                       help="samples per update (default 1, the document's per-sample SGD)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed for the initial weights and the shuffling (default 0)")
+    train.add_argument("--save", metavar="MODEL",
+                       help="save the trained network to this file (an .npz archive, "
+                            "written atomically)")
+    train.set_defaults(run=_cmd_train)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict with a saved network",
+        description=(
+            "Load a network saved by 'matnn train --save' and write its "
+            "predictions for every row of a CSV file of features (header "
+            "optional) as CSV, one row per input row."
+        ),
+    )
+    predict.add_argument("model", help="a model file written by 'matnn train --save'")
+    predict.add_argument("csv", help="the features, one sample per row")
+    predict.add_argument("--out", metavar="CSV",
+                         help="write the predictions to this file instead of stdout")
+    predict.set_defaults(run=_cmd_predict)
 
     seeds = commands.add_parser(
         "seeds",
