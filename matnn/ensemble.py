@@ -571,7 +571,7 @@ def _losses(engine, X, Y, ws):
 
 def _block_rows(n_models, n):
     """Rows per block, so a stacked block holds about as much as one network's block."""
-    return max(1, min(n, BLOCK_ROWS // n_models))
+    return max(1, min(n, BLOCK_ROWS // max(n_models, 1)))
 
 
 def _split(X, Y, starts, batch_size):
