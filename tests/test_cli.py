@@ -1,0 +1,230 @@
+"""The command line, run for real: ``python -m matnn ...`` in a subprocess.
+
+Independent commands are started together (each costs a Python start-up and
+the numpy/scipy imports) and their results shared by the tests below.
+"""
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import matnn
+from matnn import data
+from matnn.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+PEOPLE_CSV = "weight,height,female\n" + "".join(
+    f"{x1},{x2},{y}\n" for (x1, x2), y in zip(data.X.tolist(), data.y.tolist())
+)
+QUERY_CSV = "-7,-3\n20,2\n"
+
+
+def run(args, cwd, pythonpath=()):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([*map(str, pythonpath), str(REPO)]))
+    return subprocess.run([sys.executable, "-m", "matnn", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    (d / "people.csv").write_text(PEOPLE_CSV)
+    (d / "query.csv").write_text(QUERY_CSV)
+    (d / "ragged.csv").write_text("1,2,3\n4,5,6\n7,8\n")
+    (d / "words.csv").write_text("a,b,c\n1,2,3\n4,five,6\n")
+    (d / "garbage.npz").write_bytes(b"PK\x03\x04" + bytes(range(200)))
+    matnn.Network.from_sizes([2, 2, 1], seed=0).save(d / "model.npz")
+    # A package named matplotlib that refuses to import, found first on the path.
+    blocker = d / "no-matplotlib" / "matplotlib"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for this test')\n")
+    return d
+
+
+COMMANDS = ["demo", "explain", "train", "predict"]
+
+# Each error case the command line must report in one line with exit status
+# 2. The first few run as real processes; the rest call main() in-process,
+# which is what the entry point runs, to keep the suite fast.
+ERRORS = {
+    "missing csv": (["train", "missing.csv"], "no such file: missing.csv"),
+    "not a number": (["train", "words.csv"], "words.csv: line 3, column 2: 'five' is not a number"),
+    "wrong column count": (["train", "people.csv", "--sizes", "2,2,2"],
+                           "people.csv has 3 columns, but sizes 2,2,2 need 2 feature + 2 target"),
+    "bad model file": (["predict", "garbage.npz", "query.csv"],
+                       "garbage.npz: corrupted or truncated archive"),
+    "missing matplotlib": (["demo", "--plot", "loss.png"], "plotting needs matplotlib"),
+}
+
+IN_PROCESS_ERRORS = {
+    "ragged csv": (["train", "ragged.csv"], "ragged.csv: line 3 has 2 columns, but the first row has 3"),
+    "features vs model": (["predict", "model.npz", "people.csv"],
+                          "people.csv has 3 columns, but the model in model.npz takes 2 features"),
+    "csv as model": (["predict", "people.csv", "query.csv"],
+                     "people.csv: not a matnn model file"),
+    "missing model": (["predict", "missing.npz", "query.csv"], "no such file: missing.npz"),
+    "diverging": (["train", "people.csv", "--activation", "identity", "--lr", "1000",
+                   "--epochs", "20"], "try a smaller learning_rate"),
+    "x without y": (["explain", "--x=1,2"], "--x and --y go together"),
+    "sample and x": (["explain", "--sample", "bob", "--x=1,2", "--y", "0"],
+                     "choose the sample with --sample or with --x/--y, not both"),
+    "unwritable save": (["train", "people.csv", "--epochs", "1", "--save", "no-dir/m.npz"],
+                        "cannot write no-dir/m.npz"),
+}
+
+EXPLAINED = {
+    "default": [],
+    "raw seeded w6": ["--x=-7,-3", "--y", "1", "--param", "w6", "--seed", "1"],
+}
+
+
+TRAIN = ["train", "people.csv", "--epochs", "200", "--seed", "5", "--save", "trained.npz"]
+
+
+@pytest.fixture(scope="module")
+def results(workdir):
+    """Every independent command, run concurrently: name -> CompletedProcess."""
+    jobs = {f"help {c}": ([c, "--help"], ()) for c in COMMANDS}
+    jobs["help "] = (["--help"], ())
+    jobs.update({f"explain {k}": (["explain", *a], ()) for k, a in EXPLAINED.items()})
+    jobs["demo"] = (["demo", "--seed", "3"], ())
+    no_matplotlib = [workdir / "no-matplotlib"]
+    jobs.update({f"error {k}": (a, no_matplotlib) for k, (a, _) in ERRORS.items()})
+    jobs["train"] = (TRAIN, ())
+    done = _run_all(jobs, workdir)
+    # Predicting needs the model that train saved.
+    done.update(_run_all({
+        "predict": (["predict", "trained.npz", "query.csv"], ()),
+        "predict --out": (["predict", "trained.npz", "query.csv", "--out", "predictions.csv"], ()),
+    }, workdir))
+    return done
+
+
+def _run_all(jobs, cwd):
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(run, args, cwd, path) for name, (args, path) in jobs.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_every_command_has_help(results, command):
+    done = results[f"help {command}"]
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: matnn {command}".rstrip())
+    assert done.stderr == ""
+    if not command:
+        for listed in COMMANDS:
+            assert listed in done.stdout
+
+
+def test_explain_prints_the_documents_numbers(results):
+    done = results["explain default"]
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("dL/dw1 for Alice: x1 = -2, x2 = -1, y_true = 1\n")
+    for number in ["= 0.0474", "= 0.524", "= -0.953", "= 0.249", "= -0.0904", "= 0.0215"]:
+        assert number in out
+    flat = " ".join(out.split())
+    assert "the document shows -0.952 instead of -0.953 and 0.0214 instead of 0.0215" in flat
+    assert "dW1[0, 0] = delta1[0, 0] * X[0, 0] = -0.0107 * -2 = 0.0215" in out
+    scalar_line, matrix_line, difference = out.splitlines()[-3:]
+    scalar_value = float(scalar_line.split()[-1])
+    matrix_value = float(matrix_line.split()[-1])
+    assert matrix_value == pytest.approx(scalar_value, rel=1e-14)
+    assert difference.split()[0] == "difference"
+    assert float(difference.split()[-1]) == pytest.approx(matrix_value - scalar_value, abs=1e-17)
+
+
+def test_explain_another_sample_and_parameter(capsys):
+    assert main(["explain", "--sample", "bob", "--param", "b3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dL/db3 for Bob: x1 = 25, x2 = 6, y_true = 0\n")
+    assert "dL/db3 = dL/dy_pred * dy_pred/db3" in out
+    assert "db2[0] = delta2[0, 0] = " in out
+
+
+def test_explain_a_raw_sample_with_seeded_weights(results):
+    done = results["explain raw seeded w6"]
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("dL/dw6 for the sample: x1 = -7, x2 = -3, y_true = 1\n")
+    assert "after np.random.seed(1)" in out
+    assert "dW2[0, 1] = delta2[0, 0] * A1[0, 1]" in out
+    from matnn.explain import explain
+
+    expected = explain("w6", x=[-7, -3], y_true=1, seed=1)
+    assert f"scalar chain  {expected.chain!r}" in out
+
+
+def test_demo_with_a_seed(results):
+    done = results["demo"]
+    assert done.returncode == 0, done.stderr
+    assert "np.random.seed(3)" in done.stdout
+    assert "Emily [-7, -3]" in done.stdout and "Frank [20, 2]" in done.stdout
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("Largest difference between scalar and matrix parameters: ")
+    assert float(last.split()[-1]) < 1e-12
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_errors_are_one_line_and_exit_2(results, case):
+    args, message = ERRORS[case]
+    done = results[f"error {case}"]
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"matnn {args[0]}: error: ")
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize("case", sorted(IN_PROCESS_ERRORS))
+def test_more_errors_are_one_line_and_exit_2(workdir, monkeypatch, capsys, case):
+    args, message = IN_PROCESS_ERRORS[case]
+    monkeypatch.chdir(workdir)
+    assert main(args) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"matnn {args[0]}: error: ")
+    assert message in lines[0]
+
+
+def test_demo_plot_without_matplotlib_fails_before_training(results):
+    assert results["error missing matplotlib"].stdout == ""
+
+
+def test_train_save_then_predict(workdir, results):
+    trained = results["train"]
+    assert trained.returncode == 0, trained.stderr
+    lines = trained.stdout.splitlines()
+    assert lines[1] == "features: weight, height; target: female"
+    progress = [line for line in lines if line.startswith("epoch ")]
+    assert [int(line.split()[1]) for line in progress] == [*range(0, 200, 20), 199]
+    assert lines[-1] == "Saved the model to trained.npz"
+
+    # The saved network is the one --seed determines, and its loss is the one printed.
+    net = matnn.load(workdir / "trained.npz")
+    rng = np.random.default_rng(5)
+    twin = matnn.Network.from_sizes([2, 2, 1], seed=rng)
+    history = twin.fit(data.X, data.y, epochs=200, learning_rate=0.1, batch_size=1, seed=rng)
+    np.testing.assert_array_equal(net.params, twin.params)
+    assert lines[-2] == f"Final loss (MSE over all 4 rows): {history[-1]:.6g}"
+    assert float(progress[-1].split()[-1]) == pytest.approx(history[-1], rel=1e-5)
+
+    to_stdout = results["predict"]
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    header, *rows = to_stdout.stdout.splitlines()
+    assert header == "y_pred"
+    expected = net.predict([data.EMILY, data.FRANK])[:, 0]
+    assert [float(r) for r in rows] == expected.tolist()
+
+    to_file = results["predict --out"]
+    assert to_file.returncode == 0, to_file.stderr
+    assert to_file.stdout == "Wrote 2 predictions to predictions.csv\n"
+    assert (workdir / "predictions.csv").read_text() == to_stdout.stdout
