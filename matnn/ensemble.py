@@ -53,8 +53,8 @@ __all__ = ["Ensemble", "StackedLayer"]
 #: document's network with 100 to 1000 members, the multiply-adds train
 #: 10-25% faster; with about 10 members ``np.matmul`` is faster. The choice
 #: depends only on the architecture and the batch, never on the number of
-#: members, so a member's arithmetic does not depend on who shares its
-#: ensemble (and replaying a diverged member alone repeats it exactly).
+#: members, so a member takes the same code path whoever shares its
+#: ensemble, and so does the replay of a diverged member.
 UNROLL_MAX = 4
 
 

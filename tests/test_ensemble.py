@@ -79,6 +79,19 @@ def test_each_member_equals_its_network_fitted_alone(setup):
         assert_close(member.params, alone.params)
 
 
+def test_a_member_trains_the_same_whoever_shares_its_ensemble():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(13, 7)), rng.normal(size=(13, 3))
+    networks = random_networks([7, 9, 3, 3], "tanh", 9, seed=0)
+    fit = dict(epochs=5, learning_rate=0.05, batch_size=5, shuffle=True, seed=1)
+    together = Ensemble(networks)
+    together.fit(X, y, **fit)
+    for k in (0, 4, 8):
+        alone = Ensemble([networks[k]])
+        alone.fit(X, y, **fit)
+        assert_close(alone.networks()[0].params, together.networks()[k].params)
+
+
 DOCUMENT_SEEDS = (0, 1, 7, 42, 2024)
 
 
