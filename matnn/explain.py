@@ -327,9 +327,10 @@ def _matrix_lines(e):
         "",
         "Where each factor lives:",
     ]
+    width = max(len(FACTORS[name][0]) for name, _ in e.factors) + 1
     for name, _ in e.factors:
         symbol, _, home = FACTORS[name]
-        lines.append(f"  {symbol}: {home}")
+        lines.append(f"  {symbol + ':':<{width}} {home}")
     lines += [
         "",
         f"  scalar chain  {e.chain!r}",
