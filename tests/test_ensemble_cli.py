@@ -56,9 +56,7 @@ def test_seeds_sweeps_learning_rates_side_by_side():
 
 def test_bad_options_fail_with_status_2():
     for args, message in [(["--lr", "0.1,0"], "expected comma-separated numbers > 0"),
-                          (["--lr", "fast"], "expected comma-separated numbers > 0"),
-                          (["--runs", "0"], "expected an integer >= 1"),
-                          (["--epochs", "x"], "expected an integer >= 1")]:
+                          (["--runs", "0"], "expected an integer >= 1")]:
         result = run_matnn("seeds", *args)
         assert result.returncode == 2
         assert message in result.stderr and result.stdout == ""
