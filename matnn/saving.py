@@ -3,16 +3,13 @@
 A model file is an ordinary ``.npz`` archive (uncompressed, as ``np.savez``
 writes it) holding nothing but plain arrays:
 
-==================  ==========================  ==================================
-key                 array                       meaning
-==================  ==========================  ==================================
-``format_version``  int, shape ()               :data:`FORMAT_VERSION`
-``sizes``           int, shape (L + 1,)         ``(n_in, n_hidden..., n_out)``
-``activations``     str, shape (L,)             one activation name per layer
-``dtype``           str, shape ()               ``"float32"`` or ``"float64"``
-``W1`` ... ``WL``   float, (sizes[l], sizes[l-1])  the weights of layer ``l``
-``b1`` ... ``bL``   float, (sizes[l],)          the biases of layer ``l``
-==================  ==========================  ==================================
+- ``format_version``: int, shape (); :data:`FORMAT_VERSION`.
+- ``sizes``: int, shape (L + 1,); ``(n_in, n_hidden..., n_out)``.
+- ``activations``: str, shape (L,); one activation name per layer.
+- ``dtype``: str, shape (); ``"float32"`` or ``"float64"``.
+- ``W1`` ... ``WL``: float, ``W<l>`` of shape (sizes[l], sizes[l - 1]); the
+  weights of layer ``l``.
+- ``b1`` ... ``bL``: float, ``b<l>`` of shape (sizes[l],); its biases.
 
 For the document's network ``W1`` holds ``w1..w4``, ``b1`` holds
 ``b1, b2``, ``W2`` holds ``w5, w6`` and ``b2`` holds ``b3``.

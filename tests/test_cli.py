@@ -228,3 +228,9 @@ def test_train_save_then_predict(workdir, results):
     assert to_file.returncode == 0, to_file.stderr
     assert to_file.stdout == "Wrote 2 predictions to predictions.csv\n"
     assert (workdir / "predictions.csv").read_text() == to_stdout.stdout
+
+
+def test_the_readme_shows_the_real_explain_output(results):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ matnn explain\n", 1)[1].split("```", 1)[0]
+    assert block == results["explain default"].stdout
