@@ -341,6 +341,8 @@ def build_parser():
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    # np.random.seed and default_rng both refuse anything else, with a traceback.
+    a_seed = _checked(int, lambda n: 0 <= n < 2**32, "expected a seed from 0 to 2**32 - 1")
 
     demo = commands.add_parser(
         "demo",
@@ -352,7 +354,7 @@ def build_parser():
             "parameter difference."
         ),
     )
-    demo.add_argument("--seed", type=int, default=0,
+    demo.add_argument("--seed", type=a_seed, default=0,
                       help="seed for np.random.seed before drawing the weights (default 0)")
     demo.add_argument("--plot", metavar="PNG",
                       help="also draw both loss curves to this file (needs matplotlib)")
@@ -388,7 +390,7 @@ def build_parser():
     explain.add_argument("--y", metavar="Y", type=_checked(float, np.isfinite,
                                                            "expected a finite number"),
                          help="the target for --x (1 for F, 0 for M)")
-    explain.add_argument("--seed", type=int,
+    explain.add_argument("--seed", type=a_seed,
                          help="draw the weights as the document does after "
                               "np.random.seed(SEED) instead of the all-ones setup")
     explain.set_defaults(run=_cmd_explain)
@@ -421,7 +423,7 @@ def build_parser():
                        default=0.1, help="learning rate (default 0.1)")
     train.add_argument("--batch-size", type=at_least_one, default=1,
                        help="samples per update (default 1, the document's per-sample SGD)")
-    train.add_argument("--seed", type=int, default=0,
+    train.add_argument("--seed", type=a_seed, default=0,
                        help="seed for the initial weights and the shuffling (default 0)")
     train.add_argument("--save", metavar="MODEL",
                        help="save the trained network to this file (an .npz archive, "

@@ -190,8 +190,13 @@ def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
         )
         setup = "the document's setup, every weight 1 and every bias 0"
     else:
-        np.random.seed(seed)
-        doc_net = scalar.OurNeuralNetwork()
+        # Draw from the global RNG as the document does, without leaving it reseeded.
+        state = np.random.get_state()
+        try:
+            np.random.seed(seed)
+            doc_net = scalar.OurNeuralNetwork()
+        finally:
+            np.random.set_state(state)
         setup = f"drawn as the document does, after np.random.seed({seed})"
 
     bp = doc_net.backprop(x, y_true)

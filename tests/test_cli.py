@@ -234,3 +234,16 @@ def test_the_readme_shows_the_real_explain_output(results):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     block = readme.split("$ matnn explain\n", 1)[1].split("```", 1)[0]
     assert block == results["explain default"].stdout
+
+
+@pytest.mark.parametrize("command", ["demo", "explain", "train people.csv"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "x"])
+def test_a_seed_numpy_would_refuse_is_a_usage_error(workdir, monkeypatch, capsys, command, seed):
+    monkeypatch.chdir(workdir)
+    with pytest.raises(SystemExit) as info:
+        main([*command.split(), "--seed", seed])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].endswith(
+        f"argument --seed: expected a seed from 0 to 2**32 - 1, got '{seed}'")

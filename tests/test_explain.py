@@ -143,3 +143,11 @@ def test_report_of_a_bias_has_no_input_factor():
 def test_bad_requests_are_value_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         explain(**kwargs)
+
+
+def test_a_seeded_explanation_leaves_the_global_rng_alone():
+    np.random.seed(123)
+    expected = np.random.random()
+    np.random.seed(123)
+    explain(seed=9)
+    assert np.random.random() == expected
