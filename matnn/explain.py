@@ -209,7 +209,7 @@ def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
     Y = np.array([[y_true]], dtype=np.float64)
     deltas, gradients = net.backward(activations, Y)
     dL_dA2 = mse_gradient(Y, activations[2], Y.size, np.empty_like(Y))
-    label, layer, neuron, column = GRADIENT_ENTRIES[param]
+    _, layer, neuron, column = GRADIENT_ENTRIES[param]
     dW, db = gradients[layer]
     matrix = db[neuron] if column is None else dW[neuron, column]
     return Explanation(

@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import matnn
@@ -347,7 +347,7 @@ def valid_bytes(fuzz_dir):
     return path.read_bytes()
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150)
 @given(raw=st.one_of(st.binary(max_size=600), st.binary(max_size=600).map(lambda b: b"PK\x03\x04" + b)))
 def test_random_bytes_only_ever_give_a_value_error(fuzz_dir, raw):
     path = fuzz_dir / "random.npz"
@@ -356,7 +356,7 @@ def test_random_bytes_only_ever_give_a_value_error(fuzz_dir, raw):
         matnn.load(path)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300)
 @given(
     edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
     cut=st.one_of(st.none(), st.integers(0, 10**6)),
