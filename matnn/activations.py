@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["Activation", "ACTIVATIONS", "get_activation"]
+__all__ = ["Activation", "ACTIVATIONS", "SIGMOID_EXP_MIN_SIZE", "get_activation"]
 
 
 class Activation(NamedTuple):
@@ -37,13 +37,40 @@ class Activation(NamedTuple):
     derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
+#: From this many float32 elements on, the sigmoid is computed with numpy's
+#: SIMD ``exp`` instead of ``expit``; below it, one ufunc call beats five.
+SIGMOID_EXP_MIN_SIZE = 1024
+
+# ``exp(88)`` is finite in float32 (the largest is about ``exp(88.7)``).
+_EXP_ARG_MAX_F32 = 88.0
+
+
 def _sigmoid(Z, out):
+    """The logistic function; the fastest correct formula for each dtype.
+
+    float64 uses ``scipy.special.expit`` always: the equivalence tests pin
+    its rounding. float32 ``expit`` is not vectorised (about 4 ns per
+    element here), while numpy's float32 ``exp`` is SIMD (about 1 ns), so
+    large float32 arrays take ``1 / (1 + exp(-Z))`` in five ufunc calls,
+    about 1.3 ns per element: 3x faster, and within 3.2 float32 ulps of the
+    exact sigmoid (``expit`` itself is within 2.5). ``-Z`` is clipped at 88
+    first so ``exp`` never overflows; for very large ``Z`` it underflows to
+    0 quietly, giving exactly 1. ``0.5 * tanh(Z / 2) + 0.5`` is as fast but
+    loses all relative accuracy for negative ``Z`` (``1 + tanh`` cancels),
+    so it is not used.
+    """
+    if Z.dtype.char == "f" and Z.size >= SIGMOID_EXP_MIN_SIZE:
+        np.maximum(Z, -_EXP_ARG_MAX_F32, out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        np.add(out, 1.0, out=out)
+        return np.reciprocal(out, out=out)
     # expit never overflows: it switches formula on the sign of Z internally.
     return expit(Z, out=out)
 
 
 def _sigmoid_derivative(A, out):
-    np.subtract(1, A, out=out)
+    np.subtract(1.0, A, out=out)
     return np.multiply(out, A, out=out)
 
 
