@@ -24,19 +24,22 @@ def run(bench):
     big = QUICK_VECTOR_ONLY if bench.quick else VECTOR_ONLY
     for n in sizes + (big,):
         X, y = people(n, seed=100 + n)
-        scalar = None
-        if n in sizes:
+        scalar = n in sizes
+        if scalar:
             expected = shim_mean_gradient(shim, X, y)
-            scalar = bench.time(lambda: shim_mean_gradient(shim, X, y), "scalar shim")
         else:
             expected = flat(net64.gradients(X, y))
         for dtype in bench.dtypes:
             net, Xd, yd = as_dtype(net64, dtype), X.astype(dtype), y.astype(dtype)
             ok, how = bench.agree(expected, flat(net.gradients(Xd, yd)), **tolerance(dtype, expected))
+            a = b = None
+            if ok and scalar:
+                a, b = bench.time_pair(lambda: shim_mean_gradient(shim, X, y), "scalar shim",
+                                       lambda: net.gradients(Xd, yd), "Network.gradients")
+            elif ok:
+                b = bench.time(lambda: net.gradients(Xd, yd), "Network.gradients")
             yield Result(
-                "gradient", dtype.name, f"N={n}", ok, how, n_samples=n,
-                a=scalar if ok else None,
-                b=bench.time(lambda: net.gradients(Xd, yd), "Network.gradients") if ok else None,
+                "gradient", dtype.name, f"N={n}", ok, how, n_samples=n, a=a, b=b,
                 target=TARGETS[dtype.name] if n == TARGET_N else None,
                 note="" if scalar else "matrix side only; checked against float64",
             )

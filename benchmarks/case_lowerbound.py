@@ -47,10 +47,11 @@ def run(bench):
             step()
             ok, how = bench.agree(reference_gradient(net, X64, Y64), grad, **tolerance(dtype))
             label = "-".join(map(str, sizes))
+            a, b = bench.time_pair(step, "forward+backward", lower_bound(net, X, ws),
+                                   "matmuls + exp") if ok else (None, None)
             yield Result(
                 "lowerbound", dtype.name, f"{label}, batch {batch}", ok, how, n_samples=batch,
-                a=bench.time(step, "forward+backward") if ok else None,
-                b=bench.time(lower_bound(net, X, ws), "matmuls + exp") if ok else None,
+                a=a, b=b,
                 target=TARGETS[(sizes, dtype.name)],
                 note="ratio is a cost: forward+backward / bound",
             )

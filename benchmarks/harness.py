@@ -17,8 +17,10 @@ name alone (no registry to edit) and must define
 
     1. computes both sides once and checks they agree with
        :meth:`Bench.agree` (or :meth:`Bench.same_params`) *before* timing;
-    2. times each side with :meth:`Bench.time`, which uses :mod:`timeit`
-       (a calibrated number of calls per run, several runs, the median);
+    2. times both sides with :meth:`Bench.time_pair` (or one side with
+       :meth:`Bench.time`), which uses :mod:`timeit`: a calibrated number
+       of calls per run, several runs alternating between the sides, the
+       median of each;
     3. yields a :class:`Result`. ``a`` is the reference side (the scalar
        shim, or the lower bound's opposite number) and ``b`` the side being
        measured against it, so ``ratio = a / b`` reads "how many times faster
@@ -41,8 +43,8 @@ A minimal case::
         loop = lambda: sum(v * v for v in x)
         vec = lambda: float(x @ x)
         ok, how = bench.agree(loop(), vec(), rtol=1e-12)
-        yield Result("dot", "float64", "N=1000", ok, how, n_samples=1000,
-                     a=bench.time(loop, "python"), b=bench.time(vec, "numpy"))
+        a, b = bench.time_pair(loop, "python", vec, "numpy")
+        yield Result("dot", "float64", "N=1000", ok, how, n_samples=1000, a=a, b=b)
 
 A case that cannot agree yields its Result with ``agreed=False`` and no
 timings; the run then still prints everything but exits with status 1.
@@ -172,24 +174,46 @@ class Bench:
         long with a single call counts as the first timed run, so slow calls
         are not paid for twice.
         """
+        return self.time_pair(fn, label, repeat=repeat)[0]
+
+    def time_pair(self, fn_a, label_a, fn_b=None, label_b=None, *, repeat=None):
+        """Time two sides the way :meth:`time` does, alternating their runs.
+
+        Run ``i`` of ``a`` is followed by run ``i`` of ``b``, so both medians
+        come from the same stretch of time: a burst of other work on the
+        machine slows both sides instead of skewing their ratio.
+
+        Returns
+        -------
+        (Timing, Timing or None)
+        """
         repeat = self.repeat if repeat is None else repeat
-        timer = timeit.Timer(fn)
-        number, first = 1, None
+        sides = [(fn_a, label_a)] + ([(fn_b, label_b)] if fn_b is not None else [])
+        timers, numbers, runs = [], [], []
+        for fn, _ in sides:
+            timer = timeit.Timer(fn)
+            number, first = self._calibrate(timer)
+            timers.append(timer)
+            numbers.append(number)
+            runs.append([] if first is None else [first])
+        for _ in range(repeat):
+            for timer, number, r in zip(timers, numbers, runs):
+                if len(r) < repeat:
+                    r.append(timer.timeit(number) / number)
+        timings = [Timing(label, statistics.median(r), r, number)
+                   for (_, label), r, number in zip(sides, runs, numbers)]
+        return timings[0], (timings[1] if len(timings) > 1 else None)
+
+    def _calibrate(self, timer):
+        """Calls per run, and the seconds per call of a run worth keeping."""
+        number = 1
         while True:
             for k in (1, 2, 5):
                 n = number * k
                 elapsed = timer.timeit(n)
                 if elapsed >= self.min_time:
-                    number = n
-                    first = elapsed / n if n == 1 else None
-                    break
-            else:
-                number *= 10
-                continue
-            break
-        runs = [] if first is None else [first]
-        runs += [t / number for t in timer.repeat(repeat - len(runs), number)]
-        return Timing(label, statistics.median(runs), runs, number)
+                    return n, (elapsed if n == 1 else None)
+            number *= 10
 
     @staticmethod
     def agree(expected, actual, *, rtol, atol=0.0):

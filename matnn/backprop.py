@@ -40,6 +40,11 @@ __all__ = [
 
 #: Large batches are processed this many rows at a time, so the buffers of a
 #: small network stay in cache and memory does not grow with the batch.
+#: Measured on the document's network (full-batch gradient, 2^20 rows, one
+#: core, float64 / float32 ns per sample): 1024 rows 51 / 33, 2048 43 / 25,
+#: 4096 38 / 20, 8192 40 / 18, 16384 35 / 18. Beyond 4096 the gain is small
+#: while a wide network's buffers grow with the block (784-256-128-10 needs
+#: 37 MiB in float64 at 4096 rows), so 4096 it is.
 BLOCK_ROWS = 4096
 
 
