@@ -59,19 +59,26 @@ def _sigmoid(Z, out):
     loses all relative accuracy for negative ``Z`` (``1 + tanh`` cancels),
     so it is not used.
     """
-    if Z.dtype.char == "f" and Z.size >= SIGMOID_EXP_MIN_SIZE:
+    if Z.size >= SIGMOID_EXP_MIN_SIZE and Z.dtype.char == "f":
         np.maximum(Z, -_EXP_ARG_MAX_F32, out=out)
         np.negative(out, out=out)
         np.exp(out, out=out)
         np.add(out, 1.0, out=out)
         return np.reciprocal(out, out=out)
     # expit never overflows: it switches formula on the sign of Z internally.
-    return expit(Z, out=out)
+    # (``out`` is passed positionally: keyword parsing is a measurable part
+    # of a ufunc call on the tiny arrays of batch-1 training.)
+    return expit(Z, out)
+
+
+# A 0-d array of the operand's dtype: numpy converts a Python float operand
+# on every call, which costs as much as the subtraction itself on tiny arrays.
+_ONE = {"d": np.array(1.0), "f": np.array(1.0, np.float32)}
 
 
 def _sigmoid_derivative(A, out):
-    np.subtract(1.0, A, out=out)
-    return np.multiply(out, A, out=out)
+    np.subtract(_ONE.get(A.dtype.char, 1.0), A, out)
+    return np.multiply(out, A, out)
 
 
 def _tanh(Z, out):

@@ -56,5 +56,5 @@ def mse_gradient(y_true, y_pred, n_elements, out):
     n_elements : int
         ``n_samples * n_out`` of the full batch the mean runs over.
     """
-    np.subtract(y_pred, y_true, out=out)
-    return np.multiply(out, 2 / n_elements, out=out)
+    np.subtract(y_pred, y_true, out)
+    return np.multiply(out, 2 / n_elements, out)

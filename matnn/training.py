@@ -102,11 +102,16 @@ def fit(net, X, y, *, epochs, learning_rate, batch_size, shuffle=True, seed=None
     starts = range(0, n, batch_size)
     batches = None if shuffle else _split(X, Y, starts, batch_size, ws)
 
+    # A 0-d array in the network's dtype equals what numpy would convert the
+    # float to on every call, without paying for the conversion each step.
+    rate = np.array(learning_rate, net.dtype)
+    multiply, subtract = np.multiply, np.subtract
+
     def step(Xb, Yb, w):
         forward(engine, Xb, w)
         backward(engine, Xb, Yb, Yb.size, w, grads)
-        np.multiply(grad, learning_rate, out=grad)
-        np.subtract(params, grad, out=params)
+        multiply(grad, rate, grad)
+        subtract(params, grad, params)
 
     history = np.empty(epochs)
     # Overflow is detected below and reported with its epoch and batch;
