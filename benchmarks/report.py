@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import platform
 from collections import defaultdict
 
@@ -140,6 +141,11 @@ def write_json(path, results, info, quick, elapsed):
     return path
 
 
+#: Cases drawn in another case's panel: the memory case's one N (10^7)
+#: extends the gradient curve.
+PANELS = {"memory": "gradient"}
+
+
 def write_plot(path, results):
     """Log-log plot of time per sample against N; return a line saying what happened.
 
@@ -155,13 +161,15 @@ def write_plot(path, results):
                 "(pip install 'matnn[plot]' to get time_per_sample.png)")
     series = defaultdict(list)
     for r in results:
-        if not r.size.startswith("N=") or not r.n_samples:
+        if not re.fullmatch(r"N=\d+", r.size) or not r.n_samples:
             continue
         for side in (r.a, r.b):
             if side is not None:
-                series[(r.case, f"{side.label}, {r.dtype}")].append(
+                series[(PANELS.get(r.case, r.case), f"{side.label}, {r.dtype}")].append(
                     (r.n_samples, side.median / r.n_samples))
-    cases = sorted({case for case, _ in series})
+    # Only cases that vary N get a panel.
+    cases = sorted({case for case, _ in series
+                    if len({n for (c, _), pts in series.items() if c == case for n, _ in pts}) > 1})
     if not cases:
         return "plot skipped: no case varies N"
     fig, axes = plt.subplots(1, len(cases), figsize=(6 * len(cases), 4.5), squeeze=False)
