@@ -500,7 +500,7 @@ def build_parser():
                        help="number of random samples, features in [-3, 3] (default 8)")
     check.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                        help="the network's dtype (default float64)")
-    check.add_argument("--seed", type=int, default=0,
+    check.add_argument("--seed", type=a_seed, default=0,
                        help="seed for the random network, samples and sampled coordinates "
                             "(default 0)")
     check.add_argument("--method", choices=["central", "scipy"], default="central",
