@@ -14,6 +14,9 @@ import scipy
 __all__ = ["machine", "busy_warning", "fmt_time", "print_case", "print_summary", "write_json", "write_plot"]
 
 
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
 def machine():
     """What the numbers were measured on, as a dict with a one-line ``summary``."""
     cpu = platform.processor() or platform.machine()
@@ -33,13 +36,15 @@ def machine():
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "load_average_1min": os.getloadavg()[0],
     }
+    # Settings that change what BLAS runs: threads, and the forced kernel.
+    blas_env = {k: os.environ[k] for k in BLAS_ENV if k in os.environ}
+    info["environment"] = blas_env
     info["summary"] = (
         f"{info['cores']} cores, {cpu}, numpy {info['numpy']}, scipy {info['scipy']}, "
         f"{info['blas']}"
-        + (f", OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}" if info["OPENBLAS_CORETYPE"] else "")
+        + "".join(f", {k}={v}" for k, v in blas_env.items())
     )
     return info
 
@@ -51,7 +56,8 @@ def busy_warning(info):
     if load < 0.5:
         return None
     return (f"warning: the machine was busy before the run (1-minute load {load:.2f}); "
-            "timings, above all of the wide networks' matrix products, will be noisy")
+            "timings will be noisy, above all multithreaded BLAS (the wide networks); "
+            "OPENBLAS_NUM_THREADS=1 makes those steadier")
 
 
 def fmt_time(seconds):
