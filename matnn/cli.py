@@ -10,8 +10,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
+
+from . import data, scalar
+from .activations import ACTIVATIONS
+from .csvfile import read_table, write_table
+from .explain import explain, report
+from .gradient_check import MAX_COORDS, gradcheck
+from .layers import Dense
+from .network import Network
+from .saving import load, save
+from .seeds import CONVERGED, train_seeds
+from .training import TrainingDiverged
 
 __all__ = ["main", "CommandError"]
 
@@ -21,8 +33,6 @@ class CommandError(Exception):
 
 
 def _cmd_demo(args):
-    from . import data, scalar
-
     if args.plot:
         _pyplot()  # fail now rather than after training
     # Both forms start from the same nine numbers, drawn as the document does.
@@ -95,8 +105,6 @@ def _save_figure(fig, path):
 
 
 def _cmd_explain(args):
-    from .explain import explain, report
-
     if (args.x is None) != (args.y is None):
         raise CommandError("--x and --y go together: give both, or neither")
     if args.x is not None and args.sample is not None:
@@ -108,10 +116,6 @@ def _cmd_explain(args):
 
 
 def _cmd_train(args):
-    from .csvfile import read_table
-    from .network import Network
-    from .training import TrainingDiverged
-
     table, header = _read(read_table, args.csv)
     n_rows, n_columns = table.shape
     if n_columns < 2:
@@ -148,8 +152,6 @@ def _cmd_train(args):
         raise CommandError(str(exc)) from None
     print(f"Final loss (MSE over all {n_rows} rows): {history[-1]:.6g}")
     if args.save:
-        from .saving import save
-
         try:
             save(net, args.save)
         except OSError as exc:
@@ -159,9 +161,6 @@ def _cmd_train(args):
 
 
 def _cmd_predict(args):
-    from .csvfile import read_table, write_table
-    from .saving import load
-
     net = _read(load, args.model)
     table, _ = _read(read_table, args.csv)
     if table.shape[1] != net.n_in:
@@ -196,10 +195,6 @@ def _read(read, path):
 
 
 def _cmd_seeds(args):
-    import time
-
-    from .seeds import CONVERGED, train_seeds
-
     if args.plot:
         _pyplot()  # fail now rather than after training
     rates = args.lr
@@ -288,11 +283,6 @@ def _plot_final_losses(path, results):
 
 
 def _cmd_gradcheck(args):
-    from . import data
-    from .gradient_check import gradcheck
-    from .layers import Dense
-    from .network import Network
-
     if args.sizes is None and args.activation is None and args.batch is None:
         x, y_true = data.sample("Alice")
         net = Network([Dense(np.ones((2, 2)), np.zeros(2), "sigmoid", dtype=args.dtype),
@@ -359,9 +349,6 @@ def build_parser():
     demo.add_argument("--plot", metavar="PNG",
                       help="also draw both loss curves to this file (needs matplotlib)")
     demo.set_defaults(run=_cmd_demo)
-
-    from . import data, scalar
-    from .activations import ACTIVATIONS
 
     explain = commands.add_parser(
         "explain",
@@ -472,9 +459,6 @@ def build_parser():
     seeds.add_argument("--plot", metavar="PNG",
                        help="also draw a histogram of final losses (needs matplotlib)")
     seeds.set_defaults(run=_cmd_seeds)
-
-    from .activations import ACTIVATIONS
-    from .gradient_check import MAX_COORDS
 
     check = commands.add_parser(
         "gradcheck",

@@ -39,10 +39,10 @@ from .losses import mse_gradient
 from .network import Network
 from .validation import (
     as_array,
+    check_batch,
     check_features,
     check_int,
     check_positive,
-    check_targets,
 )
 
 __all__ = ["Ensemble", "StackedLayer"]
@@ -350,11 +350,7 @@ class Ensemble:
     # -- internals on validated arrays ---------------------------------------
 
     def _check_batch(self, X, y):
-        X = check_features(X, self.n_in, self.dtype)
-        if X.shape[0] == 0:
-            raise ValueError(f"X has no samples (shape {X.shape}); the loss of an empty batch is undefined")
-        Y = check_targets(y, X.shape[0], self.n_out, self.dtype)
-        return X, Y
+        return check_batch(X, y, self.n_in, self.n_out, self.dtype)
 
     def _freeze(self, members, flat, broke, epoch):
         self._flat[:, members] = flat

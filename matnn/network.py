@@ -21,11 +21,10 @@ from .backprop import (
     backward,
     forward,
     flat_buffers,
-    split_params,
     squared_error_total,
 )
 from .layers import Dense
-from .validation import as_float_dtype, check_features, check_int, check_targets
+from .validation import as_float_dtype, check_batch, check_features, check_int, check_targets
 
 __all__ = ["Network"]
 
@@ -288,11 +287,7 @@ class Network:
     # -- internals on validated arrays ---------------------------------------
 
     def _check_batch(self, X, y):
-        X = check_features(X, self.n_in, self.dtype)
-        if X.shape[0] == 0:
-            raise ValueError(f"X has no samples (shape {X.shape}); the loss of an empty batch is undefined")
-        Y = check_targets(y, X.shape[0], self.n_out, self.dtype)
-        return X, Y
+        return check_batch(X, y, self.n_in, self.n_out, self.dtype)
 
     def _loss(self, X, Y, ws=None):
         if ws is None:

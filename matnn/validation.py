@@ -18,6 +18,7 @@ __all__ = [
     "as_array",
     "check_features",
     "check_targets",
+    "check_batch",
     "check_positive",
     "check_int",
 ]
@@ -128,6 +129,23 @@ def check_targets(y, n_samples, n_out, dtype, name="y"):
             f"has {n_out} outputs"
         )
     return y
+
+
+def check_batch(X, y, n_in, n_out, dtype):
+    """Validate a training batch: features, then targets of the same length.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_in)
+    Y : ndarray of shape (n_samples, n_out)
+        Both C-contiguous, of ``dtype``, with ``n_samples >= 1``.
+    """
+    X = check_features(X, n_in, dtype)
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"X has no samples (shape {X.shape}); the loss of an empty batch is undefined"
+        )
+    return X, check_targets(y, X.shape[0], n_out, dtype)
 
 
 def check_int(value, name, minimum):

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import matnn
 from matnn import ACTIVATIONS, Ensemble, Network, TrainingDiverged, data, scalar
 from matnn.ensemble import UNROLL_MAX
 from matnn.seeds import SeedRuns, document_networks, train_seeds
