@@ -6,8 +6,9 @@ the gradient of the batch's MSE (the mean of its per-sample gradients) and
 updates all parameters at once with ``params -= learning_rate * grad``. With
 ``batch_size=1`` and ``shuffle=False`` this is the document's loop exactly.
 
-The hot loop validates nothing and allocates nothing: the data are checked
-once per call, and every pass writes into buffers made before the first epoch.
+The loop validates nothing and allocates nothing: the data are checked once
+per call, and every pass (and each epoch's shuffle) writes into buffers made
+before the first epoch.
 """
 
 from __future__ import annotations
@@ -99,8 +100,14 @@ def fit(net, X, y, *, epochs, learning_rate, batch_size, shuffle=True, seed=None
     grad, grads = flat_buffers(net.sizes, net.dtype)
     ws = Workspace(net.sizes, batch_size, net.dtype)
     eval_ws = Workspace(net.sizes, min(n, BLOCK_ROWS), net.dtype)
-    starts = range(0, n, batch_size)
-    batches = None if shuffle else _split(X, Y, starts, batch_size, ws)
+    if shuffle:
+        # Each epoch gathers the data in its new order into these buffers, so
+        # the batches (views into them) are made once.
+        Xs, Ys = np.empty_like(X), np.empty_like(Y)
+        batches = _split(Xs, Ys, batch_size, ws)
+    else:
+        batches = _split(X, Y, batch_size, ws)
+    before = np.empty_like(params)
 
     # A 0-d array in the network's dtype equals what numpy would convert the
     # float to on every call, without paying for the conversion each step.
@@ -120,8 +127,9 @@ def fit(net, X, y, *, epochs, learning_rate, batch_size, shuffle=True, seed=None
         for epoch in range(epochs):
             if shuffle:
                 order = rng.permutation(n)
-                batches = _split(X[order], Y[order], starts, batch_size, ws)
-            before = params.copy()
+                np.take(X, order, axis=0, out=Xs)
+                np.take(Y, order, axis=0, out=Ys)
+            np.copyto(before, params)
             for Xb, Yb, w in batches:
                 step(Xb, Yb, w)
             loss = net._loss(X, Y, eval_ws)
@@ -135,11 +143,12 @@ def fit(net, X, y, *, epochs, learning_rate, batch_size, shuffle=True, seed=None
     return history
 
 
-def _split(X, Y, starts, batch_size, ws):
+def _split(X, Y, batch_size, ws):
     """``(X_batch, Y_batch, workspace)`` for every batch of one epoch."""
+    n = X.shape[0]
     return [
-        (X[s:s + batch_size], Y[s:s + batch_size], ws.head(min(batch_size, X.shape[0] - s)))
-        for s in starts
+        (X[s:s + batch_size], Y[s:s + batch_size], ws.head(min(batch_size, n - s)))
+        for s in range(0, n, batch_size)
     ]
 
 
