@@ -51,8 +51,8 @@ def _sigmoid(Z, out):
     float64 uses ``scipy.special.expit`` always, matnn's reference sigmoid:
     accurate over the whole range, subnormal tails included, and it never
     overflows. A clipped ``exp``-based float64 formula measured about
-    2.1 ns per element against expit's 5.5, but it would get the tails
-    beyond ``|Z| > 709`` wrong and still leave the 64-128-10 benchmark at
+    2.1 ns per element against expit's 5.5, but it would get the tail
+    below ``Z = -709`` wrong and still leave the 64-128-10 benchmark at
     about 1.35x its lower bound, so float64 keeps expit. float32 ``expit`` is not vectorised (about 4 ns per
     element here), while numpy's float32 ``exp`` is SIMD (about 1 ns), so
     large float32 arrays take ``1 / (1 + exp(-Z))`` in five ufunc calls,
