@@ -53,8 +53,10 @@ def _sigmoid(Z, out):
     overflows. A clipped ``exp``-based float64 formula measured about
     2.1 ns per element against expit's 5.5, but it would get the tail
     below ``Z = -709`` wrong and still leave the 64-128-10 benchmark at
-    about 1.35x its lower bound, so float64 keeps expit. float32 ``expit`` is not vectorised (about 4 ns per
-    element here), while numpy's float32 ``exp`` is SIMD (about 1 ns), so
+    about 1.35x its lower bound, so float64 keeps expit.
+
+    float32 ``expit`` is not vectorised (about 4 ns per element here),
+    while numpy's float32 ``exp`` is SIMD (about 1 ns), so
     large float32 arrays take ``1 / (1 + exp(-Z))`` in five ufunc calls,
     about 1.3 ns per element: 3x faster, and within 3.2 float32 ulps of the
     exact sigmoid (``expit`` itself is within 2.5). ``-Z`` is clipped at 88
