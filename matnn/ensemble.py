@@ -40,6 +40,7 @@ from .network import Network
 from .validation import (
     as_array,
     check_batch,
+    check_callback,
     check_features,
     check_int,
     check_positive,
@@ -311,8 +312,7 @@ class Ensemble:
         epochs = check_int(epochs, "epochs", 0)
         rates = _check_learning_rates(learning_rate, self.n_models)
         batch_size = check_int(batch_size, "batch_size", 1)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable, got {callback!r}")
+        callback = check_callback(callback)
 
         n = X.shape[0]
         batch_size = min(batch_size, n)

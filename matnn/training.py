@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backprop import BLOCK_ROWS, Workspace, backward, flat_buffers, forward
-from .validation import check_int, check_positive
+from .validation import check_callback, check_int, check_positive
 
 __all__ = ["fit", "TrainingDiverged"]
 
@@ -90,8 +90,7 @@ def fit(net, X, y, *, epochs, learning_rate, batch_size, shuffle=True, seed=None
     batch_size = check_int(batch_size, "batch_size", 1)
     if log_every is not None:
         log_every = check_int(log_every, "log_every", 1)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {callback!r}")
+    callback = check_callback(callback)
 
     n = X.shape[0]
     batch_size = min(batch_size, n)

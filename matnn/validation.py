@@ -20,6 +20,7 @@ __all__ = [
     "check_targets",
     "check_batch",
     "check_positive",
+    "check_callback",
     "check_int",
 ]
 
@@ -165,3 +166,10 @@ def check_positive(value, name):
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
+
+
+def check_callback(callback):
+    """Return ``callback`` if it is None or callable, else raise TypeError."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {callback!r}")
+    return callback
