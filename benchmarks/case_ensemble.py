@@ -60,7 +60,7 @@ def run(bench):
 
         def ensemble_runs():
             ensemble = Ensemble(networks)
-            ensemble.fit(X, y, epochs=epochs, learning_rate=LEARNING_RATE, batch_size=1)
+            ensemble.fit(X, y, epochs=epochs, learning_rate=LEARNING_RATE, batch_size=1, shuffle=False)
             return ensemble
 
         trained = ensemble_runs()

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import expit
 
 from matnn import Network
-from matnn.backprop import Workspace, backward, flat_buffers, forward
+from matnn.backprop import Products, backward, forward
 
 from .harness import Result
 
@@ -59,9 +59,9 @@ def run(bench):
 
 def training_step(net, X, Y):
     """``fit``'s per-batch work on preallocated buffers, its workspace and gradient."""
-    grad, grads = flat_buffers(net.sizes, net.dtype)
-    ws = Workspace(net.sizes, X.shape[0], net.dtype)
+    grad, grads = Products().flat(net.sizes, net.dtype)
     engine = net._engine
+    ws = engine.workspace(X.shape[0], net.dtype)
 
     def step():
         forward(engine, X, ws)

@@ -11,17 +11,21 @@ is the lesson's network (see :mod:`matnn.scalar`).
 (2, 1)
 """
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, Activation
 from .ensemble import Ensemble
 from .gradient_check import GradcheckError, GradcheckResult, gradcheck
 from .layers import Dense
-from .losses import mse
+from .losses import LOSSES, Loss, mse
 from .network import Network
 from .saving import load
-from .training import TrainingDiverged
+from .training import LossIncreasedWarning, TrainingDiverged
 
 __all__ = [
     "ACTIVATIONS",
+    "Activation",
+    "LOSSES",
+    "Loss",
+    "LossIncreasedWarning",
     "Dense",
     "Ensemble",
     "GradcheckError",

@@ -1,85 +1,196 @@
-"""Activation functions and their derivatives, as one small table.
+"""Activation functions as objects: each carries its function and its derivative.
 
-Every derivative is written from the activation's *output* ``A = f(Z)``
-rather than from ``Z``. The backward pass then needs only the activations the
-forward pass already produced, and nothing is evaluated twice. For the
-sigmoid this is the document's identity ``f'(z) = f(z) * (1 - f(z))``.
+An :class:`Activation` is what the lesson writes as ``f`` and ``f'``. Users
+build their own from two plain elementwise callables and pass the object
+wherever a built-in name goes (:class:`~matnn.Dense`,
+:meth:`~matnn.Network.from_sizes`); :func:`matnn.gradcheck` then checks the
+derivative they wrote.
 
-Each function takes an ``out`` array (which may be its input) so the training
-loop can reuse preallocated buffers; all arithmetic keeps the dtype of its
-input, so a float32 network stays in float32.
+The derivative may be written from the input ``Z`` or from the output
+``A = f(Z)``: the lesson's ``f'(z) = f(z) (1 - f(z))`` is written from the
+output, so the backward pass needs nothing the forward pass did not already
+keep. The passes keep ``Z`` only for activations that need it.
+
+:data:`softmax` is the one activation that is not elementwise: each row's
+outputs depend on the whole row, and its backward pass is the
+Jacobian-vector product ``dL/dZ = A * (dL/dA - sum(dL/dA * A))`` per row.
+
+The built-ins also carry in-place versions (``(V, out) -> out``) that the
+training loop calls on its preallocated buffers; every formula keeps the
+dtype of its input, so a float32 network stays in float32, and none depends
+on the size of the array, so a row's output does not change with the batch
+it travels in.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import math
+import numbers
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
-__all__ = ["Activation", "ACTIVATIONS", "SIGMOID_EXP_MIN_SIZE", "get_activation"]
+__all__ = [
+    "Activation",
+    "ACTIVATIONS",
+    "get_activation",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "identity",
+    "leaky_relu",
+    "softplus",
+    "gelu",
+    "silu",
+    "softmax",
+]
+
+DERIVATIVE_FROM = ("input", "output")
 
 
-class Activation(NamedTuple):
-    """A named activation ``f`` and its derivative written from ``A = f(Z)``.
+class Activation:
+    """An activation ``f`` with its derivative ``f'``.
 
-    Attributes
+    Parameters
     ----------
     name : str
-    function : callable ``(Z, out) -> out``
-        Writes ``f(Z)`` into ``out``; ``Z`` and ``out`` may be the same array.
-    derivative : callable ``(A, out) -> out``
-        Writes ``f'(Z)`` into ``out``, computed from the output ``A = f(Z)``.
+        Saved with a model; :func:`matnn.load` finds a user-defined
+        activation by this name in its ``custom`` argument.
+    function : callable ``Z -> A``
+        ``f`` applied elementwise: an ndarray in, a new ndarray of the same
+        shape out.
+    derivative : callable ``V -> f'(Z)``
+        ``f'`` elementwise, from ``V = Z`` when ``derivative_from="input"``
+        or from ``V = A = f(Z)`` when ``derivative_from="output"`` (the
+        lesson's sigmoid: ``lambda A: A * (1 - A)``).
+    derivative_from : {"input", "output"}
+    kinks : sequence of float
+        Inputs where ``f'`` jumps (relu: ``(0.0,)``). A finite difference
+        that steps across one is unreliable, and :func:`matnn.gradcheck`
+        marks it so instead of reporting a mismatch.
+
+    Examples
+    --------
+    >>> import numpy as np, matnn
+    >>> cube = matnn.Activation("cube", lambda Z: Z ** 3, lambda Z: 3 * Z ** 2)
+    >>> net = matnn.Network.from_sizes([2, 3, 1], activation=[cube, "sigmoid"], seed=0)
+    >>> matnn.gradcheck(net, [[0.5, -1.0]], [1.0]).ok
+    True
     """
 
-    name: str
-    function: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    #: Elementwise activations are differentiated as ``dL/dZ = dL/dA * f'``.
+    elementwise = True
+
+    def __init__(self, name, function, derivative, *, derivative_from="input", kinks=()):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
+        for arg, value in (("function", function), ("derivative", derivative)):
+            if not callable(value):
+                raise TypeError(f"{arg} of activation {name!r} must be callable, got {value!r}")
+        if derivative_from not in DERIVATIVE_FROM:
+            raise ValueError(
+                f"derivative_from of activation {name!r} must be 'input' or 'output', "
+                f"got {derivative_from!r}"
+            )
+        kinks = tuple(kinks)
+        for k in kinks:
+            if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k):
+                raise ValueError(f"kinks of activation {name!r} must be finite numbers, got {k!r}")
+        self.name = name
+        self.function = function
+        self.derivative = derivative
+        self.derivative_from = derivative_from
+        self.kinks = tuple(float(k) for k in kinks)
+
+    @property
+    def needs_input(self) -> bool:
+        """Whether the backward pass needs ``Z`` (not only ``A``)."""
+        return self.derivative_from == "input"
+
+    # -- what the passes call: (V, out) -> out, on preallocated buffers --------
+
+    def forward_into(self, Z, out):
+        """Write ``f(Z)`` into ``out`` (which may be ``Z``)."""
+        return _into(self.function(Z), out, self.name, "function")
+
+    def derivative_into(self, V, out):
+        """Write ``f'`` from ``V`` (``Z`` or ``A``, see ``derivative_from``) into ``out``."""
+        return _into(self.derivative(V), out, self.name, "derivative")
+
+    def __repr__(self):
+        return f"Activation({self.name!r})"
+
+    # Activations are immutable, so copies of a network share them; a built-in
+    # pickles as its name, so a pickled network holds no function objects.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        if ACTIVATIONS.get(self.name) is self:
+            return (get_activation, (self.name,))
+        return super().__reduce__()
 
 
-#: From this many float32 elements on, the sigmoid is computed with numpy's
-#: SIMD ``exp`` instead of ``expit``; below it, one ufunc call beats five.
-SIGMOID_EXP_MIN_SIZE = 1024
+def _into(result, out, name, what):
+    result = np.asarray(result)
+    if result.shape != out.shape:
+        raise ValueError(
+            f"the {what} of activation {name!r} returned shape {result.shape} for an input "
+            f"of shape {out.shape}; it must be elementwise (same shape out)"
+        )
+    np.copyto(out, result, casting="same_kind")
+    return out
 
-# ``exp(88)`` is finite in float32 (the largest is about ``exp(88.7)``).
-_EXP_ARG_MAX_F32 = 88.0
+
+class _BuiltIn(Activation):
+    """A built-in: public callables plus fast in-place versions."""
+
+    def __init__(self, name, forward_into, derivative_into, *, derivative_from, kinks=()):
+        super().__init__(
+            name,
+            lambda Z: forward_into(np.asarray(Z), np.empty_like(np.asarray(Z), dtype=_float(Z))),
+            lambda V: derivative_into(np.asarray(V), np.empty_like(np.asarray(V), dtype=_float(V))),
+            derivative_from=derivative_from,
+            kinks=kinks,
+        )
+        self.forward_into = forward_into
+        self.derivative_into = derivative_into
 
 
-def _sigmoid(Z, out):
-    """The logistic function; the fastest correct formula for each dtype.
-
-    float64 uses ``scipy.special.expit`` always, matnn's reference sigmoid:
-    accurate over the whole range, subnormal tails included, and it never
-    overflows. A clipped ``exp``-based float64 formula measured about
-    2.1 ns per element against expit's 5.5, but it would get the tail
-    below ``Z = -709`` wrong and still leave the 64-128-10 benchmark at
-    about 1.35x its lower bound, so float64 keeps expit.
-
-    float32 ``expit`` is not vectorised (about 4 ns per element here),
-    while numpy's float32 ``exp`` is SIMD (about 1 ns), so
-    large float32 arrays take ``1 / (1 + exp(-Z))`` in five ufunc calls,
-    about 1.3 ns per element: 3x faster, and within 3.2 float32 ulps of the
-    exact sigmoid (``expit`` itself is within 2.5). ``-Z`` is clipped at 88
-    first so ``exp`` never overflows; for very large ``Z`` it underflows to
-    0 quietly, giving exactly 1. ``0.5 * tanh(Z / 2) + 0.5`` is as fast but
-    loses all relative accuracy for negative ``Z`` (``1 + tanh`` cancels),
-    so it is not used.
-    """
-    if Z.size >= SIGMOID_EXP_MIN_SIZE and Z.dtype.char == "f":
-        np.maximum(Z, -_EXP_ARG_MAX_F32, out=out)
-        np.negative(out, out=out)
-        np.exp(out, out=out)
-        np.add(out, 1.0, out=out)
-        return np.reciprocal(out, out=out)
-    # expit never overflows: it switches formula on the sign of Z internally.
-    # (``out`` is passed positionally: keyword parsing is a measurable part
-    # of a ufunc call on the tiny arrays of batch-1 training.)
-    return expit(Z, out)
+def _float(V):
+    dtype = np.asarray(V).dtype
+    return dtype if dtype.kind == "f" else np.float64
 
 
 # A 0-d array of the operand's dtype: numpy converts a Python float operand
 # on every call, which costs as much as the subtraction itself on tiny arrays.
 _ONE = {"d": np.array(1.0), "f": np.array(1.0, np.float32)}
+
+# exp(88) is finite in float32 (the largest is about exp(88.7)).
+_EXP_ARG_MAX_F32 = 88.0
+
+
+def _sigmoid(Z, out):
+    """The logistic function, one formula per dtype whatever the array's size.
+
+    float64 uses ``scipy.special.expit``: accurate over the whole range,
+    subnormal tails included, and it never overflows. float32 ``expit`` is
+    not vectorised while numpy's float32 ``exp`` is, so float32 takes
+    ``1 / (1 + exp(-Z))`` with ``-Z`` clipped at 88 (no overflow), within a
+    few float32 ulps of the exact sigmoid; see benchmarks/case_lowerbound.py.
+    """
+    if Z.dtype.char == "f":
+        np.maximum(Z, -_EXP_ARG_MAX_F32, out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        np.add(out, 1.0, out=out)
+        return np.reciprocal(out, out=out)
+    # ``out`` is positional: keyword parsing is a measurable part of a ufunc
+    # call on the tiny arrays of batch-1 training.
+    return expit(Z, out)
 
 
 def _sigmoid_derivative(A, out):
@@ -88,12 +199,12 @@ def _sigmoid_derivative(A, out):
 
 
 def _tanh(Z, out):
-    return np.tanh(Z, out=out)
+    return np.tanh(Z, out)
 
 
 def _tanh_derivative(A, out):
-    np.multiply(A, A, out=out)
-    return np.subtract(1, out, out=out)
+    np.multiply(A, A, out)
+    return np.subtract(_ONE.get(A.dtype.char, 1.0), out, out)
 
 
 def _relu(Z, out):
@@ -101,9 +212,9 @@ def _relu(Z, out):
 
 
 def _relu_derivative(A, out):
-    # A = max(Z, 0) >= 0, so sign(A) is the step function 1[Z > 0];
-    # at the kink Z = 0 we take the derivative to be 0, as torch does.
-    return np.sign(A, out=out)
+    # A = max(Z, 0) >= 0, so sign(A) is the step 1[Z > 0]; at the kink the
+    # derivative is taken to be 0, as torch does.
+    return np.sign(A, out)
 
 
 def _identity(Z, out):
@@ -117,27 +228,142 @@ def _identity_derivative(A, out):
     return out
 
 
+LEAKY_SLOPE = 0.01
+
+
+def _leaky_relu(Z, out):
+    # max(Z, 0.01 Z) is Z for Z >= 0 and 0.01 Z below, in two ufunc calls.
+    return np.maximum(Z, np.multiply(Z, LEAKY_SLOPE), out=out)
+
+
+def _leaky_relu_derivative(Z, out):
+    # 1 above the kink, 0.01 at and below it, as torch does.
+    out.fill(LEAKY_SLOPE)
+    np.copyto(out, 1, where=Z > 0)
+    return out
+
+
+def _softplus(Z, out):
+    # log(1 + exp(Z)) without overflow for large Z.
+    return np.logaddexp(0, Z, out)
+
+
+def _softplus_derivative(Z, out):
+    return _sigmoid(Z, out)
+
+
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+# exp(-40**2 / 2) is 0 in float64, and clipping keeps Z * Z from overflowing.
+_GAUSS_CLIP = 40.0
+
+
+def _gelu(Z, out):
+    # The exact GELU, Z * Phi(Z), with Phi the standard normal CDF.
+    phi = ndtr(Z)
+    return np.multiply(Z, phi, out)
+
+
+def _gelu_derivative(Z, out):
+    # d/dZ [Z Phi(Z)] = Phi(Z) + Z * pdf(Z)
+    c = np.clip(Z, -_GAUSS_CLIP, _GAUSS_CLIP)
+    pdf = np.exp(np.multiply(np.multiply(c, c), -0.5)) * np.asarray(_INV_SQRT_2PI, Z.dtype)
+    np.multiply(Z, pdf, out)
+    return np.add(out, ndtr(Z), out)
+
+
+def _silu(Z, out):
+    s = _sigmoid(Z, np.empty_like(Z))
+    return np.multiply(Z, s, out)
+
+
+def _silu_derivative(Z, out):
+    # s + Z s (1 - s) = s (1 + Z (1 - s)), with s = sigmoid(Z)
+    s = _sigmoid(Z, np.empty_like(Z))
+    np.subtract(_ONE.get(Z.dtype.char, 1.0), s, out)
+    np.multiply(out, Z, out)
+    np.add(out, 1, out)
+    return np.multiply(out, s, out)
+
+
+class _Softmax(Activation):
+    """Row-wise softmax over the units (axis 1), for an output layer.
+
+    ``A[i] = exp(Z[i] - max Z[i]) / sum exp(Z[i] - max Z[i])``. Its
+    ``derivative`` returns each row's Jacobian ``diag(a) - a a^T`` as an
+    array of shape (n, k, k); the passes never build it, and use the
+    Jacobian-vector product in :meth:`backward_into` instead.
+    """
+
+    elementwise = False
+
+    def __init__(self):
+        super().__init__(
+            "softmax",
+            lambda Z: _softmax(np.asarray(Z), np.empty_like(np.asarray(Z), dtype=_float(Z))),
+            _softmax_jacobian,
+            derivative_from="output",
+        )
+
+    def forward_into(self, Z, out):
+        return _softmax(Z, out)
+
+    def derivative_into(self, V, out):
+        raise TypeError("softmax is not elementwise; the passes call its backward_into")
+
+    def backward_into(self, A, G, scratch):
+        """``G <- A * (G - sum(G * A, axis=1))``: dL/dZ from dL/dA, in place."""
+        np.multiply(G, A, scratch)
+        total = np.sum(scratch, axis=1, keepdims=True)
+        np.subtract(G, total, G)
+        return np.multiply(G, A, G)
+
+
+def _softmax(Z, out):
+    # Units are axis 1, both for a network's (rows, k) and an ensemble's
+    # (rows, k, members); subtracting the row maximum keeps exp finite.
+    np.subtract(Z, np.max(Z, axis=1, keepdims=True), out)
+    np.exp(out, out)
+    return np.divide(out, np.sum(out, axis=1, keepdims=True), out)
+
+
+def _softmax_jacobian(A):
+    A = np.asarray(A)
+    if A.ndim != 2:
+        raise ValueError(f"softmax's Jacobian takes A of shape (n, k), got shape {A.shape}")
+    return A[:, :, None] * np.eye(A.shape[1], dtype=_float(A)) - A[:, :, None] * A[:, None, :]
+
+
+sigmoid = _BuiltIn("sigmoid", _sigmoid, _sigmoid_derivative, derivative_from="output")
+tanh = _BuiltIn("tanh", _tanh, _tanh_derivative, derivative_from="output")
+relu = _BuiltIn("relu", _relu, _relu_derivative, derivative_from="output", kinks=(0.0,))
+identity = _BuiltIn("identity", _identity, _identity_derivative, derivative_from="output")
+leaky_relu = _BuiltIn("leaky_relu", _leaky_relu, _leaky_relu_derivative,
+                      derivative_from="input", kinks=(0.0,))
+softplus = _BuiltIn("softplus", _softplus, _softplus_derivative, derivative_from="input")
+gelu = _BuiltIn("gelu", _gelu, _gelu_derivative, derivative_from="input")
+silu = _BuiltIn("silu", _silu, _silu_derivative, derivative_from="input")
+softmax = _Softmax()
+
+#: The built-in activations by name.
 ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
-    for a in (
-        Activation("sigmoid", _sigmoid, _sigmoid_derivative),
-        Activation("tanh", _tanh, _tanh_derivative),
-        Activation("relu", _relu, _relu_derivative),
-        Activation("identity", _identity, _identity_derivative),
-    )
+    a.name: a for a in (sigmoid, tanh, relu, identity, leaky_relu, softplus, gelu, silu, softmax)
 }
 
 
-def get_activation(name) -> Activation:
-    """Look up an activation by name, with an error that lists the choices."""
-    if not isinstance(name, str):
+def get_activation(activation, name="activation") -> Activation:
+    """An :class:`Activation`: the object itself, or the built-in of that name."""
+    if isinstance(activation, Activation):
+        return activation
+    if not isinstance(activation, str):
         raise TypeError(
-            f"activation must be a name (str), got {type(name).__name__}; "
-            f"choose one of {sorted(ACTIVATIONS)}"
+            f"{name} must be an Activation or the name of one, got "
+            f"{type(activation).__name__}; choose one of {sorted(ACTIVATIONS)} "
+            "or build a matnn.Activation"
         )
     try:
-        return ACTIVATIONS[name]
+        return ACTIVATIONS[activation]
     except KeyError:
         raise ValueError(
-            f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
+            f"unknown {name} {activation!r}; choose one of {sorted(ACTIVATIONS)} "
+            "or build a matnn.Activation"
         ) from None

@@ -1,18 +1,27 @@
 """The forward and backward passes, over preallocated buffers.
 
-This is the document's backpropagation with every scalar chain turned into a
+This is the lesson's backpropagation with every scalar chain turned into a
 matrix product. For layer ``l`` (1-based, ``A0 = X``):
 
     forward    Z_l = A_{l-1} @ W_l.T + b_l          A_l = f(Z_l)
-    output     delta_L = dL/dA_L * f'(A_L)           dL/dA_L = 2 (A_L - Y) / (n n_out)
-    hidden     delta_l = (delta_{l+1} @ W_{l+1}) * f'(A_l)
+    output     delta_L = f'(Z_L) * dL/dA_L            (fused pairs: (A_L - Y) / count)
+    hidden     delta_l = (delta_{l+1} @ W_{l+1}) * f'(Z_l)
     gradients  dW_l = delta_l.T @ A_{l-1}           db_l = delta_l summed over rows
 
-``delta_l = dL/dZ_l`` holds, for every sample at once, what the document
-writes as ``d_L_d_ypred * deriv_sigmoid(sum_o1)`` (output layer) or
-``d_L_d_ypred * d_ypred_d_h1 / x1``-style chains (hidden layers). Summing the
-rows in ``dW_l`` adds up the per-sample gradients; the ``1 / n`` inside
-``dL/dA_L`` turns that sum into the batch mean.
+``delta_l = dL/dZ_l`` holds, for every sample at once, what the lesson writes
+as ``d_L_d_ypred * deriv_sigmoid(sum_o1)`` (output layer) or
+``d_L_d_ypred * d_ypred_d_h1 * ...`` chains (hidden layers). Summing the rows
+in ``dW_l`` adds up the per-sample gradients; the ``1 / count`` inside
+``dL/dA_L`` turns that sum into the batch mean. For softmax, ``f'(Z) * G``
+is its Jacobian-vector product.
+
+The same passes run one network or an :class:`~matnn.Ensemble` of many: a
+:class:`Products` object says how the three products are taken. For a
+network, arrays are (rows, units) and the products are plain ``np.dot``; for
+an ensemble every array gains a trailing member axis, (rows, units,
+members), and :class:`StackedProducts` multiplies member by member.
+Activations and losses are elementwise or work along axis 1 (the units), so
+they run unchanged on both.
 
 Nothing is stored on layers: the caller owns a :class:`Workspace`, so two
 threads with two workspaces never share state.
@@ -22,30 +31,194 @@ from __future__ import annotations
 
 import numpy as np
 
-from .losses import mse_gradient, squared_error_sum
-
 # Looked up once: these run a few times per layer per step, and at batch
 # size 1 the time of a step is mostly call overhead.
-add, dot, multiply = np.add, np.dot, np.multiply
+add, dot, multiply, subtract = np.add, np.dot, np.multiply, np.subtract
 
 __all__ = [
     "BLOCK_ROWS",
+    "Engine",
+    "Products",
+    "StackedProducts",
     "Workspace",
+    "block_rows",
     "forward",
     "backward",
-    "flat_buffers",
-    "split_params",
-    "squared_error_total",
+    "gradient",
+    "loss_total",
 ]
 
-#: Large batches are processed this many rows at a time, so the buffers of a
-#: small network stay in cache and memory does not grow with the batch.
-#: Measured on the document's network (full-batch gradient, 2^20 rows, one
-#: core, float64 / float32 ns per sample): 1024 rows 51 / 33, 2048 43 / 25,
-#: 4096 38 / 20, 8192 40 / 18, 16384 35 / 18. Beyond 4096 the gain is small
-#: while a wide network's buffers grow with the block (784-256-128-10 needs
-#: 37 MiB in float64 at 4096 rows), so 4096 it is.
+#: Large batches are processed this many rows at a time (this many
+#: member-rows for an ensemble), so the buffers of a small network stay in
+#: cache and memory does not grow with the batch; benchmarks/case_gradient.py
+#: measures the choice.
 BLOCK_ROWS = 4096
+
+
+class Products:
+    """How a single network multiplies: arrays are (rows, units).
+
+    Parameters are viewed as ``W`` of shape (n_out, n_in), ``b`` (n_out,).
+    """
+
+    members = None
+
+    def views(self, flat, sizes):
+        """Views ``[(W_1, b_1), ...]`` into a flat parameter vector (n_params,).
+
+        Each layer occupies ``W`` (row-major, ``n_out * n_in`` entries) then ``b``.
+        """
+        views, start = [], 0
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            stop = start + n_out * n_in
+            views.append((flat[start:stop].reshape(n_out, n_in), flat[stop:stop + n_out]))
+            start = stop + n_out
+        return views
+
+    def flat(self, sizes, dtype):
+        """A new flat buffer and its views."""
+        flat = np.empty(n_params(sizes), dtype)
+        return flat, self.views(flat, sizes)
+
+    # np.dot with a positional ``out`` costs about half of np.matmul's call
+    # overhead on tiny arrays, and calls the same BLAS on large ones.
+    def affine(self, l, prev, W, b, out, ws):
+        dot(prev, W.T, out)
+        add(out, b, out)
+
+    def weight_gradients(self, l, D, prev, dW, db, ws):
+        dot(D.T, prev, dW)
+        # ones @ D sums the rows in one BLAS call, several times faster than
+        # D.sum(axis=0) on narrow layers.
+        dot(ws.ones, D, db)
+
+    def back(self, l, D, W, out, ws):
+        dot(D, W, out)
+
+
+#: A stacked product whose summed dimension is at most this long is computed
+#: as that many broadcast multiply-adds over the (contiguous) member axis;
+#: longer ones go to ``np.matmul`` over the members. The choice depends only
+#: on the architecture and the batch, never on the number of members, so a
+#: member takes the same code path whoever shares its ensemble;
+#: benchmarks/case_ensemble.py measures it.
+UNROLL_MAX = 4
+
+
+class StackedProducts(Products):
+    """How an ensemble multiplies: arrays are (rows, units, members).
+
+    All members' parameters live in one flat buffer of shape (n_params,
+    members), member axis last (contiguous), so every elementwise step runs
+    over all members in one vectorised loop. Each layer stores its weights
+    *transposed*, ``WT`` of shape (n_in, n_out, members) with ``WT[j, i, k]``
+    member ``k``'s ``W[i, j]``, then ``b`` of shape (n_out, members); the
+    first layer, whose input every member shares, is then one 2-D product
+    ``X @ WT.reshape(n_in, n_out * members)``.
+    """
+
+    def __init__(self, members):
+        self.members = members
+
+    def views(self, flat, sizes):
+        K, views, start = flat.shape[1], [], 0
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            stop = start + n_in * n_out
+            views.append((flat[start:stop].reshape(n_in, n_out, K), flat[stop:stop + n_out]))
+            start = stop + n_out
+        return views
+
+    def flat(self, sizes, dtype):
+        flat = np.empty((n_params(sizes), self.members), dtype)
+        return flat, self.views(flat, sizes)
+
+    def affine(self, l, prev, WT, b, out, ws):
+        n_in, n_out, K = WT.shape
+        rows = prev.shape[0]
+        if l == 0:
+            np.matmul(prev, WT.reshape(n_in, n_out * K), out=out.reshape(rows, n_out * K))
+        elif n_in <= UNROLL_MAX:
+            _sum_of_products(((prev[:, j, None, :], WT[j]) for j in range(n_in)), out, ws.T[l])
+        else:
+            np.matmul(_members_first(prev), WT.transpose(2, 0, 1), out=_members_first(out))
+        add(out, b, out)
+
+    def weight_gradients(self, l, D, prev, dWT, db, ws):
+        # dWT[j, i] = sum over rows of prev[:, j] * D[:, i]
+        n_in, n_out, K = dWT.shape
+        rows = D.shape[0]
+        if rows <= UNROLL_MAX:
+            prev3 = prev[:, :, None] if l == 0 else prev
+            _sum_of_products(((prev3[r, :, None, :], D[r, None]) for r in range(rows)),
+                             dWT, ws.S[l])
+        elif l == 0:
+            np.matmul(prev.T, D.reshape(rows, n_out * K), out=dWT.reshape(n_in, n_out * K))
+        else:
+            np.matmul(prev.transpose(2, 1, 0), _members_first(D), out=dWT.transpose(2, 0, 1))
+        np.sum(D, axis=0, out=db)
+
+    def back(self, l, D, WT, out, ws):
+        n_out = WT.shape[1]
+        if n_out <= UNROLL_MAX:
+            # T[l - 1] is free: f'(Z[l - 1]) is written into it only afterwards.
+            _sum_of_products(((D[:, i, None, :], WT[:, i]) for i in range(n_out)),
+                             out, ws.T[l - 1])
+        else:
+            np.matmul(_members_first(D), WT.transpose(2, 1, 0), out=_members_first(out))
+
+
+def _members_first(a):
+    """View of a (rows, n, members) array as (members, rows, n)."""
+    return a.transpose(2, 0, 1)
+
+
+def _sum_of_products(pairs, out, scratch):
+    """``out = sum of a * b`` over ``pairs``, added left to right."""
+    pairs = iter(pairs)
+    a, b = next(pairs)
+    multiply(a, b, out)
+    for a, b in pairs:
+        multiply(a, b, scratch)
+        add(out, scratch, out)
+    return out
+
+
+def n_params(sizes):
+    """The number of parameters of a network of layer widths ``sizes``."""
+    return sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+class Engine:
+    """What the passes need of a network: its layers, its loss, how it multiplies.
+
+    Parameters
+    ----------
+    flat : ndarray of shape (n_params,), or (n_params, members) when stacked
+    sizes : tuple of int
+    activations : sequence of Activation, one per layer
+    loss : Loss
+    products : Products
+    """
+
+    def __init__(self, flat, sizes, activations, loss, products):
+        self.sizes = sizes
+        self.activations = tuple(activations)
+        self.loss = loss
+        self.products = products
+        self.layers = [(W, b, act) for (W, b), act in zip(products.views(flat, sizes), activations)]
+        last = len(self.layers) - 1
+        self.fused = loss.fuses(activations[last])
+        # Z is kept where a derivative is taken from it, and for a fused
+        # output, whose loss is computed from the logits.
+        self.keep_z = tuple(act.needs_input or (l == last and self.fused)
+                            for l, act in enumerate(activations))
+
+    def rebind(self, flat):
+        """The same engine over another parameter buffer of the same layout."""
+        return Engine(flat, self.sizes, self.activations, self.loss, self.products)
+
+    def workspace(self, rows, dtype):
+        return Workspace(self, rows, dtype)
 
 
 class Workspace:
@@ -53,140 +226,158 @@ class Workspace:
 
     Attributes
     ----------
-    A : list of ndarray, A[l] of shape (rows, sizes[l + 1])
-        Activations of layer ``l + 1``; the pre-activation ``Z`` is computed
-        in place and overwritten, since every derivative is taken from ``A``.
-    D : list of ndarray, same shapes as ``A``
+    A : list of ndarray, A[l] of shape (rows, sizes[l + 1]) (plus a trailing
+        member axis for an ensemble)
+        Activations of layer ``l + 1``.
+    Z : list of ndarray or None, shaped like ``A``
+        Pre-activations, kept only where the engine needs them; elsewhere
+        ``Z`` is computed in ``A`` and overwritten by ``f(Z)``.
+    V : list of ndarray
+        Where each layer's derivative is taken from: ``Z[l]`` or ``A[l]``.
+    D : list of ndarray, shaped like ``A``
         Deltas ``dL/dZ`` of each layer.
-    T : list of ndarray, same shapes as ``A``
-        Scratch for ``f'(A)``.
+    T : list of ndarray, shaped like ``A``
+        Scratch for ``f'``.
     ones : ndarray of shape (rows,)
-        All ones: ``db = ones @ delta`` sums the rows with one BLAS call,
-        several times faster than ``delta.sum(axis=0)`` on narrow layers.
+    S : list of ndarray (ensembles only)
+        Scratch shaped like each layer's stacked weights.
     """
 
-    def __init__(self, sizes, rows, dtype, *, _parent=None):
+    def __init__(self, engine, rows, dtype, *, _parent=None):
         self.rows = rows
-        if _parent is None:
-            shapes = [(rows, n) for n in sizes[1:]]
+        self._heads = {}
+        if _parent is not None:
+            # Leading-row slices of C-contiguous buffers stay contiguous.
+            p = _parent
+            self.A, self.D, self.T = ([x[:rows] for x in xs] for xs in (p.A, p.D, p.T))
+            self.Z = [None if z is None else z[:rows] for z in p.Z]
+            self.ones, self.S = p.ones[:rows], p.S
+        else:
+            K = engine.products.members
+            shapes = [(rows, n) if K is None else (rows, n, K) for n in engine.sizes[1:]]
             self.A = [np.empty(s, dtype) for s in shapes]
             self.D = [np.empty(s, dtype) for s in shapes]
             self.T = [np.empty(s, dtype) for s in shapes]
+            self.Z = [np.empty(s, dtype) if keep else None
+                      for s, keep in zip(shapes, engine.keep_z)]
             self.ones = np.ones(rows, dtype)
-        else:
-            # Leading-row slices of C-contiguous buffers stay contiguous.
-            self.A = [a[:rows] for a in _parent.A]
-            self.D = [d[:rows] for d in _parent.D]
-            self.T = [t[:rows] for t in _parent.T]
-            self.ones = _parent.ones[:rows]
-        self._heads = {}
+            self.S = None if K is None else [
+                np.empty((i, o, K), dtype) for i, o in zip(engine.sizes[:-1], engine.sizes[1:])]
+        self.V = [z if act.needs_input else a
+                  for z, a, act in zip(self.Z, self.A, engine.activations)]
 
-    def head(self, rows):
+    def head(self, rows, engine):
         """A workspace for ``rows <= self.rows`` samples sharing this memory."""
         if rows == self.rows:
             return self
         ws = self._heads.get(rows)
         if ws is None:
-            ws = self._heads[rows] = Workspace(None, rows, None, _parent=self)
+            ws = self._heads[rows] = Workspace(engine, rows, None, _parent=self)
         return ws
 
 
-def forward(layers, X, ws):
-    """Run the forward pass of ``X`` into ``ws.A``.
+def block_rows(n, members=None):
+    """Rows per block, so that a block holds about :data:`BLOCK_ROWS` member-rows."""
+    return max(1, min(n, BLOCK_ROWS // (members or 1)))
+
+
+def forward(engine, X, ws):
+    """Run the forward pass of ``X`` into ``ws.A`` (and ``ws.Z`` where kept).
 
     Parameters
     ----------
-    layers : sequence of (W, b, Activation)
-        ``W`` of shape (n_out, n_in), ``b`` of shape (n_out,).
+    engine : Engine
     X : ndarray of shape (ws.rows, sizes[0])
     ws : Workspace
 
     Returns
     -------
-    ndarray of shape (ws.rows, sizes[-1])
+    ndarray of shape (ws.rows, sizes[-1]) (plus the member axis)
         The output activations (``ws.A[-1]``, not a copy).
     """
-    # np.dot with a positional ``out`` costs about half of np.matmul's call
-    # overhead on tiny arrays, and calls the same BLAS on large ones.
+    affine = engine.products.affine
     prev = X
-    for (W, b, act), A in zip(layers, ws.A):
-        dot(prev, W.T, A)
-        add(A, b, A)
-        act.function(A, A)
+    for l, ((W, b, act), A, Z) in enumerate(zip(engine.layers, ws.A, ws.Z)):
+        if Z is None:
+            affine(l, prev, W, b, A, ws)
+            act.forward_into(A, A)
+        else:
+            affine(l, prev, W, b, Z, ws)
+            act.forward_into(Z, A)
         prev = A
     return prev
 
 
-def backward(layers, X, Y, n_elements, ws, grads):
-    """Backpropagate the MSE from ``ws.A`` (filled by :func:`forward`).
+def backward(engine, X, Y, count, ws, grads):
+    """Backpropagate the loss from ``ws`` (filled by :func:`forward`).
 
     Parameters
     ----------
-    layers : sequence of (W, b, Activation)
+    engine : Engine
     X : ndarray of shape (ws.rows, sizes[0])
-    Y : ndarray of shape (ws.rows, sizes[-1])
-    n_elements : int
-        Number of entries the loss averages over (``n_samples * n_out`` of the
-        whole batch; larger than ``Y.size`` when the batch is done in blocks).
+    Y : ndarray of shape (ws.rows, sizes[-1]) (an ensemble's: (ws.rows, sizes[-1], 1))
+    count : int
+        What the loss's mean divides by over the *whole* batch (rows, or
+        entries for the elementwise losses), which is larger than this
+        block's when the batch is done in blocks.
     ws : Workspace
     grads : sequence of (dW, db)
         Overwritten with this block's contribution to the gradient.
     """
-    last = len(layers) - 1
-    ones = ws.ones
-    mse_gradient(Y, ws.A[last], n_elements, ws.D[last])
+    products = engine.products
+    last = len(engine.layers) - 1
+    D = ws.D[last]
+    if engine.fused:
+        subtract(ws.A[last], Y, D)
+        multiply(D, 1 / count, D)
+    else:
+        engine.loss.gradient_into(Y, ws.A[last], count, D)
     for l in range(last, -1, -1):
-        W, _, act = layers[l]
-        D, T = ws.D[l], ws.T[l]
-        multiply(D, act.derivative(ws.A[l], T), D)
+        W, _, act = engine.layers[l]
+        D = ws.D[l]
+        if l < last or not engine.fused:
+            if act.elementwise:
+                multiply(D, act.derivative_into(ws.V[l], ws.T[l]), D)
+            else:
+                act.backward_into(ws.A[l], D, ws.T[l])
         dW, db = grads[l]
-        dot(D.T, ws.A[l - 1] if l else X, dW)
-        dot(ones, D, db)
+        products.weight_gradients(l, D, ws.A[l - 1] if l else X, dW, db, ws)
         if l:
-            dot(D, W, ws.D[l - 1])
+            products.back(l, D, W, ws.D[l - 1], ws)
 
 
-def flat_buffers(sizes, dtype):
-    """A flat buffer and its per-layer ``(W, b)`` views.
+def loss_total(engine, X, Y, ws):
+    """The loss's sum over ``X`` (divide by ``engine.loss.count(Y)`` for the mean).
 
-    Used both for a network's parameters and for gradients, which then share
-    one layout: an SGD step is a single update of one flat array.
-
-    Returns
-    -------
-    flat : ndarray of shape (n_params,)
-    views : list of (ndarray of shape (n_out, n_in), ndarray of shape (n_out,))
+    Computed in blocks of ``ws.rows`` rows; one total per member for an ensemble.
     """
-    flat = np.empty(sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:])), dtype)
-    return flat, split_params(flat, sizes)
-
-
-def split_params(flat, sizes):
-    """Views ``[(W_1, b_1), ...]`` into a flat parameter vector.
-
-    Each layer occupies ``W`` (row-major, ``n_out * n_in`` entries) then ``b``.
-    """
-    views, start = [], 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        stop = start + n_out * n_in
-        W = flat[start:stop].reshape(n_out, n_in)
-        b = flat[stop:stop + n_out]
-        views.append((W, b))
-        start = stop + n_out
-    return views
-
-
-def squared_error_total(layers, X, Y, ws):
-    """Sum of squared errors of the network over ``X``, in blocks of ``ws.rows``.
-
-    Returns
-    -------
-    float
-    """
-    total = 0.0
+    loss, total = engine.loss, 0.0
     for start in range(0, X.shape[0], ws.rows):
-        Xb = X[start:start + ws.rows]
-        w = ws.head(Xb.shape[0])
-        out = forward(layers, Xb, w)
-        total += float(squared_error_sum(Y[start:start + ws.rows], out, w.D[-1]))
+        Xb, Yb = X[start:start + ws.rows], Y[start:start + ws.rows]
+        w = ws.head(Xb.shape[0], engine)
+        out = forward(engine, Xb, w)
+        total = total + loss.total(Yb, out, w.Z[-1] if engine.fused else None, w.D[-1])
     return total
+
+
+def gradient(engine, X, Y, ws, flat, grads):
+    """The gradient of the batch's mean loss, written into ``flat`` (and its views ``grads``).
+
+    Batches larger than ``ws.rows`` are processed in blocks whose gradients
+    are added up, so memory stays flat in the number of samples.
+    """
+    count = engine.loss.count(Y)
+    n = X.shape[0]
+    if n <= ws.rows:
+        forward(engine, X, ws.head(n, engine))
+        backward(engine, X, Y, count, ws.head(n, engine), grads)
+        return flat
+    flat.fill(0)
+    block_flat, block_grads = engine.products.flat(engine.sizes, flat.dtype)
+    for start in range(0, n, ws.rows):
+        Xb, Yb = X[start:start + ws.rows], Y[start:start + ws.rows]
+        w = ws.head(Xb.shape[0], engine)
+        forward(engine, Xb, w)
+        backward(engine, Xb, Yb, count, w, block_grads)
+        flat += block_flat
+    return flat

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import data, scalar
 from .activations import ACTIVATIONS
-from .losses import mse_gradient
+from .losses import LOSSES
 
 __all__ = ["GRADIENT_ENTRIES", "FACTORS", "Explanation", "explain", "report", "round_like_document"]
 
@@ -208,7 +208,7 @@ def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
     activations = net.forward(np.reshape(x, (1, 2)))
     Y = np.array([[y_true]], dtype=np.float64)
     deltas, gradients = net.backward(activations, Y)
-    dL_dA2 = mse_gradient(Y, activations[2], Y.size, np.empty_like(Y))
+    dL_dA2 = LOSSES["mse"].gradient(Y, activations[2])
     _, layer, neuron, column = GRADIENT_ENTRIES[param]
     dW, db = gradients[layer]
     matrix = db[neuron] if column is None else dW[neuron, column]
@@ -306,8 +306,8 @@ def _matrix_lines(e):
     delta1, delta2 = e.deltas
     W2 = e.network.layers[1].W
     sigmoid_derivative = ACTIVATIONS["sigmoid"].derivative
-    fprime2 = sigmoid_derivative(A2, np.empty_like(A2))
-    fprime1 = sigmoid_derivative(A1, np.empty_like(A1))
+    fprime2 = sigmoid_derivative(A2)
+    fprime1 = sigmoid_derivative(A1)
     label, layer, neuron, column = GRADIENT_ENTRIES[e.param]
     delta_name = f"delta{layer + 1}[0, {neuron}]"
     delta_value = e.deltas[layer][0, neuron]

@@ -24,7 +24,7 @@ import numpy as np
 
 from .layers import Dense
 from .network import Network
-from .validation import check_features, check_int, check_positive, check_targets
+from .validation import check_features, check_int, check_positive
 
 __all__ = [
     "gradcheck",
@@ -52,9 +52,6 @@ MAX_COORDS = 2000
 
 #: A failure report lists at most this many entries per parameter array.
 MAX_REPORTED = 10
-
-#: Activations with a kink, where a finite difference may straddle two slopes.
-_KINKED = frozenset({"relu"})
 
 #: The document's names for the 2-2-1 network's parameters.
 _DOCUMENT_SYMBOLS = {
@@ -142,6 +139,7 @@ class ParamCheck:
     name: str
     shape: tuple
     entries: tuple
+    activation: str = ""
 
     @property
     def _reliable(self):
@@ -255,7 +253,7 @@ class GradcheckResult:
         ]
         for p in self.failures:
             lines.append(f"{p.name}, shape {p.shape}: {p.n_mismatches} of {p.n_checked} "
-                         f"checked entries mismatch")
+                         f"checked entries mismatch (the layer's activation is {p.activation!r})")
             worst = p.worst()
             width = max(len("index"), *(len(e.label) for e in worst))
             lines.append(f"    {'index'.ljust(width)}  {'analytic':>14}  {'numeric':>14}"
@@ -375,7 +373,7 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
     X = check_features(X, net.n_in, net.dtype)
     if X.shape[0] == 0:
         raise ValueError(f"X has no samples (shape {X.shape}); there is no loss to differentiate")
-    Y = check_targets(y, X.shape[0], net.n_out, net.dtype)
+    Y = net.loss_fn.targets(y, X.shape[0], net.n_out, net.dtype)
     default_eps, default_rtol, default_atol = DEFAULT_TOLERANCES[method, net.dtype.name]
     eps = default_eps if eps is None else check_positive(eps, "eps")
     rtol = default_rtol if rtol is None else _check_tolerance(rtol, "rtol")
@@ -412,7 +410,8 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
                 symbol=_symbol(symbols, index),
             ))
             k += 1
-        checks.append(ParamCheck(array.name, array.shape, tuple(entries)))
+        checks.append(ParamCheck(array.name, array.shape, tuple(entries),
+                                 net.activations[int(array.name[7:].split(']')[0])]))
 
     result = GradcheckResult(
         params=tuple(checks),
@@ -440,7 +439,7 @@ class _LossLine:
         self.X = X
         self.Y = Y
         self.base = twin.params.copy()
-        self.kinked = [l for l, act in enumerate(twin.activations) if act in _KINKED]
+        self.kinked = [l for l, layer in enumerate(twin.layers) if layer.activation.kinks]
         self.pattern = self._pattern() if self.kinked else None
 
     def _evaluate(self, moves, what):
@@ -459,7 +458,13 @@ class _LossLine:
 
     def _pattern(self):
         activations = self.twin.forward(self.X)
-        return [activations[l + 1] > 0 for l in self.kinked]
+        # Which side of each kink every unit's pre-activation Z is on.
+        sides = []
+        for l in self.kinked:
+            layer = self.twin.layers[l]
+            Z = activations[l] @ layer.W.T + layer.b
+            sides += [Z > k for k in layer.activation.kinks]
+        return sides
 
     def crosses_kink(self, positions, weights, step):
         if not self.kinked:
@@ -523,7 +528,7 @@ def _analytic_gradients(net, X, Y):
 def _float64_twin(net):
     """A shallow copy of ``net``, of the same class, with float64 parameters."""
     upcast = Network([Dense(layer.W, layer.b, layer.activation, dtype=np.float64)
-                      for layer in net.layers])
+                      for layer in net.layers], loss=net.loss_fn)
     if type(net) is Network:
         return upcast
     twin = copy.copy(net)

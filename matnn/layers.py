@@ -26,7 +26,9 @@ class Dense:
         hidden layer ``W = [[w1, w2], [w3, w4]]``.
     b : array-like of shape (n_out,)
         Biases; ``b[i]`` belongs to output neuron ``i``.
-    activation : {"sigmoid", "tanh", "relu", "identity"}
+    activation : str or Activation
+        A built-in name (``sorted(matnn.ACTIVATIONS)``) or an
+        :class:`~matnn.Activation` object.
     dtype : float32 or float64, optional
         Defaults to the dtype of ``W`` when it is a float array, else float64.
 
@@ -68,9 +70,9 @@ class Dense:
         return self._b
 
     @property
-    def activation(self) -> str:
-        """The activation's name."""
-        return self._activation.name
+    def activation(self):
+        """The :class:`~matnn.Activation` (its ``.name`` is what a saved model records)."""
+        return self._activation
 
     @property
     def n_in(self) -> int:
@@ -87,5 +89,5 @@ class Dense:
     def __repr__(self):
         return (
             f"Dense(n_in={self.n_in}, n_out={self.n_out}, "
-            f"activation={self.activation!r}, dtype={self.dtype})"
+            f"activation={self.activation.name!r}, dtype={self.dtype})"
         )

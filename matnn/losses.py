@@ -1,23 +1,45 @@
-"""The document's loss: mean squared error over every element, with no 1/2.
+"""Loss functions as objects: a value and its gradient.
 
-``L = mean((y_true - y_pred) ** 2)``. For a batch of ``n`` samples with
-``n_out`` outputs the mean runs over all ``n * n_out`` entries, so for the
-document's single-output network it is exactly its ``mse_loss``.
+A :class:`Loss` is a mean over rows of a per-row loss, ``value(Y, P)``, and
+its gradient ``d value / d P``. Users build their own from two callables and
+pass the object wherever a built-in name goes (``Network(layers, loss=...)``).
+
+The built-ins:
+
+- ``"mse"``, the lesson's loss and the default: the mean of
+  ``(y - p) ** 2`` over every entry, with no factor 1/2.
+- ``"cross_entropy"``: the mean over rows of ``-sum_j y_j log p_j``. Targets
+  are integer class labels of shape (n,) or probability rows of shape (n, k).
+- ``"binary_cross_entropy"``: the mean over every entry of
+  ``-(y log p + (1 - y) log(1 - p))``, targets in [0, 1].
+
+The two canonical pairs, softmax with cross-entropy and sigmoid with binary
+cross-entropy, are *fused*: the output delta is ``(P - Y) / count`` and the
+value is computed from the pre-activation ``Z`` (log-sum-exp, softplus), so
+both stay finite and exact for logits of any size. Every other pairing takes
+the generic path: the loss's gradient, then the activation's backward pass.
+
+Internally every loss is a *sum* divided by a *count* (rows, or every entry
+for the elementwise losses), so the passes can add blocks of rows and divide
+once, and an ensemble's stacked predictions of shape (rows, k, members) give
+one total per member.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mse", "mse_gradient", "squared_error_sum"]
+from .validation import as_array, check_targets
+
+__all__ = ["Loss", "LOSSES", "get_loss", "mse"]
 
 
 def mse(y_true, y_pred):
-    """Mean squared error over every element.
+    """The lesson's mean squared error over every element.
 
     Parameters
     ----------
-    y_true, y_pred : ndarray of the same shape, e.g. (n_samples, n_out)
+    y_true, y_pred : array-like of the same shape, e.g. (n_samples, n_out)
 
     Returns
     -------
@@ -33,28 +55,354 @@ def mse(y_true, y_pred):
     return float(np.mean(np.square(y_true - y_pred)))
 
 
-def squared_error_sum(y_true, y_pred, out):
-    """Sum of ``(y_pred - y_true) ** 2``, using ``out`` (same shape) as scratch.
-
-    Lets a caller add up the loss over blocks of rows and divide once.
-    """
-    np.subtract(y_pred, y_true, out=out)
-    return np.vdot(out, out)
-
-
-def mse_gradient(y_true, y_pred, n_elements, out):
-    """Write ``dL/dy_pred`` of the MSE into ``out``.
-
-    ``dL/dy_pred = 2 * (y_pred - y_true) / n_elements``, the document's
-    ``d_L_d_ypred = -2 * (y_true - y_pred)`` divided by the number of
-    averaged entries. ``n_elements`` is the size of the whole batch, which
-    may be larger than the block of rows passed in.
+class Loss:
+    """A loss: the mean over rows of a per-row loss, and its gradient.
 
     Parameters
     ----------
-    y_true, y_pred, out : ndarray of shape (n_rows, n_out)
-    n_elements : int
-        ``n_samples * n_out`` of the full batch the mean runs over.
+    name : str
+        Saved with a model; :func:`matnn.load` finds a user-defined loss by
+        this name in its ``custom`` argument.
+    value : callable ``(Y, P) -> float``
+        ``Y`` the targets and ``P`` the network's outputs, both of shape
+        (n_samples, n_out); the mean over rows of a per-row loss.
+    gradient : callable ``(Y, P) -> ndarray of shape (n_samples, n_out)``
+        ``d value / d P``; note the ``1 / n_samples`` of the mean.
+
+    Examples
+    --------
+    >>> import numpy as np, matnn
+    >>> mae_ish = matnn.Loss("log_cosh",
+    ...     lambda Y, P: float(np.mean(np.sum(np.log(np.cosh(P - Y)), axis=1))),
+    ...     lambda Y, P: np.tanh(P - Y) / len(Y))
+    >>> net = matnn.Network.from_sizes([2, 3, 1], seed=0, loss=mae_ish)
+    >>> matnn.gradcheck(net, [[0.5, -1.0], [1.0, 2.0]], [1.0, 0.0]).ok
+    True
     """
-    np.subtract(y_pred, y_true, out)
-    return np.multiply(out, 2 / n_elements, out)
+
+    def __init__(self, name, value, gradient):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
+        for arg, f in (("value", value), ("gradient", gradient)):
+            if not callable(f):
+                raise TypeError(f"{arg} of loss {name!r} must be callable, got {f!r}")
+        self.name = name
+        self.value = value
+        self.gradient = gradient
+
+    def __repr__(self):
+        return f"Loss({self.name!r})"
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        if LOSSES.get(self.name) is self:
+            return (get_loss, (self.name,))
+        return super().__reduce__()
+
+    # -- what the network calls ------------------------------------------------
+
+    def check_network(self, n_out, output):
+        """Refuse a network this loss cannot train (``output`` is its last Activation)."""
+
+    def targets(self, y, n_samples, n_out, dtype, name="y"):
+        """``y`` as an array of shape (n_samples, n_out) in ``dtype``, or a clear error."""
+        return check_targets(y, n_samples, n_out, dtype, name)
+
+    def count(self, Y):
+        """What the mean divides by, for targets ``Y`` of shape (n_samples, n_out)."""
+        return Y.shape[0]
+
+    def fuses(self, output):
+        """Whether ``(P - Y) / count`` is ``dL/dZ`` of the output layer."""
+        return False
+
+    def total(self, Y, P, Z, scratch):
+        """The sum of the per-row losses (over rows, not divided).
+
+        ``P`` and ``Z`` are (rows, n_out), or (rows, n_out, members) for an
+        ensemble, with ``Y`` (rows, n_out, 1); the total is then one per
+        member. ``scratch`` is shaped like ``P``.
+        """
+        rows = Y.shape[0]
+        if P.ndim == 3:
+            Y = Y[:, :, 0]
+            return np.array([self._value(Y, P[:, :, k]) for k in range(P.shape[2])]) * rows
+        return self._value(Y, P) * rows
+
+    def gradient_into(self, Y, P, count, out):
+        """Write the gradient of the *whole batch's* mean with respect to ``P`` into ``out``.
+
+        ``P`` may be a block of ``rows`` rows of a batch of ``count`` rows:
+        the block's mean gradient is scaled by ``rows / count``.
+        """
+        scale = Y.shape[0] / count
+        if P.ndim == 3:
+            Y = Y[:, :, 0]
+            for k in range(P.shape[2]):
+                out[:, :, k] = self._gradient(Y, P[:, :, k])
+        else:
+            out[...] = self._gradient(Y, P)
+        if scale != 1:
+            np.multiply(out, scale, out)
+        return out
+
+    def _value(self, Y, P):
+        v = self.value(Y, P)
+        if np.ndim(v) != 0:
+            raise ValueError(f"the value of loss {self.name!r} must be a number, got shape {np.shape(v)}")
+        return float(v)
+
+    def _gradient(self, Y, P):
+        g = np.asarray(self.gradient(Y, P))
+        if g.shape != P.shape:
+            raise ValueError(
+                f"the gradient of loss {self.name!r} returned shape {g.shape}; it must have "
+                f"the predictions' shape {P.shape}"
+            )
+        return g
+
+
+def _sum(x):
+    """Sum over rows and units; one per member for an ensemble's 3-D arrays."""
+    return x.sum(axis=(0, 1)) if x.ndim == 3 else float(x.sum())
+
+
+class _MSE(Loss):
+    """The lesson's MSE: a mean over every entry, so its count is ``Y.size``."""
+
+    def __init__(self):
+        super().__init__("mse", mse, lambda Y, P: 2 * (np.asarray(P) - np.asarray(Y)) / np.size(Y))
+
+    def count(self, Y):
+        return Y.size
+
+    def total(self, Y, P, Z, scratch):
+        np.subtract(P, Y, scratch)
+        if P.ndim == 3:
+            np.multiply(scratch, scratch, scratch)
+            return scratch.sum(axis=(0, 1))
+        return float(np.vdot(scratch, scratch))
+
+    def gradient_into(self, Y, P, count, out):
+        # The lesson's d_L_d_ypred = -2 (y_true - y_pred), divided by the
+        # number of averaged entries; kept in this order for bit-identity
+        # with the scalar shim.
+        np.subtract(P, Y, out)
+        return np.multiply(out, 2 / count, out)
+
+
+class _Probabilistic(Loss):
+    """Shared by the cross-entropies: predictions must be probabilities."""
+
+    #: The built-in output activations whose outputs lie in [0, 1].
+    PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+    FUSED_OUTPUT = ""
+
+    def check_network(self, n_out, output):
+        from .activations import ACTIVATIONS
+
+        builtin = ACTIVATIONS.get(output.name) is output
+        if builtin and output.name not in self.PROBABILITY_OUTPUTS:
+            raise ValueError(
+                f"{self.name} needs probabilities from the output layer, but its activation "
+                f"is {output.name!r}; use {self.FUSED_OUTPUT!r} on the output layer"
+            )
+
+    def fuses(self, output):
+        from .activations import ACTIVATIONS
+
+        return output is ACTIVATIONS[self.FUSED_OUTPUT]
+
+    def _probabilities(self, P):
+        if not ((P >= 0).all() and (P <= 1).all()):
+            raise ValueError(
+                f"{self.name} needs predictions in [0, 1], got values from "
+                f"{float(np.min(P)):g} to {float(np.max(P)):g}; the output activation must "
+                "give probabilities"
+            )
+
+
+def _clamped_log(P, out):
+    # log(0) would be -inf with a warning; the smallest normal number keeps
+    # the loss finite (about -708 in float64, -87 in float32).
+    np.maximum(P, np.finfo(P.dtype).tiny, out=out)
+    return np.log(out, out)
+
+
+class _CrossEntropy(_Probabilistic):
+    FUSED_OUTPUT = "softmax"
+
+    def __init__(self):
+        super().__init__("cross_entropy", self._public_value, self._public_gradient)
+
+    def check_network(self, n_out, output):
+        if n_out < 2:
+            raise ValueError(
+                "cross_entropy needs a network with one output per class (at least 2); "
+                "for two classes with one output use binary_cross_entropy and a sigmoid"
+            )
+        super().check_network(n_out, output)
+
+    def targets(self, y, n_samples, n_out, dtype, name="y"):
+        arr = as_array(y, name)
+        if arr.ndim == 1:
+            return _one_hot(arr, n_samples, n_out, dtype, name)
+        Y = check_targets(arr, n_samples, n_out, dtype, name)
+        if (Y < 0).any():
+            i = tuple(int(v) for v in np.argwhere(Y < 0)[0])
+            raise ValueError(f"{name} holds probability rows, but {name}[{i[0]}, {i[1]}] = {Y[i]} is negative")
+        sums = Y.sum(axis=1)
+        bad = np.flatnonzero(np.abs(sums - 1) > np.sqrt(np.finfo(dtype).eps))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"{name} holds probability rows of shape (n, {n_out}) that must each sum to 1, "
+                f"but row {i} sums to {sums[i]:.6g}; pass class labels of shape (n,) instead "
+                "if these are not probabilities"
+            )
+        return Y
+
+    def total(self, Y, P, Z, scratch):
+        if Z is not None:
+            # -sum_j y_j log softmax(z)_j = sum_j y_j (logsumexp(z) - z_j)
+            top = np.max(Z, axis=1, keepdims=True)
+            np.subtract(Z, top, scratch)
+            np.exp(scratch, scratch)
+            lse = np.log(np.sum(scratch, axis=1, keepdims=True))
+            np.add(lse, top, lse)
+            np.subtract(lse, Z, scratch)
+        else:
+            self._probabilities(P)
+            _clamped_log(P, scratch)
+            np.negative(scratch, scratch)
+        np.multiply(scratch, Y, scratch)
+        return _sum(scratch)
+
+    def gradient_into(self, Y, P, count, out):
+        self._probabilities(P)
+        np.maximum(P, np.finfo(P.dtype).tiny, out=out)
+        np.divide(Y, out, out)
+        return np.multiply(out, -1 / count, out)
+
+    def _public_value(self, Y, P):
+        Y, P = _pair(Y, P)
+        return self.total(Y, P, None, np.empty_like(P)) / Y.shape[0]
+
+    def _public_gradient(self, Y, P):
+        Y, P = _pair(Y, P)
+        return self.gradient_into(Y, P, Y.shape[0], np.empty_like(P))
+
+
+class _BinaryCrossEntropy(_Probabilistic):
+    FUSED_OUTPUT = "sigmoid"
+
+    def __init__(self):
+        super().__init__("binary_cross_entropy", self._public_value, self._public_gradient)
+
+    def targets(self, y, n_samples, n_out, dtype, name="y"):
+        Y = check_targets(y, n_samples, n_out, dtype, name)
+        bad = (Y < 0) | (Y > 1)
+        if bad.any():
+            i = tuple(int(v) for v in np.argwhere(bad)[0])
+            raise ValueError(
+                f"binary_cross_entropy needs targets in [0, 1], but {name} at index {i} is {Y[i]}"
+            )
+        return Y
+
+    def count(self, Y):
+        return Y.size
+
+    def total(self, Y, P, Z, scratch):
+        if Z is not None:
+            # -(y log s(z) + (1 - y) log(1 - s(z))) = softplus(z) - y z
+            np.logaddexp(0, Z, scratch)
+            return _sum(scratch) - _sum(np.multiply(Y, Z))
+        self._probabilities(P)
+        log_p = _clamped_log(P, np.empty_like(P))
+        _clamped_log(1 - P, scratch)
+        # y log p + (1 - y) log(1 - p), written as log(1 - p) + y (log p - log(1 - p))
+        np.subtract(log_p, scratch, log_p)
+        np.multiply(log_p, Y, log_p)
+        np.add(scratch, log_p, scratch)
+        return -_sum(scratch)
+
+    def gradient_into(self, Y, P, count, out):
+        # d/dp = (p - y) / (p (1 - p)), the denominator kept off 0
+        self._probabilities(P)
+        np.subtract(1, P, out)
+        np.multiply(out, P, out)
+        np.maximum(out, np.finfo(P.dtype).tiny, out=out)
+        np.divide(P - Y, out, out)
+        return np.multiply(out, 1 / count, out)
+
+    def _public_value(self, Y, P):
+        Y, P = _pair(Y, P)
+        return self.total(Y, P, None, np.empty_like(P)) / Y.size
+
+    def _public_gradient(self, Y, P):
+        Y, P = _pair(Y, P)
+        return self.gradient_into(Y, P, Y.size, np.empty_like(P))
+
+
+def _pair(Y, P):
+    P = np.asarray(P, dtype=np.result_type(np.asarray(P).dtype, np.float32))
+    Y = np.asarray(Y, dtype=P.dtype)
+    if Y.shape != P.shape or P.ndim != 2:
+        raise ValueError(
+            f"Y and P must both have shape (n_samples, n_out), got {Y.shape} and {P.shape}"
+        )
+    return Y, P
+
+
+def _one_hot(labels, n_samples, n_out, dtype, name):
+    """Integer class labels of shape (n_samples,) as one-hot rows (n_samples, n_out)."""
+    if labels.shape[0] != n_samples:
+        raise ValueError(
+            f"X has {n_samples} samples but {name} has {labels.shape[0]} labels; "
+            "they must have the same length"
+        )
+    if labels.dtype.kind == "b" or (labels.dtype.kind == "f" and (labels != np.round(labels)).any()):
+        raise ValueError(
+            f"{name} must hold integer class labels in [0, {n_out}) (or probability rows of "
+            f"shape (n, {n_out})), got dtype {labels.dtype} with non-integer values"
+            if labels.dtype.kind == "f" else
+            f"{name} must hold integer class labels, got booleans"
+        )
+    out = (labels < 0) | (labels >= n_out)
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise ValueError(
+            f"{name}[{i}] = {labels[i]:g} is not a class label of this {n_out}-output network; "
+            f"labels must be integers in [0, {n_out})"
+        )
+    Y = np.zeros((n_samples, n_out), dtype)
+    Y[np.arange(n_samples), labels.astype(np.intp)] = 1
+    return Y
+
+
+#: The built-in losses by name.
+LOSSES: dict[str, Loss] = {
+    loss.name: loss for loss in (_MSE(), _CrossEntropy(), _BinaryCrossEntropy())
+}
+
+
+def get_loss(loss, name="loss") -> Loss:
+    """A :class:`Loss`: the object itself, or the built-in of that name."""
+    if isinstance(loss, Loss):
+        return loss
+    if not isinstance(loss, str):
+        raise TypeError(
+            f"{name} must be a Loss or the name of one, got {type(loss).__name__}; "
+            f"choose one of {sorted(LOSSES)} or build a matnn.Loss"
+        )
+    try:
+        return LOSSES[loss]
+    except KeyError:
+        raise ValueError(
+            f"unknown {name} {loss!r}; choose one of {sorted(LOSSES)} or build a matnn.Loss"
+        ) from None

@@ -1,13 +1,15 @@
-"""The matrix-form network: a chain of dense layers trained on the MSE.
+"""The matrix-form network: a chain of dense layers and a loss.
 
-For the document's 2-2-1 network the two layers hold
+For the lesson's 2-2-1 network the two layers hold
 
     W1 = [[w1, w2],      b1 = [b1, b2]      (hidden neurons h1, h2)
           [w3, w4]]
     W2 = [[w5, w6]]      b2 = [b3]          (output neuron o1)
 
 and ``predict`` of a batch ``X`` of shape (n, 2) returns every sample's
-``o1`` as a column of shape (n, 1). Any depth and width work the same way.
+``o1`` as a column of shape (n, 1). Any depth and width work the same way,
+with any activations and loss (see :mod:`matnn.activations` and
+:mod:`matnn.losses`); the default is the lesson's sigmoid and MSE.
 """
 
 from __future__ import annotations
@@ -16,15 +18,25 @@ import numpy as np
 
 from .activations import get_activation
 from .backprop import (
-    BLOCK_ROWS,
-    Workspace,
+    Engine,
+    Products,
     backward,
+    block_rows,
     forward,
-    flat_buffers,
-    squared_error_total,
+    gradient,
+    loss_total,
+    n_params,
 )
 from .layers import Dense
-from .validation import as_float_dtype, check_batch, check_features, check_int, check_targets
+from .losses import get_loss
+from .validation import (
+    as_array,
+    as_float_dtype,
+    check_features,
+    check_int,
+    check_memory,
+    check_seed,
+)
 
 __all__ = ["Network"]
 
@@ -38,6 +50,9 @@ class Network:
         ``layers[i].n_out`` must equal ``layers[i + 1].n_in``. The network
         copies their parameters (into float64 unless every layer is float32),
         so later edits to the ``Dense`` objects you passed do not affect it.
+    loss : str or Loss
+        ``"mse"`` (the lesson's, the default), ``"cross_entropy"``,
+        ``"binary_cross_entropy"``, or a :class:`~matnn.Loss`.
 
     Attributes
     ----------
@@ -46,14 +61,29 @@ class Network:
         ``params``.
     params : ndarray of shape (n_params,)
         Every parameter: layer 1's ``W`` (row-major) then ``b``, then layer 2's,
-        and so on. Updating it updates the layers, and vice versa.
+        and so on. Writing into it (``net.params[...] = p``, or
+        ``net.params = p``, which copies ``p`` in) updates the layers, and
+        vice versa; the layers never detach from it.
+    loss_fn : Loss
+        The loss that :meth:`loss`, :meth:`gradients` and :meth:`fit` use.
     sizes : tuple of int
-        ``(n_in, n_hidden..., n_out)``; ``(2, 2, 1)`` for the document.
+        ``(n_in, n_hidden..., n_out)``; ``(2, 2, 1)`` for the lesson.
     dtype : numpy dtype
         float32 or float64; every computation runs in it.
+
+    Notes
+    -----
+    *Threads.* ``predict``, ``loss``, ``gradients``, ``classify`` and
+    ``accuracy`` only read the parameters and may run concurrently. ``fit``
+    updates the parameters in place, so a ``predict`` in another thread
+    during a ``fit`` sees them mid-update.
+
+    *Subclasses.* A subclass may override ``loss`` or ``gradients`` (a
+    student's own backward pass); :func:`matnn.gradcheck` checks those, and
+    :meth:`fit` trains with them.
     """
 
-    def __init__(self, layers):
+    def __init__(self, layers, loss="mse"):
         if isinstance(layers, Dense):
             raise TypeError("layers must be a sequence of Dense; wrap a single layer in a list")
         layers = list(layers)
@@ -69,61 +99,112 @@ class Network:
                     f"(W shape {a.W.shape}) but layers[{i + 1}] takes {b.n_in} inputs "
                     f"(W shape {b.W.shape})"
                 )
-        dtype = np.result_type(*(layer.dtype for layer in layers))
-        self.sizes = (layers[0].n_in,) + tuple(layer.n_out for layer in layers)
-        self.dtype = np.dtype(dtype)
-        self.params, views = flat_buffers(self.sizes, self.dtype)
-        for layer, (W, b) in zip(layers, views):
-            W[...] = layer.W
-            b[...] = layer.b
-        self.layers = tuple(
-            Dense(W, b, layer.activation) for layer, (W, b) in zip(layers, views)
-        )
-        # (W, b, Activation) triples: the form the passes in backprop.py take.
-        self._engine = [
-            (layer.W, layer.b, get_activation(layer.activation)) for layer in self.layers
-        ]
+        loss = get_loss(loss)
+        loss.check_network(layers[-1].n_out, layers[-1].activation)
+        sizes = (layers[0].n_in,) + tuple(layer.n_out for layer in layers)
+        dtype = np.dtype(np.result_type(*(layer.dtype for layer in layers)))
+        params = np.empty(sum(l.W.size + l.b.size for l in layers), dtype)
+        for l, (W, b) in enumerate(Products().views(params, sizes)):
+            W[...] = layers[l].W
+            b[...] = layers[l].b
+        _check_finite(params, sizes)
+        self._bind(params, sizes, [layer.activation for layer in layers], loss)
+
+    def _bind(self, params, sizes, activations, loss):
+        """Make ``layers`` and the engine views into ``params``."""
+        self._params = params
+        self.sizes = tuple(sizes)
+        self.dtype = params.dtype
+        self.loss_fn = loss
+        self._engine = Engine(params, self.sizes, activations, loss, Products())
+        self.layers = tuple(Dense(W, b, act) for W, b, act in self._engine.layers)
+
+    @property
+    def params(self):
+        """ndarray of shape (n_params,): every parameter, the buffer the layers view."""
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        # ``net.params = p`` copies p into the buffer the layers view, so it
+        # can never detach them; ``net.params -= step`` lands here too, with
+        # the buffer itself, already updated in place.
+        if value is self._params:
+            return
+        value = as_array(value, "params", self.dtype)
+        if value.shape != self._params.shape:
+            raise ValueError(
+                f"params must have shape {self._params.shape} (every parameter, flat), "
+                f"got shape {value.shape}"
+            )
+        np.copyto(self._params, value)
+
+    # Copies and pickles rebuild the layers as views into the copied buffer.
+    def __getstate__(self):
+        state = dict(vars(self))
+        del state["layers"], state["_engine"]
+        state["_activations"] = self._engine.activations
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        args = (state.pop("_params"), state.pop("sizes"), state.pop("_activations"),
+                state.pop("loss_fn"))
+        state.pop("dtype", None)
+        vars(self).update(state)
+        self._bind(*args)
 
     @classmethod
-    def from_sizes(cls, sizes, activation="sigmoid", seed=None, dtype=np.float64):
+    def from_sizes(cls, sizes, activation="sigmoid", seed=None, dtype=np.float64, loss="mse"):
         """A randomly initialised network.
 
         Weights of a layer with ``fan_in`` inputs are drawn from
-        ``N(0, gain / fan_in)`` with ``gain = 2`` for relu (He) and ``1``
-        otherwise (LeCun), so activations keep roughly unit scale with depth;
-        biases start at 0. (The document instead draws every weight and bias
-        from ``N(0, 1)``; ``matnn.scalar.OurNeuralNetwork`` keeps that.)
+        ``N(0, gain / fan_in)`` with ``gain = 2`` for relu-like activations
+        (He) and ``1`` otherwise (LeCun), so activations keep roughly unit
+        scale with depth; biases start at 0. (The lesson instead draws every
+        weight and bias from ``N(0, 1)``; ``matnn.scalar.OurNeuralNetwork``
+        keeps that.)
 
         Parameters
         ----------
         sizes : sequence of int
             ``(n_in, n_hidden..., n_out)``, at least two entries, each >= 1.
-        activation : str or sequence of str
-            One name for every layer, or one per layer (``len(sizes) - 1``).
-        seed : None, int or numpy.random.Generator
-            Seeds ``numpy.random.default_rng``; the same seed gives the same
-            network.
+        activation : str, Activation, or a sequence of them
+            One for every layer, or one per layer (``len(sizes) - 1``).
+        seed : None, int >= 0 or numpy.random.Generator
+            The same seed gives the same network.
         dtype : float32 or float64
+        loss : str or Loss
+
+        Returns
+        -------
+        Network
+            An instance of ``cls``, so a subclass gets its own class back.
         """
         sizes = _check_sizes(sizes)
         dtype = as_float_dtype(dtype)
+        seed = check_seed(seed)
         n_layers = len(sizes) - 1
-        if isinstance(activation, str):
-            activations = [activation] * n_layers
-        else:
-            activations = list(activation)
+        if isinstance(activation, (list, tuple)):
+            activations = [get_activation(a, f"activation[{i}]") for i, a in enumerate(activation)]
             if len(activations) != n_layers:
                 raise ValueError(
-                    f"activation lists {len(activations)} names but sizes {tuple(sizes)} "
+                    f"activation lists {len(activations)} activations but sizes {tuple(sizes)} "
                     f"has {n_layers} layers"
                 )
+        else:
+            activations = [get_activation(activation)] * n_layers
+        biggest = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
+        # The flat parameters, and one layer's float64 draw and its conversion.
+        check_memory(n_params(sizes) * dtype.itemsize + biggest * (8 + dtype.itemsize),
+                     f"a network of sizes {sizes}")
         rng = np.random.default_rng(seed)
         layers = []
         for n_in, n_out, act in zip(sizes[:-1], sizes[1:], activations):
-            gain = 2.0 if get_activation(act).name == "relu" else 1.0
+            gain = 2.0 if act.name in ("relu", "leaky_relu") else 1.0
             W = rng.normal(0.0, np.sqrt(gain / n_in), size=(n_out, n_in))
             layers.append(Dense(W.astype(dtype), np.zeros(n_out, dtype), act))
-        return cls(layers)
+        return cls(layers, loss=loss)
 
     # -- description -------------------------------------------------------
 
@@ -138,16 +219,20 @@ class Network:
     @property
     def activations(self) -> tuple:
         """The activation name of every layer."""
-        return tuple(layer.activation for layer in self.layers)
+        return tuple(act.name for act in self._engine.activations)
 
     def __repr__(self):
         acts = self.activations
         act = acts[0] if len(set(acts)) == 1 else list(acts)
-        return f"Network(sizes={self.sizes}, activation={act!r}, dtype={self.dtype})"
+        loss = "" if self.loss_fn.name == "mse" else f", loss={self.loss_fn.name!r}"
+        return (f"{type(self).__name__}(sizes={self.sizes}, activation={act!r}{loss}, "
+                f"dtype={self.dtype})")
 
     def copy(self):
-        """An independent network with equal parameters."""
-        return Network(self.layers)
+        """An independent network of the same class with equal parameters."""
+        import copy
+
+        return copy.deepcopy(self)
 
     def save(self, path):
         """Write the network to ``path`` atomically; see :func:`matnn.saving.save`.
@@ -171,23 +256,27 @@ class Network:
         -------
         activations : list of ndarray
             ``[X, A1, ..., AL]`` with ``A_l`` of shape (n_samples, sizes[l]);
-            the cache :meth:`backward` needs. For the document's network
+            the cache :meth:`backward` needs. For the lesson's network
             ``A1[:, 0]`` is every sample's ``h1``, ``A1[:, 1]`` its ``h2`` and
             ``A2[:, 0]`` its ``o1``.
         """
         X = check_features(X, self.n_in, self.dtype)
-        ws = Workspace(self.sizes, X.shape[0], self.dtype)
+        ws = self._engine.workspace(X.shape[0], self.dtype)
         forward(self._engine, X, ws)
         return [X] + ws.A
 
     def backward(self, activations, y):
-        """Backpropagate the MSE through a cache from :meth:`forward`.
+        """Backpropagate the loss through a cache from :meth:`forward`.
+
+        Pre-activations that an activation's derivative needs are recomputed
+        from the cache as ``Z_l = A_{l-1} @ W_l.T + b_l``.
 
         Parameters
         ----------
         activations : list of ndarray
             ``[X, A1, ..., AL]`` as returned by :meth:`forward`.
-        y : array-like of shape (n_samples, n_out), or (n_samples,) if n_out == 1
+        y : array-like
+            Targets as :meth:`loss` takes them.
 
         Returns
         -------
@@ -202,18 +291,21 @@ class Network:
                 f"activations must be the list [X, A1, ..., A{len(self.layers)}] from "
                 f"forward(), got {len(activations)} arrays"
             )
-        X = check_features(activations[0], self.n_in, self.dtype, name="activations[0]")
+        X, Y = self._prepare(activations[0], y, name="activations[0]")
         n = X.shape[0]
-        Y = check_targets(y, n, self.n_out, self.dtype)
-        ws = Workspace(self.sizes, n, self.dtype)
+        engine = self._engine
+        ws = engine.workspace(n, self.dtype)
         for l, (A, size) in enumerate(zip(activations[1:], self.sizes[1:]), start=1):
             if np.shape(A) != (n, size):
                 raise ValueError(
                     f"activations[{l}] has shape {np.shape(A)}, expected {(n, size)}"
                 )
             ws.A[l - 1][...] = A
-        _, grads = flat_buffers(self.sizes, self.dtype)
-        backward(self._engine, X, Y, Y.size, ws, grads)
+        for l, ((W, b, _), Z) in enumerate(zip(engine.layers, ws.Z)):
+            if Z is not None:
+                engine.products.affine(l, ws.A[l - 1] if l else X, W, b, Z, ws)
+        _, grads = Products().flat(self.sizes, self.dtype)
+        backward(engine, X, Y, self.loss_fn.count(Y), ws, grads)
         return ws.D, grads
 
     # -- what users call -----------------------------------------------------
@@ -228,89 +320,163 @@ class Network:
         Returns
         -------
         ndarray of shape (n_samples, n_out)
+            For a softmax output, each row holds the class probabilities.
         """
         X = check_features(X, self.n_in, self.dtype)
         n = X.shape[0]
         out = np.empty((n, self.n_out), self.dtype)
-        ws = Workspace(self.sizes, min(n, BLOCK_ROWS), self.dtype)
-        for start in range(0, n, BLOCK_ROWS):
-            Xb = X[start:start + BLOCK_ROWS]
-            out[start:start + BLOCK_ROWS] = forward(self._engine, Xb, ws.head(Xb.shape[0]))
+        ws = self._engine.workspace(block_rows(n), self.dtype)
+        for start in range(0, n, ws.rows):
+            Xb = X[start:start + ws.rows]
+            out[start:start + ws.rows] = forward(self._engine, Xb, ws.head(Xb.shape[0], self._engine))
         return out
 
     def loss(self, X, y):
-        """The document's MSE: mean of ``(y - predict(X)) ** 2`` over every entry.
+        """The loss of the batch: for the default, the lesson's MSE over every entry.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_in)
-        y : array-like of shape (n_samples, n_out), or (n_samples,) if n_out == 1
+        y : array-like
+            Shape (n_samples, n_out), or (n_samples,) when n_out == 1; for
+            ``cross_entropy`` also integer class labels of shape (n_samples,).
 
         Returns
         -------
         float
         """
-        X, Y = self._check_batch(X, y)
+        X, Y = self._prepare(X, y)
         return self._loss(X, Y)
 
     def gradients(self, X, y):
         """Gradient of :meth:`loss` with respect to every parameter.
 
         Because the loss is a mean over samples, this is the mean of the
-        per-sample gradients. Large batches are processed ``BLOCK_ROWS`` rows
-        at a time and accumulated, so memory stays flat in ``n_samples``.
+        per-sample gradients. Large batches are processed in blocks of rows
+        and accumulated, so memory stays flat in ``n_samples``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_in)
-        y : array-like of shape (n_samples, n_out), or (n_samples,) if n_out == 1
+        y : array-like, as :meth:`loss` takes it
 
         Returns
         -------
         list of (ndarray of shape (n_out, n_in), ndarray of shape (n_out,))
-            ``(dW, db)`` per layer. For the document's network
+            ``(dW, db)`` per layer. For the lesson's network
             ``[(dW1, db1), (dW2, db2)]`` with ``dW1[0, 0] = dL/dw1``,
             ``db2[0] = dL/db3`` and so on.
         """
-        X, Y = self._check_batch(X, y)
+        X, Y = self._prepare(X, y)
         return self._gradients(X, Y)[1]
 
-    def fit(self, X, y, *, epochs, learning_rate, batch_size, shuffle=True, seed=None,
-            log_every=None, callback=None):
-        """Train with mini-batch SGD; see :func:`matnn.training.fit`."""
+    def classify(self, X):
+        """Class labels: the argmax of the outputs, or ``p >= 0.5`` for one output.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_in)
+
+        Returns
+        -------
+        ndarray of int, shape (n_samples,)
+        """
+        return _labels_of(self.predict(X))
+
+    def accuracy(self, X, y):
+        """The fraction of samples whose :meth:`classify` label is right.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_in)
+        y : array-like
+            Integer labels of shape (n_samples,), one-hot rows of shape
+            (n_samples, n_out), or for one output 0/1 targets of shape
+            (n_samples,) or (n_samples, 1).
+
+        Returns
+        -------
+        float
+        """
+        predicted = self.classify(X)
+        return float(np.mean(predicted == _true_labels(y, predicted.shape[0], self.n_out)))
+
+    def fit(self, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
+            shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
+            restore_best=False, log_every=None, callback=None):
+        """Train; see :func:`matnn.training.fit` for every argument.
+
+        Returns
+        -------
+        History
+        """
         from .training import fit
 
         return fit(self, X, y, epochs=epochs, learning_rate=learning_rate,
-                   batch_size=batch_size, shuffle=shuffle, seed=seed,
-                   log_every=log_every, callback=callback)
+                   batch_size=batch_size, optimizer=optimizer, shuffle=shuffle, seed=seed,
+                   validation_data=validation_data, patience=patience, min_delta=min_delta,
+                   restore_best=restore_best, log_every=log_every, callback=callback)
 
     # -- internals on validated arrays ---------------------------------------
 
-    def _check_batch(self, X, y):
-        return check_batch(X, y, self.n_in, self.n_out, self.dtype)
+    def _prepare(self, X, y, name="X"):
+        """``X`` and targets as arrays of the network's dtype, or a clear error."""
+        X = check_features(X, self.n_in, self.dtype, name=name)
+        if X.shape[0] == 0:
+            raise ValueError(
+                f"{name} has no samples (shape {X.shape}); the loss of an empty batch is undefined"
+            )
+        return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype)
 
     def _loss(self, X, Y, ws=None):
         if ws is None:
-            ws = Workspace(self.sizes, min(X.shape[0], BLOCK_ROWS), self.dtype)
-        return squared_error_total(self._engine, X, Y, ws) / Y.size
+            ws = self._engine.workspace(block_rows(X.shape[0]), self.dtype)
+        return float(loss_total(self._engine, X, Y, ws)) / self.loss_fn.count(Y)
 
     def _gradients(self, X, Y):
-        n = X.shape[0]
-        flat, grads = flat_buffers(self.sizes, self.dtype)
-        ws = Workspace(self.sizes, min(n, BLOCK_ROWS), self.dtype)
-        if n <= BLOCK_ROWS:
-            forward(self._engine, X, ws)
-            backward(self._engine, X, Y, Y.size, ws, grads)
-            return flat, grads
-        flat.fill(0)
-        block_flat, block_grads = flat_buffers(self.sizes, self.dtype)
-        for start in range(0, n, BLOCK_ROWS):
-            Xb, Yb = X[start:start + BLOCK_ROWS], Y[start:start + BLOCK_ROWS]
-            w = ws.head(Xb.shape[0])
-            forward(self._engine, Xb, w)
-            backward(self._engine, Xb, Yb, Y.size, w, block_grads)
-            flat += block_flat
+        flat, grads = Products().flat(self.sizes, self.dtype)
+        ws = self._engine.workspace(block_rows(X.shape[0]), self.dtype)
+        gradient(self._engine, X, Y, ws, flat, grads)
         return flat, grads
+
+
+def _labels_of(P):
+    """Class labels from outputs (n, k): argmax, or ``p >= 0.5`` when k == 1."""
+    if P.shape[-1] == 1:
+        return (P[..., 0] >= 0.5).astype(np.int64)
+    return np.argmax(P, axis=-1)
+
+
+def _true_labels(y, n_samples, n_out, name="y"):
+    """Labels of shape (n_samples,) from labels, one-hot rows or 0/1 targets."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape == (n_samples, n_out) and n_out > 1:
+        return np.argmax(y, axis=1)
+    if y.ndim == 2 and y.shape == (n_samples, 1) and n_out == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} must be {n_samples} labels of shape ({n_samples},) or one-hot rows of "
+            f"shape ({n_samples}, {n_out}), got shape {y.shape}"
+        )
+    if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(y == np.round(y))):
+        raise ValueError(f"{name} must hold integer class labels, got {y.dtype} values")
+    return y
+
+
+def _check_finite(params, sizes):
+    """Refuse NaN or inf parameters, naming the layer and entry."""
+    if np.isfinite(params).all():
+        return
+    for l, (W, b) in enumerate(Products().views(params, sizes)):
+        for kind, arr in (("W", W), ("b", b)):
+            bad = np.argwhere(~np.isfinite(arr))
+            if bad.size:
+                where = ", ".join(str(int(i)) for i in bad[0])
+                raise ValueError(
+                    f"layers[{l}].{kind}[{where}] is {arr[tuple(bad[0])]}; "
+                    "parameters must be finite"
+                )
 
 
 def _check_sizes(sizes):

@@ -131,7 +131,7 @@ def train_seeds(seeds, learning_rates=(0.1,), epochs=1000):
     ensemble = Ensemble(starts * len(rates))
     history = ensemble.fit(data.X, data.y, epochs=epochs,
                            learning_rate=np.repeat(rates, len(seeds)),
-                           batch_size=1, shuffle=False)
+                           batch_size=1, shuffle=False).loss
     queries = np.array([x for _, x, _ in data.QUERIES])
     predictions = ensemble.predict(queries)[:, :, 0]
     final_loss = ensemble.loss(data.X, data.y)

@@ -1,28 +1,43 @@
-"""Mini-batch stochastic gradient descent, the document's training loop in matrix form.
+"""Training: the lesson's loop in matrix form, for a network or an ensemble.
 
-The document updates every parameter after each single sample
+The lesson updates every parameter after each single sample
 (``w1 -= learn_rate * dL/dw1``). Here one step takes a batch of rows, computes
-the gradient of the batch's MSE (the mean of its per-sample gradients) and
-updates all parameters at once with ``params -= learning_rate * grad``. With
-``batch_size=1`` and ``shuffle=False`` this is the document's loop exactly.
+the gradient of the batch's loss (the mean of its per-sample gradients) and
+updates all parameters at once: with ``learning_rate`` alone, by
+``params -= learning_rate * grad``, the lesson's rule; with an
+``optimizer``, by its rule (see :mod:`matnn.optimizers`). With
+``batch_size=1`` and ``shuffle=False`` the first is the lesson's loop exactly.
 
-The loop validates nothing and allocates nothing: the data are checked once
-per call, and every pass (and each epoch's shuffle) writes into buffers made
-before the first epoch.
+One loop serves :meth:`matnn.Network.fit` and :meth:`matnn.Ensemble.fit`. A
+*run* says what differs: how a step is taken (the network's own engine, an
+ensemble's stacked one, or a subclass's own ``gradients``) and what happens
+when a parameter or the loss stops being finite (a network raises
+:class:`TrainingDiverged`; an ensemble freezes that member and trains on).
+
+The loop validates nothing and allocates nothing per step: the data are
+checked once per call, and every pass (and each epoch's shuffle) writes into
+buffers made before the first epoch.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
+
 import numpy as np
 
-from .backprop import BLOCK_ROWS, Workspace, backward, flat_buffers, forward
-from .validation import check_callback, check_int, check_positive
+from .validation import check_callback, check_int, check_positive, check_seed
 
-__all__ = ["fit", "TrainingDiverged"]
+__all__ = ["fit", "TrainingDiverged", "LossIncreasedWarning", "WORSE_FACTOR"]
+
+#: ``fit`` warns when the final loss is more than this many times the loss
+#: it started from: training made the network clearly worse.
+WORSE_FACTOR = 1.25
 
 
 class TrainingDiverged(FloatingPointError):
-    """Raised by :func:`fit` when the loss or a parameter stops being finite.
+    """Raised by ``fit`` when the loss or a parameter stops being finite.
 
     Attributes
     ----------
@@ -43,39 +58,66 @@ class TrainingDiverged(FloatingPointError):
         self.history = history
 
 
-def fit(net, X, y, *, epochs, learning_rate, batch_size, shuffle=True, seed=None,
-        log_every=None, callback=None):
-    """Train ``net`` in place with mini-batch SGD on the MSE.
+class LossIncreasedWarning(RuntimeWarning):
+    """``fit`` ended with a loss clearly worse than the one it started from.
+
+    Typically the learning rate is far too large: the outputs saturate (a
+    sigmoid or tanh stuck at its limits, relu units dead) and the parameters
+    stay finite, so nothing diverges, yet the network has stopped learning.
+    """
+
+
+def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
+        shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
+        restore_best=False, log_every=None, callback=None):
+    """Train ``net`` in place.
 
     Parameters
     ----------
     net : Network
     X : array-like of shape (n_samples, n_in)
-    y : array-like of shape (n_samples, n_out), or (n_samples,) if n_out == 1
+    y : array-like
+        Targets as ``net.loss`` takes them.
     epochs : int >= 0
-        Passes over the data.
-    learning_rate : float > 0
-        The document's ``learn_rate`` (eta).
-    batch_size : int >= 1
-        Samples per update. Batches are consecutive slices of the (possibly
-        shuffled) data; the last one holds the remainder, so no sample is
-        dropped. ``batch_size=1`` is the document's per-sample SGD.
+        Passes over the data. Not taken by :class:`~matnn.LBFGS`.
+    learning_rate : float > 0, optional
+        The lesson's ``learn_rate`` (eta) for plain SGD,
+        ``params -= learning_rate * grad``. Give this or ``optimizer``.
+    batch_size : int >= 1, optional
+        Samples per update; default ``min(32, n_samples)``. Batches are
+        consecutive slices of the (possibly shuffled) data; the last one
+        holds the remainder, so no sample is dropped. ``batch_size=1`` is the
+        lesson's per-sample SGD.
+    optimizer : Optimizer, optional
+        :class:`~matnn.SGD`, :class:`~matnn.Adam`, :class:`~matnn.AdamW`
+        or :class:`~matnn.LBFGS`. It keeps its state: passing the same object
+        to a second ``fit`` continues where the first stopped.
     shuffle : bool
-        Draw a new sample order every epoch. The document keeps dataset order
+        Draw a new sample order every epoch. The lesson keeps dataset order
         (``shuffle=False``).
-    seed : None, int or numpy.random.Generator
+    seed : None, int >= 0 or numpy.random.Generator
         Seeds the shuffling.
+    validation_data : (X_val, y_val), optional
+        Evaluated after every epoch into ``history.val_loss``.
+    patience : int >= 1, optional
+        Stop after this many epochs without a validation loss lower than the
+        best so far by more than ``min_delta``. Needs ``validation_data``.
+    min_delta : float >= 0
+    restore_best : bool
+        At the end, put back the parameters of the epoch with the best
+        validation loss. Needs ``validation_data``.
     log_every : int >= 1, optional
         Print ``Epoch %d loss: %.3f`` for every epoch divisible by it, as the
-        document does with 10.
+        lesson does with 10.
     callback : callable ``(epoch, loss) -> bool``, optional
-        Called after every epoch; returning True stops training early.
+        Called after every epoch; returning True stops training.
 
     Returns
     -------
-    ndarray of shape (epochs_run,)
-        The MSE over all of ``X`` after each epoch (the value the document
-        prints).
+    History
+        ``loss`` (the loss over all of ``X`` after each epoch, the value the
+        lesson prints), ``val_loss``, ``stopped_early``, ``best_epoch``;
+        ``history[-1]`` and ``len(history)`` index the losses.
 
     Raises
     ------
@@ -83,96 +125,394 @@ def fit(net, X, y, *, epochs, learning_rate, batch_size, shuffle=True, seed=None
         A ``FloatingPointError`` raised when a parameter or the loss becomes
         NaN or inf. It names the epoch and batch, and the network is left at
         the last finite parameters it had.
+
+    Warns
+    -----
+    LossIncreasedWarning
+        When the final loss is more than :data:`WORSE_FACTOR` times the
+        starting loss.
     """
-    X, Y = net._check_batch(X, y)
-    epochs = check_int(epochs, "epochs", 0)
-    learning_rate = check_positive(learning_rate, "learning_rate")
-    batch_size = check_int(batch_size, "batch_size", 1)
-    if log_every is not None:
-        log_every = check_int(log_every, "log_every", 1)
+    from .history import History
+    from .optimizers import LBFGS
+
+    X, Y = _unshared(*net._prepare(X, y), net.params)
+    optimizer = _check_optimizer(learning_rate, optimizer, net.dtype, None)
+    if isinstance(optimizer, LBFGS):
+        _refuse_with_lbfgs(epochs=epochs, batch_size=batch_size, patience=patience,
+                           restore_best=restore_best, validation_data=validation_data)
+        return _fit_lbfgs(net, X, Y, optimizer, callback)
+    loop = _Loop.check(net._prepare, X.shape[0], epochs=epochs, batch_size=batch_size,
+                       shuffle=shuffle, seed=seed, validation_data=validation_data,
+                       patience=patience, min_delta=min_delta, restore_best=restore_best,
+                       log_every=log_every, callback=callback)
+    run = _NetworkRun(net, optimizer, loop.batch_size, X.shape[0])
+    return loop.run(run, X, Y, History)
+
+
+def _unshared(X, Y, params):
+    """Copies of ``X`` and ``Y`` where they share memory with the parameters.
+
+    Training on a view of the network's own weights would train on data that
+    changes under it.
+    """
+    if np.shares_memory(X, params):
+        X = X.copy()
+    if np.shares_memory(Y, params):
+        Y = Y.copy()
+    return X, Y
+
+
+def _check_optimizer(learning_rate, optimizer, dtype, members):
+    """The optimizer to step with: the given one, or the lesson's plain SGD."""
+    from .optimizers import LBFGS, Optimizer
+
+    if optimizer is not None:
+        if learning_rate is not None:
+            raise ValueError(
+                "give learning_rate or optimizer, not both: the optimizer has its own "
+                "learning rate"
+            )
+        if not isinstance(optimizer, (Optimizer, LBFGS)):
+            raise TypeError(
+                f"optimizer must be a matnn optimizer (matnn.SGD, matnn.Adam, matnn.AdamW, "
+                f"matnn.LBFGS), got {type(optimizer).__name__}"
+            )
+        return optimizer
+    if learning_rate is None:
+        raise TypeError("fit needs a learning_rate (plain SGD) or an optimizer")
+    return PlainSGD(learning_rate, dtype, members)
+
+
+class PlainSGD:
+    """The lesson's update ``params -= learning_rate * grad``, and nothing else.
+
+    Kept apart from :class:`~matnn.SGD` so the lesson's path is exactly the
+    lesson's arithmetic, at the lesson's speed. ``learning_rate`` is one
+    number, or for an ensemble one per member.
+    """
+
+    def __init__(self, learning_rate, dtype, members):
+        if members is None or np.ndim(learning_rate) == 0:
+            rate = check_positive(learning_rate, "learning_rate")
+            rates = np.full(members, rate) if members is not None else np.array(rate)
+        else:
+            rates = _per_member(learning_rate, members)
+        # In the network's dtype, so a float32 network steps in float32; a
+        # 0-d array is what numpy would convert the float to on every call.
+        self.rate = rates.astype(dtype)
+        if (self.rate == 0).any():
+            raise ValueError(
+                f"learning_rate {float(np.min(rates)):g} rounds to 0 in {np.dtype(dtype)}; "
+                "training would change nothing"
+            )
+
+    def step(self, params, grad):
+        np.multiply(grad, self.rate, grad)
+        np.subtract(params, grad, params)
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+    def select(self, keep):
+        new = object.__new__(PlainSGD)
+        new.rate = self.rate[keep]
+        return new
+
+
+def _per_member(value, members):
+    """A learning rate per member, as a float64 array of shape (members,)."""
+    try:
+        rates = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"learning_rate could not be read as an array: {exc}") from None
+    if rates.dtype.kind not in "iuf":
+        raise TypeError(
+            f"learning_rate must hold numbers, got an array of dtype {rates.dtype}"
+        )
+    if rates.shape != (members,):
+        raise ValueError(
+            f"learning_rate must be one number or one per member, shape ({members},); "
+            f"got shape {rates.shape}"
+        )
+    rates = rates.astype(np.float64)
+    bad = np.flatnonzero(~(np.isfinite(rates) & (rates > 0)))
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"learning_rate[{k}] must be a finite number > 0, got {rates[k]}")
+    return rates
+
+
+def _refuse_with_lbfgs(**given):
+    for name, value in given.items():
+        if value is not None and value is not False:
+            raise ValueError(
+                f"L-BFGS trains on the full batch until it converges: it takes no {name}"
+            )
+
+
+def _fit_lbfgs(net, X, Y, optimizer, callback):
+    """Full-batch training with scipy's L-BFGS-B on the flat parameters."""
+    from .history import History
+
     callback = check_callback(callback)
+    params = net.params
+    custom = _custom_passes(net)
 
-    n = X.shape[0]
-    batch_size = min(batch_size, n)
-    rng = np.random.default_rng(seed) if shuffle else None
-    engine, params = net._engine, net.params
-    grad, grads = flat_buffers(net.sizes, net.dtype)
-    ws = Workspace(net.sizes, batch_size, net.dtype)
-    eval_ws = Workspace(net.sizes, min(n, BLOCK_ROWS), net.dtype)
-    if shuffle:
-        # Each epoch gathers the data in its new order into these buffers, so
-        # the batches (views into them) are made once.
-        Xs, Ys = np.empty_like(X), np.empty_like(Y)
-        batches = _split(Xs, Ys, batch_size, ws)
-    else:
-        batches = _split(X, Y, batch_size, ws)
-    before = np.empty_like(params)
+    def loss_and_gradient(p):
+        params[...] = p
+        if custom.loss or custom.gradients:
+            value = float(net.loss(X, Y))
+            grads = net.gradients(X, Y)
+            g = np.concatenate([np.concatenate([np.ravel(dW), np.ravel(db)]) for dW, db in grads])
+        else:
+            value = net._loss(X, Y)
+            g = net._gradients(X, Y)[0]
+        return value, g.astype(np.float64)
 
-    # A 0-d array in the network's dtype equals what numpy would convert the
-    # float to on every call, without paying for the conversion each step.
-    rate = np.array(learning_rate, net.dtype)
-    multiply, subtract = np.multiply, np.subtract
+    losses = []
 
-    def step(Xb, Yb, w):
-        forward(engine, Xb, w)
-        backward(engine, Xb, Yb, Yb.size, w, grads)
-        multiply(grad, rate, grad)
-        subtract(params, grad, params)
+    def after_iteration(p):
+        params[...] = p
+        losses.append(net.loss(X, Y) if custom.loss else net._loss(X, Y))
+        return bool(callback is not None and callback(len(losses) - 1, losses[-1]))
 
-    history = np.empty(epochs)
-    # Overflow is detected below and reported with its epoch and batch;
-    # numpy's own warnings would only say which ufunc saw it.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        for epoch in range(epochs):
-            if shuffle:
-                order = rng.permutation(n)
-                np.take(X, order, axis=0, out=Xs)
-                np.take(Y, order, axis=0, out=Ys)
-            np.copyto(before, params)
-            for Xb, Yb, w in batches:
-                step(Xb, Yb, w)
-            loss = net._loss(X, Y, eval_ws)
-            if not (np.isfinite(loss) and np.isfinite(params).all()):
-                _diverged(params, before, batches, step, epoch, learning_rate, history)
-            history[epoch] = loss
-            if log_every is not None and epoch % log_every == 0:
-                print("Epoch %d loss: %.3f" % (epoch, loss))
-            if callback is not None and callback(epoch, loss):
-                return history[:epoch + 1]
-    return history
+        result = optimizer.minimize(loss_and_gradient, params.astype(np.float64),
+                                    callback=after_iteration)
+    if not np.isfinite(result.x).all():
+        raise TrainingDiverged(
+            f"L-BFGS produced non-finite parameters ({result.message}); the network keeps "
+            "its last finite parameters", len(losses), None, np.array(losses))
+    params[...] = result.x
+    return History(loss=np.array(losses), converged=bool(result.success),
+                   message=str(result.message))
 
 
-def _split(X, Y, batch_size, ws):
-    """``(X_batch, Y_batch, workspace)`` for every batch of one epoch."""
-    n = X.shape[0]
-    return [
-        (X[s:s + batch_size], Y[s:s + batch_size], ws.head(min(batch_size, n - s)))
-        for s in range(0, n, batch_size)
-    ]
+class _Custom:
+    def __init__(self, loss, gradients):
+        self.loss, self.gradients = loss, gradients
 
 
-def _diverged(params, before, batches, step, epoch, learning_rate, history):
-    """Find the batch that broke, restore the last finite parameters, raise.
+def _custom_passes(net):
+    """Which of ``loss`` and ``gradients`` a subclass of Network overrides."""
+    from .network import Network
 
-    Finiteness is checked once per epoch to keep the hot loop lean; on failure
-    the epoch is replayed from its start, which is deterministic, checking
-    after every batch.
-    """
-    params[...] = before
-    for i, (Xb, Yb, w) in enumerate(batches):
-        step(Xb, Yb, w)
-        if not np.isfinite(params).all():
-            params[...] = before
-            where = f"epoch {epoch}, batch {i}"
-            break
-        before[...] = params
+    cls = type(net)
+    return _Custom(cls.loss is not Network.loss, cls.gradients is not Network.gradients)
+
+
+class _NetworkRun:
+    """One network's steps, losses and divergence, for :class:`_Loop`."""
+
+    def __init__(self, net, optimizer, batch_size, n):
+        from .backprop import Products, backward, block_rows, forward
+
+        self.net, self.optimizer = net, optimizer
+        self.flat = net.params
+        engine, dtype = net._engine, net.dtype
+        self.engine = engine
+        self.ws = engine.workspace(batch_size, dtype)
+        self.eval_ws = engine.workspace(block_rows(n), dtype)
+        grad, grads = Products().flat(net.sizes, dtype)
+        count = net.loss_fn.count
+        update = optimizer.step
+        custom = _custom_passes(net)
+        params = self.flat
+
+        if custom.gradients:
+            # A subclass's own backward pass: slower, but it is what trains.
+            def step(Xb, Yb):
+                for (dW, db), (gW, gb) in zip(net.gradients(Xb, Yb), grads):
+                    gW[...] = dW
+                    gb[...] = db
+                update(params, grad)
+        else:
+            ws = self.ws
+
+            def step(Xb, Yb):
+                w = ws.head(Xb.shape[0], engine)
+                forward(engine, Xb, w)
+                backward(engine, Xb, Yb, count(Yb), w, grads)
+                update(params, grad)
+
+        self.step = step
+        if custom.loss:
+            self.losses = lambda X, Y: float(net.loss(X, Y))
+        else:
+            self.losses = lambda X, Y: net._loss(X, Y, self.eval_ws if X.shape[0] >= self.eval_ws.rows else None)
+
+    members = None
+
+    def full(self, values):
+        return values
+
+    def params_full(self):
+        return self.flat
+
+    def load_full(self, params, where):
+        np.copyto(self.flat, params, where=where)
+
+    def diverged(self, bad, before, state, batches, epoch, history, loss):
+        self.flat[...] = before
+        self.optimizer.load_state_dict(state)
+        for i, (Xb, Yb) in enumerate(batches):
+            self.step(Xb, Yb)
+            if not np.isfinite(self.flat).all():
+                self.flat[...] = before
+                where, what = f"epoch {epoch}, batch {i}", "parameters"
+                break
+            before[...] = self.flat
+        else:
+            i, where, what = None, f"epoch {epoch}, when evaluating the loss after the last batch", "loss"
+        rate = getattr(self.optimizer, "rate", None)
+        setting = (f"learning_rate={float(rate):g}" if rate is not None
+                   else f"optimizer {type(self.optimizer).__name__}")
+        raise TrainingDiverged(
+            f"training diverged at {where}: the {what} became NaN or inf with {setting}. "
+            "The network keeps its last finite parameters; try a smaller learning_rate "
+            "(or scale the inputs).",
+            epoch, i, np.array(history),
+        )
+
+    def finish(self):
+        pass
+
+
+class _Loop:
+    """The epochs: shuffling, batches, divergence, validation, early stopping."""
+
+    @classmethod
+    def check(cls, prepare, n, *, epochs, batch_size, shuffle, seed, validation_data,
+              patience, min_delta, restore_best, log_every, callback):
+        self = cls()
+        if epochs is None:
+            raise TypeError("fit needs epochs, the number of passes over the data")
+        self.epochs = check_int(epochs, "epochs", 0)
+        self.batch_size = min(n, 32 if batch_size is None else check_int(batch_size, "batch_size", 1))
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        self.shuffle = bool(shuffle)
+        self.rng = np.random.default_rng(check_seed(seed)) if shuffle else None
+        self.validation = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            Xv, yv = validation_data
+            self.validation = prepare(Xv, yv, name="validation_data[0]")
+        for name, value in (("patience", patience), ("restore_best", restore_best)):
+            if value not in (None, False) and self.validation is None:
+                raise ValueError(f"{name} needs validation_data to watch")
+        self.patience = None if patience is None else check_int(patience, "patience", 1)
+        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) \
+                or not (math.isfinite(min_delta) and min_delta >= 0):
+            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        if not isinstance(restore_best, (bool, np.bool_)):
+            raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
+        self.restore_best = bool(restore_best)
+        self.log_every = None if log_every is None else check_int(log_every, "log_every", 1)
+        self.callback = check_callback(callback)
+        return self
+
+    def run(self, run, X, Y, History):
+        n, batch_size = X.shape[0], self.batch_size
+        if self.shuffle:
+            # Each epoch gathers the data in its new order into these buffers,
+            # so the batches (views into them) are made once.
+            Xs, Ys = np.empty_like(X), np.empty_like(Y)
+            batches = _split(Xs, Ys, batch_size)
+        else:
+            batches = _split(X, Y, batch_size)
+        before = np.empty_like(run.flat)
+        start = run.full(run.losses(X, Y))
+        losses, val_losses = [], []
+        best = best_params = None
+        if self.validation is not None:
+            Xv, Yv = self.validation
+            best = np.full(np.shape(start), np.inf)
+            best_epoch = np.full(np.shape(start), -1)
+            if self.restore_best:
+                best_params = run.params_full().copy()
+        stopped_early = False
+        try:
+            # Overflow is detected below and reported with its epoch and batch;
+            # numpy's own warnings would only say which ufunc saw it.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                for epoch in range(self.epochs):
+                    if run.members is not None and run.flat.shape[1] == 0:
+                        break
+                    if self.shuffle:
+                        order = self.rng.permutation(n)
+                        np.take(X, order, axis=0, out=Xs)
+                        np.take(Y, order, axis=0, out=Ys)
+                    if before.shape != run.flat.shape:
+                        before = np.empty_like(run.flat)
+                    np.copyto(before, run.flat)
+                    state = run.optimizer.state_dict()
+                    for Xb, Yb in batches:
+                        run.step(Xb, Yb)
+                    loss = run.losses(X, Y)
+                    bad = ~(np.isfinite(loss) & np.isfinite(run.flat).all(axis=0))
+                    if bad.any():
+                        loss = run.diverged(bad, before, state, batches, epoch, losses, loss)
+                    losses.append(run.full(loss))
+                    if self.validation is not None:
+                        val = run.full(run.losses(Xv, Yv))
+                        val_losses.append(val)
+                        improved = val < best - self.min_delta
+                        best = np.where(improved, val, best)
+                        best_epoch = np.where(improved, epoch, best_epoch)
+                        if best_params is not None:
+                            np.copyto(best_params, run.params_full(), where=improved)
+                        if self.patience is not None and np.all(
+                                (epoch - best_epoch >= self.patience) | ~np.isfinite(val)):
+                            stopped_early = True
+                    if self.log_every is not None and epoch % self.log_every == 0:
+                        print("Epoch %d loss: %.3f" % (epoch, loss))
+                    if self.callback is not None and self.callback(epoch, _copy(losses[-1])):
+                        break
+                    if stopped_early:
+                        break
+        finally:
+            run.finish()
+        if best_params is not None:
+            run.load_full(best_params, np.asarray(best_epoch >= 0))
+        _warn_if_worse(start, losses[-1] if losses else start)
+        return History(
+            loss=np.array(losses).T if run.members is not None else np.array(losses),
+            val_loss=(np.array(val_losses).T if run.members is not None else np.array(val_losses))
+            if self.validation is not None else None,
+            stopped_early=stopped_early,
+            best_epoch=None if best is None else
+            (best_epoch if run.members is not None else int(best_epoch)),
+        )
+
+
+def _copy(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def _split(X, Y, batch_size):
+    """``(X_batch, Y_batch)`` views for every batch of one epoch."""
+    return [(X[s:s + batch_size], Y[s:s + batch_size]) for s in range(0, X.shape[0], batch_size)]
+
+
+def _warn_if_worse(start, final):
+    start, final = np.asarray(start, float), np.asarray(final, float)
+    worse = np.isfinite(final) & np.isfinite(start) & (final > WORSE_FACTOR * start)
+    if not worse.any():
+        return
+    if worse.ndim == 0:
+        what = f"the loss went from {float(start):.4g} to {float(final):.4g}"
     else:
-        i = None
-        where = f"epoch {epoch}, when evaluating the loss after the last batch"
-    raise TrainingDiverged(
-        f"training diverged at {where}: the "
-        f"{'parameters' if i is not None else 'loss'} became NaN or inf with "
-        f"learning_rate={learning_rate}. The network keeps its last finite "
-        "parameters; try a smaller learning_rate (or scale the inputs).",
-        epoch, i, history[:epoch].copy(),
+        k = int(np.flatnonzero(worse)[0])
+        what = (f"{int(worse.sum())} of {worse.size} members ended worse than they started "
+                f"(member {k}: from {start[k]:.4g} to {final[k]:.4g})")
+    warnings.warn(
+        f"training made the network worse: {what}. The outputs have probably saturated; "
+        "try a smaller learning rate, or scale the inputs.",
+        LossIncreasedWarning, stacklevel=4,
     )

@@ -9,6 +9,7 @@ the argument. Past this boundary the numerical code assumes clean arrays.
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -22,6 +23,8 @@ __all__ = [
     "check_positive",
     "check_callback",
     "check_int",
+    "check_seed",
+    "check_memory",
 ]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -173,3 +176,54 @@ def check_callback(callback):
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
     return callback
+
+
+def check_seed(seed, name="seed"):
+    """Return ``seed`` if ``numpy.random.default_rng`` takes it, else raise naming ``name``.
+
+    None, an int >= 0, a ``SeedSequence``, a ``BitGenerator`` or a
+    ``Generator`` (used as it is) are accepted.
+    """
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence,
+                                         np.random.BitGenerator)):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(
+            f"{name} must be None, an int >= 0 or a numpy.random.Generator, got {seed!r}"
+        )
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0, got {seed}")
+    return int(seed)
+
+
+def available_memory():
+    """Bytes of memory this process could still allocate, as the OS estimates it."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(nbytes, what):
+    """Raise ``MemoryError`` at once when ``what`` needs more than the available memory.
+
+    Checked before allocating, so an impossible request fails in
+    milliseconds with the sizes in the message, not after minutes of swapping.
+    """
+    available = available_memory()
+    if available is not None and nbytes > available:
+        raise MemoryError(
+            f"{what} needs about {_gib(nbytes)} of memory, more than the "
+            f"{_gib(available)} available"
+        )
+
+
+def _gib(n):
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matnn import ACTIVATIONS, Ensemble, Network, TrainingDiverged, data, scalar
-from matnn.ensemble import UNROLL_MAX
+from matnn.backprop import UNROLL_MAX
 from matnn.seeds import SeedRuns, document_networks, train_seeds
 
 
@@ -64,7 +64,7 @@ def test_each_member_equals_its_network_fitted_alone(setup):
     networks, X, y, kw = setup["networks"], setup["X"], setup["y"], setup["fit"]
     ensemble = Ensemble(networks)
     history = ensemble.fit(X, y, **kw)
-    assert history.shape == (len(networks), kw["epochs"])
+    assert history.loss.shape == (len(networks), kw["epochs"])
     rates = np.broadcast_to(kw["learning_rate"], (len(networks),))
     for k, (alone, member) in enumerate(zip(networks, ensemble.networks())):
         try:
@@ -97,7 +97,7 @@ DOCUMENT_SEEDS = (0, 1, 7, 42, 2024)
 def test_each_member_equals_the_documents_scalar_network_from_its_seed():
     epochs = 300
     ensemble = Ensemble(document_networks(DOCUMENT_SEEDS))
-    ensemble.fit(data.X, data.y, epochs=epochs, learning_rate=0.1, batch_size=1)
+    ensemble.fit(data.X, data.y, epochs=epochs, learning_rate=0.1, batch_size=1, shuffle=False)
     for seed, member in zip(DOCUMENT_SEEDS, ensemble.networks()):
         np.random.seed(seed)
         doc_net = scalar.OurNeuralNetwork()
@@ -143,7 +143,7 @@ def test_a_diverging_member_is_frozen_at_its_last_finite_parameters_and_the_othe
     X = np.array([[-2.0, -1.0], [25.0, 6.0], [17.0, 4.0], [-15.0, -6.0]])
     rates = np.array([0.01, 1000.0, 0.005])
     ensemble = Ensemble(networks)
-    history = ensemble.fit(X, data.y, epochs=20, learning_rate=rates, batch_size=1)
+    history = ensemble.fit(X, data.y, epochs=20, learning_rate=rates, batch_size=1, shuffle=False)
 
     assert ensemble.failed.tolist() == [False, True, False]
     with pytest.raises(TrainingDiverged) as diverged:
@@ -163,7 +163,7 @@ def test_a_diverging_member_is_frozen_at_its_last_finite_parameters_and_the_othe
         assert_close(members[k].params, networks[k].params)
 
     frozen = members[1].params
-    again = ensemble.fit(X, data.y, epochs=2, learning_rate=0.1, batch_size=2)
+    again = ensemble.fit(X, data.y, epochs=2, learning_rate=0.1, batch_size=2, shuffle=False)
     assert np.isnan(again[1]).all() and np.isfinite(again[[0, 2]]).all()
     assert np.array_equal(ensemble.networks()[1].params, frozen)
 
@@ -174,7 +174,7 @@ def test_a_member_whose_loss_overflows_keeps_its_end_of_epoch_parameters():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(8, 2)) * 10, rng.normal(size=8) * 10
     ensemble = Ensemble(networks)
-    ensemble.fit(X, y, epochs=50, learning_rate=[0.001, 5.0], batch_size=2)
+    ensemble.fit(X, y, epochs=50, learning_rate=[0.001, 5.0], batch_size=2, shuffle=False)
     with pytest.raises(TrainingDiverged) as diverged:
         networks[1].fit(X, y, epochs=50, learning_rate=5.0, batch_size=2, shuffle=False)
     assert diverged.value.batch is None
@@ -219,7 +219,7 @@ def test_float32_members_train_in_float32_like_networks_alone():
     networks = random_networks([2, 3, 1], "sigmoid", 3, seed=5, dtype=np.float32)
     ensemble = Ensemble(networks)
     assert ensemble.dtype == np.float32
-    history = ensemble.fit(data.X, data.y, epochs=30, learning_rate=[0.1, 0.2, 0.3], batch_size=2)
+    history = ensemble.fit(data.X, data.y, epochs=30, learning_rate=[0.1, 0.2, 0.3], batch_size=2, shuffle=False)
     assert ensemble.predict(data.X).dtype == np.float32
     assert ensemble.gradients(data.X, data.y)[0][0].dtype == np.float32
     for k, (alone, member) in enumerate(zip(networks, ensemble.networks())):
@@ -253,16 +253,16 @@ def test_inputs_are_checked_like_a_networks():
             net.loss(X, y)
         with pytest.raises(ValueError, match=f"^{re.escape(str(expected.value))}$"):
             ensemble.loss(X, y)
-    with pytest.raises(ValueError, match=r"learning_rate\[1\] must be > 0, got -0.1"):
-        ensemble.fit(data.X, data.y, epochs=1, learning_rate=[0.1, -0.1], batch_size=1)
+    with pytest.raises(ValueError, match=r"learning_rate\[1\] must be a finite number > 0, got -0.1"):
+        ensemble.fit(data.X, data.y, epochs=1, learning_rate=[0.1, -0.1], batch_size=1, shuffle=False)
     with pytest.raises(ValueError, match=r"shape \(2,\); got shape \(3,\)"):
-        ensemble.fit(data.X, data.y, epochs=1, learning_rate=[0.1] * 3, batch_size=1)
+        ensemble.fit(data.X, data.y, epochs=1, learning_rate=[0.1] * 3, batch_size=1, shuffle=False)
     with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
-        ensemble.fit(data.X, data.y, epochs=1, learning_rate=0, batch_size=1)
+        ensemble.fit(data.X, data.y, epochs=1, learning_rate=0, batch_size=1, shuffle=False)
     with pytest.raises(ValueError, match="epochs must be >= 0"):
-        ensemble.fit(data.X, data.y, epochs=-1, learning_rate=0.1, batch_size=1)
+        ensemble.fit(data.X, data.y, epochs=-1, learning_rate=0.1, batch_size=1, shuffle=False)
     with pytest.raises(TypeError, match="callback must be callable"):
-        ensemble.fit(data.X, data.y, epochs=1, learning_rate=0.1, batch_size=1, callback=3)
+        ensemble.fit(data.X, data.y, epochs=1, learning_rate=0.1, batch_size=1, callback=3, shuffle=False)
 
 
 def test_callback_sees_every_members_loss_and_can_stop():
@@ -275,7 +275,7 @@ def test_callback_sees_every_members_loss_and_can_stop():
 
     history = ensemble.fit(data.X, data.y, epochs=10, learning_rate=0.1, batch_size=1,
                            callback=stop_after_three)
-    assert history.shape == (3, 3)
+    assert history.loss.shape == (3, 3)
     assert_close(np.array(seen).T, history)
     assert_close(history[:, -1], ensemble.loss(data.X, data.y))
 
@@ -286,7 +286,7 @@ def test_seed_runs_count_successes_and_rank_the_slowest():
     fast, slow = runs
     assert isinstance(fast, SeedRuns) and fast.history.shape == (3, 40)
     members = Ensemble(document_networks([3, 1, 4]))
-    history = members.fit(data.X, data.y, epochs=40, learning_rate=0.5, batch_size=1)
+    history = members.fit(data.X, data.y, epochs=40, learning_rate=0.5, batch_size=1, shuffle=False)
     assert_close(fast.history, history)
     assert_close(fast.final_loss, members.loss(data.X, data.y))
     assert_close(fast.predictions, members.predict([data.EMILY, data.FRANK])[:, :, 0])
@@ -307,7 +307,9 @@ def test_when_every_member_diverges_training_stops_with_all_of_them_frozen():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(8, 2)) * 10, rng.normal(size=8) * 10
     ensemble = Ensemble(networks)
-    history = ensemble.fit(X, y, epochs=30, learning_rate=1000.0, batch_size=2)
-    assert ensemble.failed.all() and np.isnan(history).all() and history.shape == (2, 30)
+    history = ensemble.fit(X, y, epochs=30, learning_rate=1000.0, batch_size=2, shuffle=False)
+    assert ensemble.failed.all() and np.isnan(history).all()
     assert sorted(ensemble.failed_at) == [0, 1]
+    # The epochs run end with the one in which the last member failed.
+    assert history.loss.shape == (2, max(epoch for epoch, _ in ensemble.failed_at.values()) + 1)
     assert all(np.isfinite(net.params).all() for net in ensemble.networks())

@@ -27,8 +27,8 @@ def test_dense_needs_a_matrix():
 
 
 def test_dense_refuses_an_unknown_activation():
-    with pytest.raises(ValueError, match="unknown activation 'softmax'; choose one of"):
-        Dense(np.ones((1, 2)), np.zeros(1), "softmax")
+    with pytest.raises(ValueError, match="unknown activation 'swish'; choose one of"):
+        Dense(np.ones((1, 2)), np.zeros(1), "swish")
 
 
 def test_dense_refuses_non_numeric_weights():
@@ -85,7 +85,7 @@ def test_from_sizes_is_seeded_and_documents_its_scheme():
 def test_from_sizes_accepts_one_activation_per_layer():
     net = Network.from_sizes([2, 3, 1], activation=["relu", "sigmoid"], seed=0)
     assert net.activations == ("relu", "sigmoid")
-    with pytest.raises(ValueError, match="activation lists 1 names but sizes"):
+    with pytest.raises(ValueError, match="activation lists 1 activations but sizes"):
         Network.from_sizes([2, 3, 1], activation=["relu"])
 
 
@@ -342,13 +342,13 @@ def test_shuffled_fit_visits_every_sample_once_per_epoch():
 
 def test_fit_history_is_the_loss_after_each_epoch(net):
     history = net.fit(data.X, data.y, epochs=3, learning_rate=0.1, batch_size=4, shuffle=False)
-    assert history.shape == (3,)
+    assert history.loss.shape == (3,) and len(history) == 3
     assert history[-1] == net.loss(data.X, data.y)
 
 
 def test_zero_epochs_change_nothing(net):
     before = net.params.copy()
-    assert net.fit(data.X, data.y, epochs=0, learning_rate=0.1, batch_size=1).shape == (0,)
+    assert net.fit(data.X, data.y, epochs=0, learning_rate=0.1, batch_size=1).loss.shape == (0,)
     assert np.array_equal(net.params, before)
 
 

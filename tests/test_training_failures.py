@@ -83,7 +83,7 @@ def test_the_callback_sees_every_epoch_and_its_loss():
     history = net.fit(data.X, data.y, epochs=25, learning_rate=0.1, batch_size=2, seed=0,
                       callback=lambda epoch, loss: seen.append((epoch, loss)))
     assert [epoch for epoch, _ in seen] == list(range(25))
-    assert [loss for _, loss in seen] == history.tolist()
+    assert [loss for _, loss in seen] == history.loss.tolist()
     assert seen[-1][1] == net.loss(data.X, data.y)
 
 
@@ -99,9 +99,9 @@ def test_a_callback_that_returns_true_stops_training():
     history = net.fit(data.X, data.y, epochs=50, learning_rate=0.1, batch_size=2, seed=0,
                       callback=stop_after_epoch_3)
     assert calls == [0, 1, 2, 3]
-    assert history.shape == (4,)
+    assert history.loss.shape == (4,)
     expected = twin.fit(data.X, data.y, epochs=4, learning_rate=0.1, batch_size=2, seed=0)
-    np.testing.assert_array_equal(history, expected)
+    np.testing.assert_array_equal(history.loss, expected.loss)
     np.testing.assert_array_equal(net.params, twin.params)
 
 
