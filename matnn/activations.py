@@ -170,7 +170,7 @@ def _float(V):
 _ONE = {"d": np.array(1.0), "f": np.array(1.0, np.float32)}
 
 # exp(88) is finite in float32 (the largest is about exp(88.7)).
-_EXP_ARG_MAX_F32 = 88.0
+_EXP_ARG_MAX_F32 = np.array(88.0, np.float32)
 
 
 def _sigmoid(Z, out):
@@ -183,11 +183,11 @@ def _sigmoid(Z, out):
     few float32 ulps of the exact sigmoid; see benchmarks/case_lowerbound.py.
     """
     if Z.dtype.char == "f":
-        np.maximum(Z, -_EXP_ARG_MAX_F32, out=out)
-        np.negative(out, out=out)
-        np.exp(out, out=out)
-        np.add(out, 1.0, out=out)
-        return np.reciprocal(out, out=out)
+        np.negative(Z, out)
+        np.minimum(out, _EXP_ARG_MAX_F32, out=out)
+        np.exp(out, out)
+        np.add(out, _ONE["f"], out)
+        return np.divide(_ONE["f"], out, out)
     # ``out`` is positional: keyword parsing is a measurable part of a ufunc
     # call on the tiny arrays of batch-1 training.
     return expit(Z, out)
