@@ -12,6 +12,7 @@ is the lesson's network (see :mod:`matnn.scalar`).
 """
 
 from .activations import ACTIVATIONS
+from .draw import draw
 from .ensemble import Ensemble
 from .gradient_check import GradcheckError, GradcheckResult, gradcheck
 from .layers import Dense
@@ -28,6 +29,7 @@ __all__ = [
     "GradcheckResult",
     "Network",
     "TrainingDiverged",
+    "draw",
     "gradcheck",
     "load",
     "mse",
