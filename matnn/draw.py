@@ -235,6 +235,15 @@ def _draw_neurons(net, activations, target, gradients, loss):
     return svg_document(width, height, "".join(body), label=_title(net))
 
 
+def _mean(a):
+    """Mean of ``a``, computed so that 1e300-sized entries do not overflow."""
+    largest = float(np.max(np.abs(a)))
+    if largest == 0 or not np.isfinite(largest):
+        with np.errstate(invalid="ignore"):
+            return float(np.mean(a))
+    return largest * float(np.mean(a / largest))
+
+
 def _rms(a):
     """Root mean square of ``a``, computed so that 1e300-sized entries do not overflow."""
     largest = float(np.max(np.abs(a)))
@@ -266,7 +275,7 @@ def _draw_layers(net, activations, gradients, loss):
             lines.append(net.activations[l - 1])
         if activations is not None:
             A = activations[l]
-            lines += [f"min {fmt(np.min(A))}", f"mean {fmt(np.mean(A))}", f"max {fmt(np.max(A))}"]
+            lines += [f"min {fmt(np.min(A))}", f"mean {fmt(_mean(A))}", f"max {fmt(np.max(A))}"]
         for k, line in enumerate(lines):
             body.append(text(x + box_w / 2, top + 24 + 19 * k, line,
                              weight="bold" if k == 0 else None))
