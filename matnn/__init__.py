@@ -12,6 +12,7 @@ is the lesson's network (see :mod:`matnn.scalar`).
 """
 
 from .activations import ACTIVATIONS, Activation
+from .draw import draw
 from .ensemble import Ensemble
 from .gradient_check import GradcheckError, GradcheckResult, gradcheck
 from .layers import Dense
@@ -32,6 +33,7 @@ __all__ = [
     "GradcheckResult",
     "Network",
     "TrainingDiverged",
+    "draw",
     "gradcheck",
     "load",
     "mse",

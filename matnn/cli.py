@@ -20,6 +20,7 @@ from .csvfile import read_table, write_table
 from .explain import explain, report
 from .gradient_check import MAX_COORDS, gradcheck
 from .layers import Dense
+from .lesson import lesson_page, model_page
 from .network import Network
 from .saving import load, save
 from .seeds import CONVERGED, train_seeds
@@ -60,19 +61,31 @@ def _cmd_demo(args):
     print()
     print(f"Largest difference between scalar and matrix parameters: {diff:.3g}")
     if args.plot:
-        _plot_losses(args.plot, scalar_log, history)
+        _plot_losses(args.plot, scalar_log, history, seed=args.seed, learning_rate=0.1)
     return 0
 
 
-def _plot_losses(path, scalar_log, history):
+def _spans_decades(values):
+    """True when positive ``values`` span at least a factor of 10: worth a log axis."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    return values.size > 1 and values.max() >= 10 * values.min()
+
+
+def _plot_losses(path, scalar_log, history, *, seed, learning_rate):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(np.arange(len(history)), history, label="matrix form (every epoch)")
     epochs, losses = zip(*scalar_log)
     ax.plot(epochs, losses, "o", markersize=3, label="scalar shim (every 10 epochs)")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE loss")
-    ax.set_title("Training the document's network")
+    if _spans_decades(history):
+        ax.set_yscale("log")
+        ax.set_ylabel("MSE loss (log scale)")
+    else:
+        ax.set_ylabel("MSE loss")
+    ax.set_title(f"Training the document's network\nnp.random.seed({seed}), "
+                 f"learning rate {learning_rate:g}")
     ax.legend()
     fig.tight_layout()
     _save_figure(fig, path)
@@ -226,7 +239,7 @@ def _cmd_seeds(args):
     print(f"Trained {args.runs * len(rates)} runs x {args.epochs} epochs as one ensemble "
           f"in {elapsed:.2f} s")
     if args.plot:
-        _plot_final_losses(args.plot, results)
+        _plot_final_losses(args.plot, results, args.epochs)
     return 0
 
 
@@ -263,23 +276,46 @@ def _print_seed_runs(r, n_slowest, threshold):
         print("No run diverged.")
 
 
-def _plot_final_losses(path, results):
+def _plot_final_losses(path, results, epochs):
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    losses = np.concatenate([r.final_loss for r in results])
-    losses = losses[np.isfinite(losses) & (losses > 0)]
-    # Final losses span decades, so the bins are even on a log scale.
-    bins = np.geomspace(losses.min(), losses.max(), 41) if losses.min() < losses.max() else 40
-    for r in results:
-        ax.hist(r.final_loss, bins=bins, histtype="step", label=f"learning rate {r.learning_rate:g}")
-    ax.set_xscale("log")
-    ax.set_xlabel("final MSE loss")
-    ax.set_ylabel("runs")
-    ax.set_title(f"The document's network from {len(results[0].seeds)} seeds")
-    ax.legend()
-    fig.tight_layout()
+    fig, axes = plt.subplots(len(results), 1, figsize=(7, 2.2 + 2.6 * len(results)),
+                             squeeze=False)
+    for ax, r in zip(axes[:, 0], results):
+        groups = [(r.final_loss[r.split], "w5, w6 of opposite signs (h1, h2 split the work)"),
+                  (r.final_loss[~r.split], "w5, w6 of one sign (h1, h2 learned the same thing)")]
+        losses = r.final_loss[np.isfinite(r.final_loss) & (r.final_loss > 0)]
+        # Final losses can span decades, so the bins are even on a log scale.
+        bins = (np.geomspace(losses.min(), losses.max(), 41)
+                if losses.size and losses.min() < losses.max() else 40)
+        ax.hist([g[g > 0] for g, _ in groups], bins=bins, stacked=True,
+                label=[f"{label}: {g.size} runs" for g, label in groups])
+        ax.set_xscale("log")
+        ax.set_xlabel("final MSE loss (log scale)")
+        ax.set_ylabel("runs")
+        ax.set_title(f"{len(r.seeds)} seeds, learning rate {r.learning_rate:g}, {epochs} epochs",
+                     fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle("Final loss of the document's network, run s from np.random.seed(s)")
+    fig.text(0.5, 0.01, _two_peaks_caption(results), ha="center", va="bottom", fontsize=8,
+             wrap=True)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     _save_figure(fig, path)
     print(f"Wrote the histogram of final losses to {path}")
+
+
+def _two_peaks_caption(results):
+    """Why the final losses form two peaks, with each group's median from these runs."""
+    parts = []
+    for r in results:
+        if r.split.any() and (~r.split).any():
+            parts.append(f"rate {r.learning_rate:g}: median "
+                         f"{np.median(r.final_loss[r.split]):.2g} split vs "
+                         f"{np.median(r.final_loss[~r.split]):.2g} same")
+    if not parts:
+        return "Every run ended with its hidden neurons in the same arrangement."
+    return ("Two peaks: when w5 and w6 have opposite signs, one hidden neuron fires for the "
+            "women and the other for the men, and the output ends closer to 0 and 1 (lower "
+            "loss) than when both hidden neurons learned the same thing.\n" + "; ".join(parts))
 
 
 def _cmd_gradcheck(args):
@@ -309,6 +345,34 @@ def _cmd_gradcheck(args):
     print()
     print(result.report())
     return 1
+
+
+def _cmd_report(args):
+    if (args.model is None) != (args.data is None):
+        raise CommandError("--model and --data go together: give both for a model's page, "
+                           "or neither for the lesson page")
+    if args.model is None:
+        page = lesson_page(runs=args.runs, seed=args.seed)
+        what = "the lesson page"
+    else:
+        net = _read(load, args.model)
+        table, _ = _read(read_table, args.data)
+        n_columns = net.n_in + net.n_out
+        if table.shape[1] != n_columns:
+            raise CommandError(
+                f"{args.data} has {table.shape[1]} columns, but the model in {args.model} "
+                f"needs {net.n_in} feature + {net.n_out} target = {n_columns} columns"
+            )
+        page = model_page(net, table[:, :net.n_in], table[:, net.n_in:],
+                          source=os.path.basename(args.data))
+        what = f"the page for {args.model}"
+    try:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(page)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"Wrote {what} to {args.out}")
+    return 0
 
 
 def _checked(convert, accept, requirement):
@@ -459,6 +523,30 @@ def build_parser():
     seeds.add_argument("--plot", metavar="PNG",
                        help="also draw a histogram of final losses (needs matplotlib)")
     seeds.set_defaults(run=_cmd_seeds)
+
+    page = commands.add_parser(
+        "report",
+        help="write the lesson, or a page for a saved model, as one HTML file",
+        description=(
+            "Write one self-contained HTML file (inline SVG, no script, nothing "
+            "fetched from the network). Without --model: the lesson page, with the "
+            "worked example drawn on the network, the training run's loss curve "
+            "(scalar shim and matrix form), the trained network and its decision "
+            "boundary over weight and height, and the many-seeds study. With "
+            "--model and --data: the model's diagram, its output over 1 or 2 "
+            "inputs, and its loss on the data (a CSV of features, then targets)."
+        ),
+    )
+    page.add_argument("--out", metavar="HTML", required=True, help="the file to write")
+    page.add_argument("--model", help="a model file written by 'matnn train --save'")
+    page.add_argument("--data", metavar="CSV",
+                      help="the model's data: its feature columns, then its target columns")
+    page.add_argument("--runs", type=at_least_one, default=200,
+                      help="seeds in the lesson page's many-seeds section (default 200)")
+    page.add_argument("--seed", type=a_seed, default=0,
+                      help="the lesson page's training run starts from np.random.seed(SEED) "
+                           "(default 0)")
+    page.set_defaults(run=_cmd_report)
 
     check = commands.add_parser(
         "gradcheck",

@@ -234,6 +234,12 @@ class Network:
 
         return copy.deepcopy(self)
 
+    def _repr_svg_(self):
+        """The network drawn with its numbers, which Jupyter shows inline; see :func:`matnn.draw`."""
+        from .draw import draw
+
+        return draw(self)
+
     def save(self, path):
         """Write the network to ``path`` atomically; see :func:`matnn.saving.save`.
 

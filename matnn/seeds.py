@@ -41,6 +41,9 @@ class SeedRuns(NamedTuple):
         Each trained run's output for Emily (column 0) and Frank (column 1).
     failed : ndarray of bool, shape (n_runs,)
         Runs that diverged; they keep their last finite parameters.
+    output_weights : ndarray of shape (n_runs, 2)
+        Each trained run's ``w5`` and ``w6`` (``W2[0]``): how o1 weighs h1
+        and h2.
     """
 
     learning_rate: float
@@ -49,11 +52,24 @@ class SeedRuns(NamedTuple):
     final_loss: np.ndarray
     predictions: np.ndarray
     failed: np.ndarray
+    output_weights: np.ndarray
 
     @property
     def correct(self):
         """ndarray of bool, shape (n_runs,): Emily classified F (> 0.5) and Frank M (< 0.5)."""
         return (self.predictions[:, 0] > 0.5) & (self.predictions[:, 1] < 0.5)
+
+    @property
+    def split(self):
+        """ndarray of bool, shape (n_runs,): w5 and w6 of opposite signs.
+
+        Then the hidden neurons have split the work, one firing for the
+        women and the other for the men; otherwise both learned the same
+        feature. Trained with the document's settings, split runs end with
+        about two thirds the final loss of the others: the two peaks of the
+        final-loss distribution.
+        """
+        return self.output_weights[:, 0] * self.output_weights[:, 1] < 0
 
     def epochs_to(self, threshold=CONVERGED):
         """Epochs each run needed before its loss first fell below ``threshold``.
@@ -135,9 +151,10 @@ def train_seeds(seeds, learning_rates=(0.1,), epochs=1000):
     queries = np.array([x for _, x, _ in data.QUERIES])
     predictions = ensemble.predict(queries)[:, :, 0]
     final_loss = ensemble.loss(data.X, data.y)
+    output_weights = ensemble.layers[1].W[:, 0, :].copy()
     n = len(seeds)
     return [
         SeedRuns(lr, seeds, *(a[i * n:(i + 1) * n] for a in (history, final_loss, predictions)),
-                 ensemble.failed[i * n:(i + 1) * n].copy())
+                 ensemble.failed[i * n:(i + 1) * n].copy(), output_weights[i * n:(i + 1) * n])
         for i, lr in enumerate(rates)
     ]

@@ -1,0 +1,50 @@
+"""The PNG plots (an optional extra): log loss axis, titles, the seeds histogram."""
+
+import contextlib
+import io
+
+import pytest
+
+from matnn import cli
+
+plt = pytest.importorskip("matplotlib.pyplot", reason="the PNG plots need matplotlib")
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the commands would save, kept open for inspection."""
+    kept = []
+    monkeypatch.setattr(cli, "_save_figure", lambda fig, path: kept.append(fig))
+    yield kept
+    for fig in kept:
+        plt.close(fig)
+
+
+def quiet(argv):
+    with contextlib.redirect_stdout(io.StringIO()):
+        return cli.main(argv)
+
+
+def test_demo_loss_axis_is_logarithmic_with_seed_and_rate(figures):
+    assert quiet(["demo", "--seed", "2", "--plot", "loss.png"]) == 0
+    (ax,) = figures[0].axes
+    # The loss falls from about 0.3 to about 0.002: over two decades.
+    assert ax.get_yscale() == "log"
+    assert "np.random.seed(2)" in ax.get_title() and "learning rate 0.1" in ax.get_title()
+
+
+def test_seeds_histogram_splits_the_two_peaks(figures):
+    assert quiet(["seeds", "--runs", "30", "--epochs", "300", "--lr", "0.1,1",
+                  "--plot", "h.png"]) == 0
+    axes = figures[0].axes
+    assert [ax.get_title() for ax in axes] == ["30 seeds, learning rate 0.1, 300 epochs",
+                                               "30 seeds, learning rate 1, 300 epochs"]
+    labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert labels[0].startswith("w5, w6 of opposite signs")
+    caption = " ".join(t.get_text() for t in figures[0].texts)
+    assert "Two peaks: when w5 and w6 have opposite signs" in caption
+
+
+def test_spans_decades():
+    assert cli._spans_decades([0.3, 0.002])
+    assert not cli._spans_decades([0.3, 0.05])
