@@ -203,6 +203,7 @@ def test_train_save_then_predict(workdir, results):
     trained = results["train"]
     assert trained.returncode == 0, trained.stderr
     lines = trained.stdout.splitlines()
+    assert lines[0].endswith("on 4 rows of people.csv (header row detected)")
     assert lines[1] == "features: weight, height; target: female"
     progress = [line for line in lines if line.startswith("epoch ")]
     assert [int(line.split()[1]) for line in progress] == [*range(0, 200, 20), 199]
@@ -219,6 +220,8 @@ def test_train_save_then_predict(workdir, results):
 
     to_stdout = results["predict"]
     assert to_stdout.returncode == 0, to_stdout.stderr
+    # stdout is the CSV alone; which the first row was is said on stderr.
+    assert to_stdout.stderr == "matnn predict: query.csv: no header row detected\n"
     header, *rows = to_stdout.stdout.splitlines()
     assert header == "y_pred"
     expected = net.predict([data.EMILY, data.FRANK])[:, 0]
@@ -226,7 +229,8 @@ def test_train_save_then_predict(workdir, results):
 
     to_file = results["predict --out"]
     assert to_file.returncode == 0, to_file.stderr
-    assert to_file.stdout == "Wrote 2 predictions to predictions.csv\n"
+    assert to_file.stdout == (
+        "Wrote 2 predictions to predictions.csv (query.csv: no header row detected)\n")
     assert (workdir / "predictions.csv").read_text() == to_stdout.stdout
 
 
