@@ -2,15 +2,21 @@
 
 Each command is a ``_cmd_*`` function that takes the parsed arguments and
 returns an exit status. A :class:`CommandError` raised anywhere below becomes
-one line on stderr and exit status 2, never a traceback.
+one line on stderr and exit status 2, never a traceback; so does running out
+of memory, and sizes, epochs, runs or batches whose memory can be estimated
+beforehand are refused that way before anything is allocated. Ctrl-C prints
+``matnn COMMAND: interrupted`` and exits with status 130. A warning raised
+while a command runs is shown as one line, ``matnn COMMAND: warning: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -21,10 +27,12 @@ from .explain import explain, report
 from .gradient_check import MAX_COORDS, gradcheck
 from .layers import Dense
 from .lesson import lesson_page, model_page
+from .backprop import n_params
 from .network import Network
 from .saving import load, save
 from .seeds import CONVERGED, train_seeds
 from .training import TrainingDiverged
+from .validation import check_memory
 
 __all__ = ["main", "CommandError"]
 
@@ -129,7 +137,7 @@ def _cmd_explain(args):
 
 
 def _cmd_train(args):
-    table, header = _read(read_table, args.csv)
+    table, header = _read(functools.partial(read_table, header=args.header), args.csv)
     n_rows, n_columns = table.shape
     if n_columns < 2:
         raise CommandError(f"{args.csv} has 1 column; it needs features, then target(s)")
@@ -139,12 +147,14 @@ def _cmd_train(args):
             f"{args.csv} has {n_columns} columns, but sizes {','.join(map(str, sizes))} "
             f"need {sizes[0]} feature + {sizes[-1]} target = {sizes[0] + sizes[-1]} columns"
         )
+    _check_memory(f"training a {','.join(map(str, sizes))} network on {n_rows} rows "
+                  f"for {args.epochs} epochs", _training_bytes(sizes, n_rows, args.epochs))
     X, Y = table[:, :sizes[0]], table[:, sizes[0]:]
     rng = np.random.default_rng(args.seed)
     net = Network.from_sizes(sizes, args.activation, seed=rng)
     names = header or [f"column {i}" for i in range(1, n_columns + 1)]
     print(f"Training a {','.join(map(str, sizes))} {args.activation} network on {n_rows} rows "
-          f"of {args.csv}")
+          f"of {args.csv} ({_header_note(header, args.header)})")
     targets = names[sizes[0]:]
     print(f"features: {', '.join(names[:sizes[0]])}; "
           f"target{'s' if len(targets) > 1 else ''}: {', '.join(targets)}")
@@ -175,7 +185,8 @@ def _cmd_train(args):
 
 def _cmd_predict(args):
     net = _read(load, args.model)
-    table, _ = _read(read_table, args.csv)
+    table, names = _read(functools.partial(read_table, header=args.header), args.csv)
+    note = f"{args.csv}: {_header_note(names, args.header)}"
     if table.shape[1] != net.n_in:
         raise CommandError(
             f"{args.csv} has {table.shape[1]} columns, but the model in {args.model} "
@@ -184,6 +195,8 @@ def _cmd_predict(args):
     predictions = net.predict(table)
     header = ["y_pred"] if net.n_out == 1 else [f"y_pred{i}" for i in range(1, net.n_out + 1)]
     if args.out is None:
+        # stdout is the CSV itself, so the note goes to stderr.
+        print(f"matnn predict: {note}", file=sys.stderr)
         write_table(sys.stdout, predictions, header)
         return 0
     try:
@@ -191,8 +204,16 @@ def _cmd_predict(args):
             write_table(f, predictions, header)
     except OSError as exc:
         raise CommandError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    print(f"Wrote {len(predictions)} predictions to {args.out}")
+    print(f"Wrote {len(predictions)} predictions to {args.out} ({note})")
     return 0
+
+
+def _header_note(names, header):
+    """Which the first row of a CSV file was, and who decided."""
+    found = "header row" if names is not None else "no header row"
+    if header is None:
+        return f"{found} detected"
+    return f"{found}, as --{'' if header else 'no-'}header says"
 
 
 def _read(read, path):
@@ -211,6 +232,9 @@ def _cmd_seeds(args):
     if args.plot:
         _pyplot()  # fail now rather than after training
     rates = args.lr
+    _check_memory(f"{args.runs} runs x {len(rates)} learning "
+                  f"rate{'s' if len(rates) > 1 else ''} x {args.epochs} epochs",
+                  _seeds_bytes(args.runs * len(rates), args.epochs))
     start = time.perf_counter()
     results = train_seeds(range(args.runs), rates, args.epochs)
     elapsed = time.perf_counter() - start
@@ -330,15 +354,20 @@ def _cmd_gradcheck(args):
         sizes = args.sizes or (2, 2, 1)
         activation = args.activation or "sigmoid"
         batch = args.batch or 8
+        _check_memory(f"checking a {','.join(map(str, sizes))} network on {batch} samples",
+                      _gradcheck_bytes(sizes, batch, args.max_coords))
         rng = np.random.default_rng(args.seed)
         net = Network.from_sizes(sizes, activation, seed=rng, dtype=args.dtype)
         X = rng.uniform(-3, 3, size=(batch, sizes[0]))
         y = rng.uniform(0, 1, size=(batch, sizes[-1]))
         print(f"A random {','.join(map(str, sizes))} {activation} network, {args.dtype}, "
               f"on {batch} random samples (seed {args.seed})")
-    result = gradcheck(net, X, y, eps=args.eps, rtol=args.rtol, atol=args.atol,
-                       method=args.method, max_coords=args.max_coords, seed=args.seed,
-                       raise_exception=False)
+    try:
+        result = gradcheck(net, X, y, eps=args.eps, rtol=args.rtol, atol=args.atol,
+                           method=args.method, max_coords=args.max_coords, seed=args.seed,
+                           raise_exception=False)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     print(result.table())
     if result.ok:
         return 0
@@ -375,6 +404,49 @@ def _cmd_report(args):
     return 0
 
 
+# -- memory estimates, checked before anything is allocated ------------------
+#
+# Each estimate is the bytes a command's arrays need, with a margin for the
+# temporaries numpy makes; a command whose estimate exceeds the machine's
+# physical memory is refused at once instead of thrashing or being killed.
+
+#: Bytes per float64 number.
+_FLOAT = 8
+
+#: Bytes per seeds-study run besides its loss history: its nine parameters
+#: and their share of the ensemble's buffers, but mostly the Python objects
+#: of its starting network (about 2 KB measured with tracemalloc), doubled.
+_SEED_RUN_BYTES = 4096
+
+
+def _training_bytes(sizes, n_rows, epochs):
+    # Parameters, gradient, the epoch's starting copy and from_sizes'
+    # temporaries; every layer's activations and deltas for all rows (the
+    # largest a batch or evaluation block can be), the shuffled copy of the
+    # data; one loss per epoch.
+    return _FLOAT * (6 * n_params(sizes) + 6 * n_rows * sum(sizes) + epochs)
+
+
+def _seeds_bytes(n_runs, epochs):
+    # Each run's loss history, plus the comparisons the report makes of it.
+    return n_runs * (_SEED_RUN_BYTES + 2 * _FLOAT * epochs)
+
+
+def _gradcheck_bytes(sizes, batch, max_coords):
+    # The network, its float64 twin, the analytic gradient and the twin's
+    # workspace; activations for the batch; one small probe (a few hundred
+    # bytes of Python objects) per checked coordinate.
+    probes = min(n_params(sizes), max_coords)
+    return _FLOAT * (6 * n_params(sizes) + 6 * batch * sum(sizes)) + 400 * probes
+
+
+def _check_memory(what, needed):
+    try:
+        check_memory(needed, what)
+    except MemoryError as exc:
+        raise CommandError(f"{exc}; use smaller values") from None
+
+
 def _checked(convert, accept, requirement):
     """An argparse type: ``convert`` the text, then insist that ``accept`` it."""
     def parse(text):
@@ -386,6 +458,15 @@ def _checked(convert, accept, requirement):
             raise argparse.ArgumentTypeError(f"{requirement}, got {text!r}")
         return value
     return parse
+
+
+def _add_header_options(parser):
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--header", dest="header", action="store_const", const=True,
+                       help="the CSV's first row is a header")
+    which.add_argument("--no-header", dest="header", action="store_const", const=False,
+                       help="the CSV's first row is data")
+    parser.set_defaults(header=None)
 
 
 def build_parser():
@@ -453,8 +534,9 @@ def build_parser():
         description=(
             "Train a network with mini-batch SGD on the MSE from a CSV file of "
             "numbers: the feature columns first, then the target column(s). A "
-            "header row is optional (a first row that is not all numbers is one). "
-            "Prints the loss about ten times and at the end."
+            "header row is optional: unless --header or --no-header says, a first "
+            "row with no numbers is one, and a first row mixing numbers and text "
+            "is an error. Prints the loss about ten times and at the end."
         ),
     )
     train.add_argument("csv", help="the training data")
@@ -476,6 +558,7 @@ def build_parser():
                        help="samples per update (default 1, the document's per-sample SGD)")
     train.add_argument("--seed", type=a_seed, default=0,
                        help="seed for the initial weights and the shuffling (default 0)")
+    _add_header_options(train)
     train.add_argument("--save", metavar="MODEL",
                        help="save the trained network to this file (an .npz archive, "
                             "written atomically)")
@@ -487,13 +570,14 @@ def build_parser():
         description=(
             "Load a network saved by 'matnn train --save' and write its "
             "predictions for every row of a CSV file of features (header "
-            "optional) as CSV, one row per input row."
+            "optional, detected as for 'matnn train') as CSV, one row per input row."
         ),
     )
     predict.add_argument("model", help="a model file written by 'matnn train --save'")
     predict.add_argument("csv", help="the features, one sample per row")
     predict.add_argument("--out", metavar="CSV",
                          help="write the predictions to this file instead of stdout")
+    _add_header_options(predict)
     predict.set_defaults(run=_cmd_predict)
 
     seeds = commands.add_parser(
@@ -599,14 +683,29 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        # The command line owns the process, so it may own how warnings show.
+        with warnings.catch_warnings():
+            warnings.showwarning = functools.partial(_show_warning, args.command)
+            return args.run(args)
     except CommandError as exc:
         print(f"matnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:
+        print(f"matnn {args.command}: error: not enough memory"
+              f"{f' ({exc})' if str(exc) else ''}; use smaller values", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"matnn {args.command}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader (e.g. `| head`) left early; that is not an error of ours.
         sys.stdout = open(os.devnull, "w")
         return 0
+
+
+def _show_warning(command, message, category, filename, lineno, file=None, line=None):
+    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f"matnn {command}: warning: {text}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Numeric CSV files for the command line: read a table, write predictions.
 
 A table is comma-separated numbers, one sample per row, every row the same
-width. The first row may be a header: it is taken as one when any of its
-fields is not a number. Blank lines are skipped. Any other irregularity
-raises ``ValueError`` naming the file, the line and the column, so the
-command line can report it in one line.
+width. The first row may be a header. Unless the caller says whether there
+is one, it is taken as a header only when none of its fields is a number; a
+first row mixing numbers and text is an error (most likely a typo in the
+data), never silently dropped. Blank lines are skipped. Any other
+irregularity raises ``ValueError`` naming the file, the line and the column,
+so the command line can report it in one line.
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ import numpy as np
 __all__ = ["read_table", "write_table"]
 
 
-def read_table(path):
+def read_table(path, header=None):
     """Read a numeric CSV file.
 
     Parameters
     ----------
     path : str or os.PathLike
+    header : bool or None
+        True: the first row is a header. False: there is none, and every row
+        must be numbers. None (default): the first row is a header when none
+        of its fields is a number, and data when all are.
 
     Returns
     -------
     values : ndarray of shape (n_rows, n_columns), float64
-    header : tuple of str, or None
+    names : tuple of str, or None
         The column names when the first row is a header.
 
     Raises
@@ -35,10 +41,13 @@ def read_table(path):
     FileNotFoundError, OSError
         If the file cannot be opened.
     ValueError
-        If it is empty, not text, ragged, or holds a field that is not a
-        finite number.
+        If it is empty, not text, ragged, holds a field that is not a finite
+        number, or (with ``header=None``) its first row mixes numbers and
+        text; the message names the line and the column.
     """
-    rows, header, width = [], None, None
+    if header not in (None, True, False):
+        raise TypeError(f"header must be True, False or None, got {header!r}")
+    rows, names, width = [], None, None
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         try:
@@ -47,8 +56,8 @@ def read_table(path):
                     continue
                 if width is None:
                     width = len(fields)
-                    if not all(_is_number(field) for field in fields):
-                        header = tuple(field.strip() for field in fields)
+                    if header or (header is None and _is_header(fields, path, reader.line_num)):
+                        names = tuple(field.strip() for field in fields)
                         continue
                 elif len(fields) != width:
                     raise ValueError(
@@ -61,8 +70,23 @@ def read_table(path):
         except csv.Error as exc:
             raise ValueError(f"{path}: line {reader.line_num}: malformed CSV ({exc})") from None
     if not rows:
-        raise ValueError(f"{path}: no rows of numbers" + (" after the header" if header else ""))
-    return np.array(rows, dtype=np.float64), header
+        raise ValueError(f"{path}: no rows of numbers" + (" after the header" if names else ""))
+    return np.array(rows, dtype=np.float64), names
+
+
+def _is_header(fields, path, line):
+    """Whether the first row ``fields`` is a header: text only, no numbers."""
+    numeric = [_is_number(field) for field in fields]
+    if all(numeric):
+        return False
+    if not any(numeric):
+        return True
+    column = numeric.index(False) + 1
+    raise ValueError(
+        f"{path}: line {line}, column {column}: {fields[column - 1].strip()!r} is not a "
+        "number, but other fields of this first row are; a header row holds no "
+        "numbers (say which it is with --header or --no-header)"
+    )
 
 
 def _is_number(field):

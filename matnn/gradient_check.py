@@ -33,6 +33,7 @@ __all__ = [
     "ParamCheck",
     "Entry",
     "DEFAULT_TOLERANCES",
+    "EPS_RANGE",
     "MAX_COORDS",
 ]
 
@@ -52,6 +53,13 @@ MAX_COORDS = 2000
 
 #: A failure report lists at most this many entries per parameter array.
 MAX_REPORTED = 10
+
+#: The steps ``eps`` accepts, relative to the parameters' scale
+#: ``max(1, max |p|)``. Below the lower bound the loss difference keeps fewer
+#: than four significant digits in float64 (unit roundoff 1.1e-16), so it
+#: measures rounding; above the upper one it is a secant across the whole
+#: loss surface, not a derivative.
+EPS_RANGE = (1e-12, 1e3)
 
 #: The document's names for the 2-2-1 network's parameters.
 _DOCUMENT_SYMBOLS = {
@@ -282,7 +290,11 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
     eps : float, optional
         The step: ``"central"`` evaluates the loss at ``p ± eps`` for every
         checked coordinate ``p``; ``"scipy"`` starts its steps at ``eps``.
-        Defaults from :data:`DEFAULT_TOLERANCES` (see Notes).
+        Defaults from :data:`DEFAULT_TOLERANCES` (see Notes). A step outside
+        :data:`EPS_RANGE` times ``max(1, max |p|)``, or one for which
+        ``p ± eps`` overflows, is refused with ``ValueError``: the
+        differences it gives would fail for the step's sake, not the
+        gradient's.
     rtol, atol : float, optional
         An entry mismatches when ``|a - n| > atol + rtol * max(|a|, |n|)``
         (plus scipy's error estimate for ``"scipy"``). Defaults depend on
@@ -382,10 +394,12 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
         max_coords = check_int(max_coords, "max_coords", 1)
     rng = np.random.default_rng(seed)
 
+    twin = _float64_twin(net)
+    _check_eps(eps, twin.params, default_eps)
     analytic = _analytic_gradients(net, X, Y)
     arrays, sampled = _plan(net, max_coords, rng)
     probes = [probe for array in arrays for probe in array.probes]
-    line = _LossLine(_float64_twin(net), X.astype(np.float64), Y.astype(np.float64))
+    line = _LossLine(twin, X.astype(np.float64), Y.astype(np.float64))
     if method == "central":
         numeric, error, converged = line.central(probes, eps)
     else:
@@ -582,6 +596,28 @@ def _symbol(symbols, index):
     for i in index:
         symbols = symbols[i]
     return symbols
+
+
+def _check_eps(eps, params, default):
+    """Refuse a step that overflows or vanishes next to the float64 ``params``."""
+    scale = max(1.0, float(np.max(np.abs(params))))
+    low, high = EPS_RANGE[0] * scale, EPS_RANGE[1] * scale
+    advice = f"(the default for this method and dtype is {default:g})"
+    if eps < low:
+        raise ValueError(
+            f"eps={eps:g} is too small for parameters as large as {scale:g}: the steps "
+            f"p ± eps are lost in float64 rounding; use eps >= {low:g} {advice}"
+        )
+    if eps > high:
+        raise ValueError(
+            f"eps={eps:g} is too large for parameters as large as {scale:g}: the steps "
+            f"p ± eps reach far beyond them; use eps <= {high:g} {advice}"
+        )
+    if not math.isfinite(2 * (scale + eps)):
+        raise ValueError(
+            f"eps={eps:g} with parameters as large as {scale:g}: the steps p ± eps "
+            f"overflow float64; use a smaller eps {advice}"
+        )
 
 
 def _check_tolerance(value, name):

@@ -18,13 +18,20 @@ Saving is atomic: the archive goes to a new file next to the target and only
 ``os.replace`` puts it in place, so an interrupted save leaves any earlier
 file untouched. The file is written to the path exactly as given; no
 ``.npz`` suffix is appended (``np.savez`` would add one to a bare file name,
-so the archive is written to an open file instead).
+so the archive is written to an open file instead). Saving through a
+symbolic link replaces the file the link points to and keeps the link;
+saving over an existing file keeps its permission bits. A network with a
+NaN or inf parameter is refused before anything is written.
 
-Loading never unpickles and never executes anything from the file. Each
-array's header is checked before its data is read, so a corrupted header
-cannot make the loader allocate more memory than the file holds. Anything
-that is not a well-formed model file raises ``ValueError`` naming the file
-and the problem.
+Loading never unpickles and never executes anything from the file. It reads
+regular files only (a FIFO, a device or a directory is refused before any
+read, so loading cannot block) and never more bytes than the file's size.
+Each array's header is parsed by a strict reader of exactly what ``np.save``
+writes and checked against the member's stored size before the data are
+used, so a corrupted header cannot make the loader allocate more memory than
+the file holds. Anything that is not a well-formed model file raises
+``ValueError`` naming the file and the problem. Loading touches no global
+state, the warning filters included, so threads may load at the same time.
 """
 
 from __future__ import annotations
@@ -32,10 +39,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
+import secrets
+import stat
 import struct
-import tokenize
-import uuid
-import warnings
 import zipfile
 import zlib
 
@@ -52,16 +59,13 @@ FORMAT_VERSION = 1
 
 _METADATA = ("format_version", "sizes", "activations", "dtype")
 
-# What the standard library's zip reader and numpy's .npy header parser raise
-# on damaged bytes: BadZipFile for broken structure or a bad CRC, zlib.error,
+# What the standard library's zip reader and numpy's dtype parser raise on
+# damaged bytes: BadZipFile for broken structure or a bad CRC, zlib.error,
 # EOFError and OSError for truncated or garbled data, struct.error for short
 # records, ValueError (including UnicodeDecodeError) for malformed headers and
-# names, SyntaxError and TokenError from the header's literal parser,
-# NotImplementedError and RuntimeError for unsupported compression or
+# names, NotImplementedError and RuntimeError for unsupported compression or
 # encryption flags, KeyError for a central directory that lists a missing
-# member, OverflowError and TypeError for absurd header values, and any
-# warning, which load() turns into an error (numpy warns about headers it has
-# to repair, which no file written by save() needs).
+# member, OverflowError and TypeError for absurd values.
 _DAMAGED = (
     zipfile.BadZipFile,
     zlib.error,
@@ -69,17 +73,39 @@ _DAMAGED = (
     OSError,
     struct.error,
     ValueError,
-    SyntaxError,
-    tokenize.TokenError,
     NotImplementedError,
     RuntimeError,
     KeyError,
     OverflowError,
     TypeError,
-    Warning,
 )
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+# The .npy header np.save has always written: the repr of a dict with sorted
+# keys, padded with spaces, ending in a newline. numpy's own reader runs
+# ast.literal_eval on it and warns about headers it has to repair; this
+# strict match needs neither, and its dtype codes are ones numpy parses
+# without a deprecation warning.
+_NPY_HEADER = re.compile(
+    r"\{'descr': '(?P<descr>[<>|=]?(?:[biufU]\d{1,5}|O))', "
+    r"'fortran_order': (?P<fortran>True|False), "
+    r"'shape': \((?P<shape>|\d{1,20},|\d{1,20}(?:, \d{1,20})+)\), \} *\n"
+)
+
+# numpy's own bound on the length of a header (its _MAX_HEADER_SIZE).
+_MAX_HEADER = 10000
+
+# How a file that is not a regular file is named in an error.
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 class _BadModel(Exception):
@@ -89,20 +115,37 @@ class _BadModel(Exception):
 def save(net, path):
     """Write ``net`` to ``path`` atomically.
 
-    The archive is written to a temporary file in the same directory,
-    flushed and fsynced, then moved over ``path`` with ``os.replace``. If
-    anything fails (or the process is interrupted) before that, ``path`` is
-    left as it was and the temporary file is removed.
+    The archive is written to a temporary file ``.matnn-<8 hex digits>.tmp``
+    in the same directory, flushed and fsynced, then moved over ``path``
+    with ``os.replace``. If anything fails (or the process is interrupted)
+    before that, ``path`` is left as it was and the temporary file is
+    removed.
 
     Parameters
     ----------
     net : Network
     path : str or os.PathLike
-        Written exactly as given; no ``.npz`` suffix is added.
+        Written exactly as given; no ``.npz`` suffix is added. If ``path``
+        is a symbolic link, the file it points to is replaced and the link
+        stays. If ``path`` is an existing file, the new one gets its
+        permission bits; otherwise the umask decides, as for any new file.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is NaN or inf (such a file could not be loaded). The
+        message names the first such entry, e.g. ``layers[0].W[1, 0]``.
+        Nothing is written.
+    OSError
+        If the file cannot be written. When ``os.replace`` fails, its error
+        is the one raised, even if removing the temporary file fails too.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a matnn.Network, got {type(net).__name__}")
-    path = os.fspath(path)
+    _check_finite(net)
+    # Resolving a link keeps it a link, and puts the temporary file on the
+    # target's filesystem, where os.replace is atomic.
+    path = os.path.realpath(os.fspath(path))
     arrays = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "sizes": np.array(net.sizes, dtype=np.int64),
@@ -113,25 +156,66 @@ def save(net, path):
         arrays[f"W{l}"] = layer.W
         arrays[f"b{l}"] = layer.b
 
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
-    # os.open with mode 0o666 lets the umask decide the permissions, as for
-    # any new file; O_EXCL guarantees the temporary name is ours alone.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(tmp, flags, 0o666)
+    mode = _existing_mode(path)
+    directory = os.path.dirname(path)
+    tmp, fd = _create_temporary(directory)
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.chmod(f.fileno() if os.chmod in os.supports_fd else tmp, mode)
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        except OSError as cleanup:
+            # The first failure is the one to act on; the leftover is a note.
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"the temporary file {tmp} could not be removed: {cleanup}")
         raise
     _fsync_directory(directory)
+
+
+def _check_finite(net):
+    for l, layer in enumerate(net.layers):
+        for kind in "Wb":
+            values = getattr(layer, kind)
+            bad = ~np.isfinite(values)
+            if bad.any():
+                where = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise ValueError(
+                    f"cannot save a network with a non-finite parameter: "
+                    f"layers[{l}].{kind}[{', '.join(map(str, where))}] is {values[where]}; "
+                    "a model file holds finite numbers only"
+                )
+
+
+def _existing_mode(path):
+    """The permission bits of the regular file at ``path``, or None."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
+
+
+def _create_temporary(directory):
+    """``(name, fd)`` of a new, empty file in ``directory``, open for writing."""
+    # Mode 0o666 lets the umask decide the permissions, as for any new file;
+    # O_EXCL guarantees the name is ours alone. The name is short so that it
+    # fits wherever the target's name fits.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".matnn-{secrets.token_hex(4)}.tmp")
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name in {directory}")
 
 
 def _fsync_directory(directory):
@@ -169,36 +253,58 @@ def load(path):
     FileNotFoundError, OSError
         If the file cannot be read at all.
     ValueError
-        If it is not a matnn model file of a supported version: truncated,
+        If it is not a regular file (a directory, FIFO, device or socket),
+        or not a matnn model file of a supported version: truncated,
         corrupted, a foreign archive, one holding pickled objects, or arrays
         whose shape, dtype or values (NaN, inf) do not fit the declared
         architecture. The message names the file.
+
+    Notes
+    -----
+    Safe to call from several threads at once: calls share nothing, and
+    the process's warning filters are never touched.
     """
     path = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            return _decode(raw)
+        return _decode(_read_regular_file(path))
     except _BadModel as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def _read_regular_file(path):
+    """The bytes of the regular file at ``path``, no more than its size."""
+    # stat names a special file before open() could block on it (a FIFO with
+    # no writer) or fail obscurely (a socket); O_NONBLOCK and fstat cover a
+    # special file swapped in between the two calls.
+    _check_regular(os.stat(path))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    with open(os.open(path, flags), "rb") as f:
+        info = os.fstat(f.fileno())
+        _check_regular(info)
+        return f.read(info.st_size)
+
+
+def _check_regular(info):
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), "a special file")
+        raise _BadModel(f"not a regular file but {kind}; a matnn model is a file written by save()")
 
 
 def _decode(raw):
     if not raw:
         raise _BadModel("the file is empty, not a matnn model")
-    if raw.startswith(b"\x93NUMPY"):
+    if raw.startswith(_NPY_MAGIC):
         raise _BadModel("a single .npy array, not a matnn model archive (.npz)")
     if not raw.startswith(_ZIP_MAGIC):
         raise _BadModel("not a matnn model file (not an .npz archive)")
     try:
-        archive = np.load(io.BytesIO(raw), allow_pickle=False)
+        archive = zipfile.ZipFile(io.BytesIO(raw))
     except _DAMAGED as exc:
         raise _BadModel(f"corrupted or truncated archive ({_reason(exc)})") from None
     with archive:
         reader = _Reader(archive, len(raw))
-        present = set(archive.files)
+        # Member names as np.load lists them: without the .npy suffix.
+        present = {name[:-4] if name.endswith(".npy") else name for name in archive.namelist()}
         if not present & set(_METADATA):
             listing = _names(sorted(present)[:8]) or "nothing"
             raise _BadModel(f"an .npz archive but not a matnn model (it holds {listing})")
@@ -233,16 +339,16 @@ def _decode(raw):
 
 
 class _Reader:
-    """Reads arrays from an open archive, checking each header first."""
+    """Reads arrays from an open zip archive, checking each header first."""
 
     def __init__(self, archive, file_size):
         self.archive = archive
         self.file_size = file_size
 
-    def header(self, key):
-        """``(shape, dtype)`` of a member, read without touching its data."""
+    def read(self, key):
+        """``(shape, dtype, array)`` of a member; the array is made after the checks."""
         try:
-            info = self.archive.zip.getinfo(f"{key}.npy")
+            info = self.archive.getinfo(f"{key}.npy")
             if info.compress_type != zipfile.ZIP_STORED:
                 raise _BadModel(
                     f"array {key} is compressed; matnn model files store arrays uncompressed"
@@ -250,15 +356,9 @@ class _Reader:
             # A stored member's data can be no larger than the file holding it.
             if info.file_size != info.compress_size or info.compress_size > self.file_size:
                 raise _BadModel(f"array {key} has inconsistent sizes in the archive")
-            with self.archive.zip.open(info) as member:
-                version = np.lib.format.read_magic(member)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-                elif version == (2, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-                else:
-                    raise _BadModel(f"array {key} has an unsupported .npy version {version}")
-                header_size = member.tell()
+            # Reading the whole member also checks its CRC.
+            member = self.archive.read(info)
+            shape, fortran_order, dtype, header_size = _parse_npy_header(member)
         except _DAMAGED as exc:
             raise _BadModel(f"array {key} is corrupted ({_reason(exc)})") from None
         if dtype.hasobject:
@@ -267,35 +367,32 @@ class _Reader:
                 "refusing to load it"
             )
         count = math.prod(shape)
-        if count * dtype.itemsize != info.file_size - header_size:
+        if count * dtype.itemsize != len(member) - header_size:
             raise _BadModel(
                 f"array {key} is truncated or corrupted: its header declares shape "
                 f"{shape} of {dtype}, which does not match its stored size"
             )
-        return shape, dtype
-
-    def read(self, key):
-        try:
-            return self.archive[key]
-        except _DAMAGED as exc:
-            raise _BadModel(f"array {key} is corrupted ({_reason(exc)})") from None
+        array = np.frombuffer(member, dtype, count, offset=header_size)
+        if fortran_order:
+            return shape, dtype, array.reshape(shape[::-1]).transpose()
+        return shape, dtype, array.reshape(shape)
 
     def scalar(self, key, kinds):
-        shape, dtype = self.header(key)
+        shape, dtype, array = self.read(key)
         if shape != () or dtype.kind not in kinds:
             raise _BadModel(f"{key} must be a single {_KIND_NAMES[kinds]}, got shape {shape} of {dtype}")
-        return self.read(key).item()
+        return array.item()
 
     def vector(self, key, kinds):
-        shape, dtype = self.header(key)
+        shape, dtype, array = self.read(key)
         if len(shape) != 1 or dtype.kind not in kinds:
             raise _BadModel(
                 f"{key} must be a 1-D array of {_KIND_NAMES[kinds]}s, got shape {shape} of {dtype}"
             )
-        return self.read(key).tolist()
+        return array.tolist()
 
     def parameter(self, key, shape, dtype):
-        found_shape, found_dtype = self.header(key)
+        found_shape, found_dtype, array = self.read(key)
         # Byte order may differ between machines; kind and width must not.
         if found_dtype.kind != "f" or found_dtype.itemsize != dtype.itemsize:
             raise _BadModel(f"array {key} has dtype {found_dtype}, but the model declares {dtype}")
@@ -303,7 +400,7 @@ class _Reader:
             raise _BadModel(
                 f"array {key} has shape {found_shape}, but the declared sizes need {shape}"
             )
-        arr = self.read(key).astype(dtype)
+        arr = array.astype(dtype)
         if not np.isfinite(arr).all():
             where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
             raise _BadModel(f"array {key} contains NaN or inf (first at index {where})")
@@ -311,6 +408,27 @@ class _Reader:
 
 
 _KIND_NAMES = {"iu": "integer", "U": "string"}
+
+
+def _parse_npy_header(member):
+    """``(shape, fortran_order, dtype, header_size)`` of the .npy bytes ``member``."""
+    if member[:6] != _NPY_MAGIC:
+        raise ValueError("not a .npy array")
+    version = tuple(member[6:8])
+    if version == (1, 0):
+        start, (length,) = 10, struct.unpack("<H", member[8:10])
+    elif version == (2, 0):
+        start, (length,) = 12, struct.unpack("<I", member[8:12])
+    else:
+        raise ValueError(f"unsupported .npy version {version}")
+    if length > _MAX_HEADER or start + length > len(member):
+        raise ValueError(f"a header length of {length} bytes does not fit the array")
+    header = member[start:start + length].decode("latin1")
+    match = _NPY_HEADER.fullmatch(header)
+    if match is None:
+        raise ValueError(f"malformed header {header[:60]!r}")
+    shape = tuple(int(n) for n in match["shape"].replace(",", " ").split())
+    return shape, match["fortran"] == "True", np.dtype(match["descr"]), start + length
 
 
 def _check_sizes(sizes):

@@ -100,23 +100,23 @@ def document_networks(seeds):
     """The document's starting network for every seed, in matrix form.
 
     Network ``i`` holds the nine numbers the document's code draws after
-    ``np.random.seed(seeds[i])`` (via :class:`matnn.scalar.OurNeuralNetwork`
-    and :func:`matnn.scalar.to_network`). numpy's global random state is put
-    back as it was afterwards.
+    ``np.random.seed(seeds[i])``: nine ``np.random.normal()`` draws in the
+    order of :data:`matnn.scalar.PARAM_NAMES`, as
+    :class:`matnn.scalar.OurNeuralNetwork` makes them. Each seed gets its own
+    ``np.random.RandomState``, the legacy generator behind ``np.random.seed``,
+    so the numbers are the document's and numpy's global random state is
+    neither used nor changed: threads may call this at the same time.
 
     Returns
     -------
     list of Network, one per seed
     """
-    state = np.random.get_state()
-    try:
-        networks = []
-        for s in seeds:
-            np.random.seed(s)
-            networks.append(scalar.to_network(scalar.OurNeuralNetwork()))
-    finally:
-        np.random.set_state(state)
-    return networks
+    n = len(scalar.PARAM_NAMES)
+    return [
+        scalar.to_network(scalar.OurNeuralNetwork(
+            **dict(zip(scalar.PARAM_NAMES, np.random.RandomState(s).normal(size=n)))))
+        for s in seeds
+    ]
 
 
 def train_seeds(seeds, learning_rates=(0.1,), epochs=1000):

@@ -47,7 +47,22 @@ def as_array(value, name, dtype=None):
     Integers and booleans are accepted (the document feeds integer arrays)
     and converted to ``dtype``, or to float64 when ``dtype`` is None; float
     arrays keep their dtype when ``dtype`` is None.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is a masked array (its mask would be silently lost) or
+        does not hold numbers.
+    ValueError
+        If it cannot be read as an array, holds NaN or inf, or holds a
+        finite number too large for ``dtype`` (e.g. 1e39 for float32).
     """
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array; matnn would ignore its mask. Drop the "
+            f"masked rows, or fill them (e.g. {name}.filled(value)), and pass a "
+            "plain array"
+        )
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -59,14 +74,23 @@ def as_array(value, name, dtype=None):
         )
     if dtype is None:
         dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float64)
-    arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        where = tuple(int(i) for i in bad)
+    # A finite number beyond the target's range becomes inf in the cast; it
+    # is reported below as an overflow, not as numpy's warning.
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(arr, dtype=dtype)
+    bad = ~np.isfinite(converted)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        if np.isfinite(arr[where]):
+            dtype = np.dtype(dtype)
+            raise ValueError(
+                f"{name} overflows {dtype.name} (first at index {where}: {arr[where]}; "
+                f"the largest {dtype.name} is {np.finfo(dtype).max!s})"
+            )
         raise ValueError(
             f"{name} contains NaN or inf (first at index {where}: {arr[where]})"
         )
-    return arr
+    return converted
 
 
 def check_features(X, n_in, dtype, name="X"):

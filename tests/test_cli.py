@@ -38,6 +38,7 @@ def workdir(tmp_path_factory):
     (d / "query.csv").write_text(QUERY_CSV)
     (d / "ragged.csv").write_text("1,2,3\n4,5,6\n7,8\n")
     (d / "words.csv").write_text("a,b,c\n1,2,3\n4,five,6\n")
+    (d / "typo.csv").write_text("-2,-1x,1\n25,6,0\n")
     (d / "garbage.npz").write_bytes(b"PK\x03\x04" + bytes(range(200)))
     matnn.Network.from_sizes([2, 2, 1], seed=0).save(d / "model.npz")
     # A package named matplotlib that refuses to import, found first on the path.
@@ -60,6 +61,10 @@ ERRORS = {
     "bad model file": (["predict", "garbage.npz", "query.csv"],
                        "garbage.npz: corrupted or truncated archive"),
     "missing matplotlib": (["demo", "--plot", "loss.png"], "plotting needs matplotlib"),
+    # Would hang for hours building 10**12 networks; refused from an estimate.
+    "runs beyond memory": (["seeds", "--runs", str(10**12)],
+                           "1000000000000 runs x 1 learning rate x 1000 epochs needs "
+                           "about "),
 }
 
 IN_PROCESS_ERRORS = {
@@ -76,6 +81,21 @@ IN_PROCESS_ERRORS = {
                      "choose the sample with --sample or with --x/--y, not both"),
     "unwritable save": (["train", "people.csv", "--epochs", "1", "--save", "no-dir/m.npz"],
                         "cannot write no-dir/m.npz"),
+    "typo in the first row": (["train", "typo.csv"],
+                              "typo.csv: line 1, column 2: '-1x' is not a number, but other "
+                              "fields of this first row are"),
+    "header refused": (["train", "people.csv", "--no-header"],
+                       "people.csv: line 1, column 1: 'weight' is not a number"),
+    "predict header refused": (["predict", "model.npz", "people.csv", "--no-header"],
+                               "people.csv: line 1, column 1: 'weight' is not a number"),
+    "epochs beyond memory": (["train", "people.csv", "--epochs", str(10**15)],
+                             "for 1000000000000000 epochs needs about "),
+    "hidden layer beyond memory": (["train", "people.csv", "--sizes", f"2,{10**11},1"],
+                                   "training a 2,100000000000,1 network on 4 rows"),
+    "batch beyond memory": (["gradcheck", "--batch", str(10**14)],
+                            "checking a 2,2,1 network on 100000000000000 samples needs about"),
+    "step too large": (["gradcheck", "--eps", "1e308"], "eps=1e+308 is too large"),
+    "step too small": (["gradcheck", "--eps", "1e-300"], "eps=1e-300 is too small"),
 }
 
 EXPLAINED = {
@@ -203,6 +223,7 @@ def test_train_save_then_predict(workdir, results):
     trained = results["train"]
     assert trained.returncode == 0, trained.stderr
     lines = trained.stdout.splitlines()
+    assert lines[0].endswith("on 4 rows of people.csv (header row detected)")
     assert lines[1] == "features: weight, height; target: female"
     progress = [line for line in lines if line.startswith("epoch ")]
     assert [int(line.split()[1]) for line in progress] == [*range(0, 200, 20), 199]
@@ -219,6 +240,8 @@ def test_train_save_then_predict(workdir, results):
 
     to_stdout = results["predict"]
     assert to_stdout.returncode == 0, to_stdout.stderr
+    # stdout is the CSV alone; which the first row was is said on stderr.
+    assert to_stdout.stderr == "matnn predict: query.csv: no header row detected\n"
     header, *rows = to_stdout.stdout.splitlines()
     assert header == "y_pred"
     expected = net.predict([data.EMILY, data.FRANK])[:, 0]
@@ -226,7 +249,8 @@ def test_train_save_then_predict(workdir, results):
 
     to_file = results["predict --out"]
     assert to_file.returncode == 0, to_file.stderr
-    assert to_file.stdout == "Wrote 2 predictions to predictions.csv\n"
+    assert to_file.stdout == (
+        "Wrote 2 predictions to predictions.csv (query.csv: no header row detected)\n")
     assert (workdir / "predictions.csv").read_text() == to_stdout.stdout
 
 
@@ -247,3 +271,64 @@ def test_a_seed_numpy_would_refuse_is_a_usage_error(workdir, monkeypatch, capsys
     assert "Traceback" not in err
     assert err.splitlines()[-1].endswith(
         f"argument --seed: expected a seed from 0 to 2**32 - 1, got '{seed}'")
+
+
+def test_the_header_option_is_obeyed_and_reported(workdir, monkeypatch, capsys):
+    monkeypatch.chdir(workdir)
+    # Told so, the mixed first row is a header, and one row of data is left.
+    assert main(["train", "typo.csv", "--header", "--epochs", "1"]) == 0
+    first, features = capsys.readouterr().out.splitlines()[:2]
+    assert first.endswith("on 1 rows of typo.csv (header row, as --header says)")
+    assert features == "features: -2, -1x; target: 1"
+    assert main(["predict", "model.npz", "query.csv", "--no-header", "--out", "p.csv"]) == 0
+    assert capsys.readouterr().out == (
+        "Wrote 2 predictions to p.csv (query.csv: no header row, as --no-header says)\n")
+
+
+def test_running_out_of_memory_is_one_line(workdir, monkeypatch, capsys):
+    import matnn.cli
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("Unable to allocate 8.00 GiB for an array with shape (10**9,)")
+
+    monkeypatch.chdir(workdir)
+    monkeypatch.setattr(matnn.cli, "train_seeds", exhausted)
+    assert main(["seeds", "--runs", "3"]) == 2
+    assert capsys.readouterr().err == (
+        "matnn seeds: error: not enough memory (Unable to allocate 8.00 GiB for an array "
+        "with shape (10**9,)); use smaller values\n")
+
+
+def test_a_warning_during_a_command_is_one_line(workdir):
+    # A matplotlib that warns (over two lines) while being imported, then fails.
+    fake = workdir / "warning-matplotlib" / "matplotlib"
+    fake.mkdir(parents=True, exist_ok=True)
+    (fake / "__init__.py").write_text(
+        "import warnings\n"
+        "warnings.warn('training saturated:\\nthe loss grew', RuntimeWarning)\n"
+        "raise ImportError('blocked for this test')\n")
+    done = run(["demo", "--plot", "loss.png"], workdir, [fake.parent])
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "matnn demo: warning: training saturated: the loss grew",
+        "matnn demo: error: plotting needs matplotlib, an optional extra: pip install "
+        "'matnn[plot]'",
+    ]
+
+
+def test_ctrl_c_is_one_line_and_exit_130(workdir):
+    import signal
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    # Ten million epochs: far longer than the test waits.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "matnn", "train", "people.csv", "--epochs", str(10**7)],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().startswith("Training a 2,2,1 sigmoid network")
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130
+    assert err == "matnn train: interrupted\n"

@@ -1,6 +1,7 @@
 """matnn.gradcheck: the document's example, mutations it must catch, its report,
 its sampling budget, the scipy method and relu kinks."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -346,3 +347,32 @@ def test_gradients_of_the_wrong_shape_are_reported_as_such():
     with pytest.raises(ValueError, match=r"net.gradients\(\)\[0\] gives dW of shape \(3, 2\) "
                                          r"but layers\[0\].W has shape \(2, 3\)"):
         gradcheck(net, [[1, 2, 3]], [1])
+
+
+@pytest.mark.parametrize("eps, problem", [(1e-300, "too small"), (1e-13, "too small"),
+                                          (1e308, "too large"), (1e4, "too large")])
+def test_an_absurd_step_is_refused_rather_than_blamed_on_the_gradient(eps, problem):
+    # With weights of 1, 1 + 1e-300 == 1 in float64: the step vanishes, and
+    # 1 + 1e308 - (1 - 1e308) overflows; either way the differences would
+    # say nothing about the gradient.
+    message = f"eps={eps:g} is {problem} for parameters as large as 1"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        gradcheck(document_network(), *alice(), eps=eps)
+
+
+def test_the_refused_steps_scale_with_the_parameters():
+    # Weights of 1e6 have an ulp of about 1e-10: a step of 1e-8 is a few
+    # hundred ulps, and the difference of the losses keeps ~2 digits.
+    big = Network([Dense(np.full((1, 2), 1e6), np.zeros(1), "identity")])
+    with pytest.raises(ValueError, match=r"use eps >= 1e-06"):
+        gradcheck(big, [[1e-6, 2e-6]], [0.0], eps=1e-8)
+    huge = Network([Dense(np.full((1, 2), 1e306), np.zeros(1), "sigmoid")])
+    with pytest.raises(ValueError, match="the steps p ± eps overflow float64"):
+        gradcheck(huge, [[0.0, 0.0]], [0.5], eps=1e308)
+
+
+def test_steps_inside_the_range_are_used_as_given():
+    for eps in (1e-11, 1.0):
+        result = gradcheck(document_network(), *alice(), eps=eps, method="scipy",
+                           raise_exception=False)
+        assert result.eps == eps and result.ok

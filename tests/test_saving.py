@@ -382,3 +382,182 @@ def test_a_damaged_model_loads_intact_or_gives_a_value_error(fuzz_dir, valid_byt
         assert loaded.sizes == original.sizes
         assert loaded.activations == original.activations
         np.testing.assert_array_equal(loaded.params, original.params)
+
+
+# -- threads -----------------------------------------------------------------
+
+
+def test_concurrent_loads_leave_the_warning_filters_alone(tmp_path, net):
+    """Loads racing in many threads (a tiny switch interval interleaves them
+    as much as possible) must not change the warning filters: a load that
+    saved, changed and restored them would leave another thread's 'error'
+    filter behind, turning every later warning in the process into an
+    exception."""
+    import sys
+    import threading
+    import warnings
+
+    good = tmp_path / "model.npz"
+    net.save(good)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(good.read_bytes()[:-100])
+    n_threads, rounds = 16, 20
+    barrier = threading.Barrier(n_threads)
+    failures = []
+
+    def work(k):
+        barrier.wait()
+        for _ in range(rounds):
+            try:
+                np.testing.assert_array_equal(matnn.load(good).params, net.params)
+                with pytest.raises(ValueError):
+                    matnn.load(bad)
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        before = list(warnings.filters)
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(n_threads)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(interval)
+        assert failures == []
+        assert warnings.filters == before
+        warnings.warn("still only a warning", RuntimeWarning)
+    assert [str(w.message) for w in caught] == ["still only a warning"]
+
+
+# -- special files -----------------------------------------------------------
+
+
+def test_a_fifo_is_refused_at_once(tmp_path):
+    """Opening a FIFO without a writer blocks forever unless done with
+    O_NONBLOCK; the load runs in a thread so that a regression fails here
+    instead of hanging the suite."""
+    import threading
+
+    fifo = tmp_path / "model.npz"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def attempt():
+        try:
+            matnn.load(fifo)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    if thread.is_alive():
+        # Release the blocked open() before failing.
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("load blocked on a FIFO")
+    (error,) = outcome
+    assert isinstance(error, ValueError)
+    assert str(error) == f"{fifo}: not a regular file but a FIFO (named pipe); " \
+                         "a matnn model is a file written by save()"
+
+
+def test_a_device_is_refused_without_reading_it(tmp_path):
+    """/dev/zero never ends: reading it without a size bound would exhaust
+    memory. The child process runs with 2 GB of address space, so even a
+    regression ends quickly, with a MemoryError rather than a stuck machine."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, matnn\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "try:\n"
+        "    matnn.load('/dev/zero')\n"
+        "except ValueError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "/dev/zero: not a regular file but a character device; " \
+                          "a matnn model is a file written by save()\n"
+
+
+def test_a_directory_is_refused(tmp_path):
+    assert "not a regular file but a directory" in load_error(tmp_path)
+
+
+# -- saving: refusals, names, links, modes -----------------------------------
+
+
+@pytest.mark.parametrize("layer, kind, index, bad", [
+    (0, "W", (1, 0), np.nan),
+    (1, "b", (0,), -np.inf),
+])
+def test_a_non_finite_parameter_is_refused_before_writing(tmp_path, net, layer, kind, index, bad):
+    getattr(net.layers[layer], kind)[index] = bad
+    path = tmp_path / "model.npz"
+    with pytest.raises(ValueError) as info:
+        net.save(path)
+    entry = f"layers[{layer}].{kind}[{', '.join(map(str, index))}]"
+    assert f"{entry} is {bad}" in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_file_name_of_230_bytes_can_be_saved(tmp_path, net):
+    # Most filesystems allow 255 bytes per name; the temporary name must fit
+    # wherever the target's does.
+    path = tmp_path / ("m" * 226 + ".npz")
+    net.save(path)
+    np.testing.assert_array_equal(matnn.load(path).params, net.params)
+    assert os.listdir(tmp_path) == [path.name]
+
+
+def test_the_replace_error_is_reported_when_clean_up_fails_too(tmp_path, net, monkeypatch):
+    def refuse_replace(src, dst):
+        raise OSError("disk full")
+
+    def refuse_unlink(path):
+        raise PermissionError("clean-up refused")
+
+    monkeypatch.setattr(saving.os, "replace", refuse_replace)
+    monkeypatch.setattr(saving.os, "unlink", refuse_unlink)
+    with pytest.raises(OSError) as info:
+        net.save(tmp_path / "model.npz")
+    monkeypatch.undo()
+    assert str(info.value) == "disk full"
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_saving_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path, net):
+    target = tmp_path / "models" / "v1.npz"
+    target.parent.mkdir()
+    matnn.Network.from_sizes([2, 3, 1], seed=99).save(target)
+    link = tmp_path / "current.npz"
+    link.symlink_to(target)
+    net.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    np.testing.assert_array_equal(matnn.load(target).params, net.params)
+    assert sorted(os.listdir(target.parent)) == ["v1.npz"]
+
+
+def test_saving_over_a_file_keeps_its_permission_bits(tmp_path, net):
+    path = tmp_path / "model.npz"
+    net.save(path)
+    os.chmod(path, 0o640)
+    net.save(path)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_new_file_gets_the_umask_default(tmp_path, net):
+    old = os.umask(0o027)
+    try:
+        net.save(tmp_path / "model.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o666 & ~0o027
