@@ -18,6 +18,8 @@ from .layers import Dense
 from .losses import mse
 from .network import Network
 from .saving import load
+# The bridge imports torch only when called, so matnn itself never does.
+from .torch_bridge import from_torch, to_torch
 from .training import TrainingDiverged
 
 __all__ = [
@@ -28,8 +30,10 @@ __all__ = [
     "GradcheckResult",
     "Network",
     "TrainingDiverged",
+    "from_torch",
     "gradcheck",
     "load",
     "mse",
+    "to_torch",
 ]
 __version__ = "0.1.0"
