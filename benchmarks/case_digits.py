@@ -31,6 +31,7 @@ import warnings
 import numpy as np
 
 import matnn
+from matnn import digits
 
 from .harness import Result
 
@@ -46,8 +47,6 @@ ADAM_EPS, CHECK_EPS = 1e-8, 1e-13
 
 
 def run(bench):
-    from matnn import digits
-
     try:
         split = digits.load(SEED)
     except ImportError as exc:
@@ -58,9 +57,9 @@ def run(bench):
     except ImportError:
         torch = None
         print("  torch is not installed: only scikit-learn is compared (pip install torch)")
+    # threadpoolctl comes with scikit-learn, which the data needed.
     from threadpoolctl import threadpool_limits
 
-    # threadpoolctl comes with scikit-learn.
     with threadpool_limits(limits=1), _torch_threads(torch, 1):
         rows = [row for optimizer in LEARNING_RATES for dtype in bench.dtypes
                 for row in _compare(bench, split, optimizer, dtype, torch)]
