@@ -17,10 +17,10 @@ name alone (no registry to edit) and must define
 
     1. computes both sides once and checks they agree with
        :meth:`Bench.agree` *before* timing;
-    2. times both sides with :meth:`Bench.time_pair` (or one side with
-       :meth:`Bench.time`), which uses :mod:`timeit`: a calibrated number
-       of calls per run, several runs alternating between the sides, the
-       median of each;
+    2. times both sides with :meth:`Bench.time_pair` (one side with
+       :meth:`Bench.time`, more with :meth:`Bench.time_sides`), which uses
+       :mod:`timeit`: a calibrated number of calls per run, several runs
+       alternating between the sides, the median of each;
     3. yields a :class:`Result`. ``a`` is the reference side (the scalar
        shim) and ``b`` the side measured against it, so ``ratio = a / b``
        reads "how many times faster b is". (The lower-bound case puts the
@@ -191,8 +191,23 @@ class Bench:
         -------
         (Timing, Timing or None)
         """
-        repeat = self.repeat if repeat is None else repeat
         sides = [(fn_a, label_a)] + ([(fn_b, label_b)] if fn_b is not None else [])
+        timings = self.time_sides(sides, repeat=repeat)
+        return timings[0], (timings[1] if len(timings) > 1 else None)
+
+    def time_sides(self, sides, *, repeat=None):
+        """Time any number of sides, alternating their runs as :meth:`time_pair` does.
+
+        Parameters
+        ----------
+        sides : list of (callable, str)
+            Each side's function and label.
+
+        Returns
+        -------
+        list of Timing, in the order of ``sides``
+        """
+        repeat = self.repeat if repeat is None else repeat
         timers, numbers, runs = [], [], []
         for fn, _ in sides:
             timer = timeit.Timer(fn)
@@ -204,9 +219,8 @@ class Bench:
             for timer, number, r in zip(timers, numbers, runs):
                 if len(r) < repeat:
                     r.append(timer.timeit(number) / number)
-        timings = [Timing(label, statistics.median(r), r, number)
-                   for (_, label), r, number in zip(sides, runs, numbers)]
-        return timings[0], (timings[1] if len(timings) > 1 else None)
+        return [Timing(label, statistics.median(r), r, number)
+                for (_, label), r, number in zip(sides, runs, numbers)]
 
     def _calibrate(self, timer):
         """Calls per run, and the seconds per call of a run worth keeping."""

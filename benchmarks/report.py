@@ -95,8 +95,9 @@ def print_case(rows):
     """Print one case's rows as an aligned table."""
     if not rows:
         return
-    a_label = next((r.a.label for r in rows if r.a), "a")
-    b_label = next((r.b.label for r in rows if r.b), "b")
+    # A case may compare against several peers: name them all in the header.
+    a_label = " / ".join(dict.fromkeys(r.a.label for r in rows if r.a)) or "a"
+    b_label = " / ".join(dict.fromkeys(r.b.label for r in rows if r.b)) or "b"
     header = ["size", "dtype", a_label, b_label, "b per sample", "a/b", "target", "agree", ""]
     table = [header]
     for r in rows:

@@ -19,6 +19,8 @@ from .layers import Dense
 from .losses import LOSSES, Loss, mse
 from .network import Network
 from .saving import load
+# The bridge imports torch only when called, so matnn itself never does.
+from .torch_bridge import from_torch, to_torch
 from .training import LossIncreasedWarning, TrainingDiverged
 
 __all__ = [
@@ -34,8 +36,10 @@ __all__ = [
     "Network",
     "TrainingDiverged",
     "draw",
+    "from_torch",
     "gradcheck",
     "load",
     "mse",
+    "to_torch",
 ]
 __version__ = "0.1.0"
