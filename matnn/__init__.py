@@ -14,19 +14,28 @@ is the lesson's network (see :mod:`matnn.scalar`).
 from .activations import ACTIVATIONS
 from .ensemble import Ensemble
 from .gradient_check import GradcheckError, GradcheckResult, gradcheck
+from .history import History
 from .layers import Dense
 from .losses import mse
 from .network import Network
+from .optimizers import LBFGS, SGD, Adam, AdamW, LBFGSResult, Optimizer
 from .saving import load
 from .training import TrainingDiverged
 
 __all__ = [
     "ACTIVATIONS",
+    "Adam",
+    "AdamW",
     "Dense",
     "Ensemble",
     "GradcheckError",
     "GradcheckResult",
+    "History",
+    "LBFGS",
+    "LBFGSResult",
     "Network",
+    "Optimizer",
+    "SGD",
     "TrainingDiverged",
     "gradcheck",
     "load",
