@@ -69,6 +69,9 @@ class Optimizer:
     #: Parameters whose value must stay nonzero in the parameters' dtype.
     _nonzero = ("learning_rate",)
 
+    def __init__(self):
+        raise TypeError("Optimizer is the base class; use matnn.SGD, matnn.Adam or matnn.AdamW")
+
     def _setup(self, hyper):
         """Store validated hyperparameters (the constructor's keyword arguments)."""
         sizes = {name: np.shape(v)[-1] for name, v in _flat_items(hyper) if np.ndim(v)}
@@ -302,7 +305,7 @@ class Optimizer:
                 shape = (ref.shape[0], keep.size)
                 self._buffers = {name: np.zeros(shape, ref.dtype) for name in self._buffer_names}
                 self._layout = (shape, ref.dtype)
-        if self._layout is not None:
+        if self._buffer_names:
             (n_params, _), dtype = self._layout
             ref = theirs[self._buffer_names[0]]
             if ref.shape != (n_params, count) or ref.dtype != dtype:
@@ -379,9 +382,9 @@ class SGD(Optimizer):
         Needs ``momentum > 0`` (for every member).
     weight_decay : float >= 0, or array of shape (n_members,)
 
-    State
+    Notes
     -----
-    ``step`` and, unless ``momentum`` is the single number 0,
+    The state is ``step`` and, unless ``momentum`` is the single number 0,
     ``momentum_buffer`` (``b_t``).
     """
 
@@ -463,9 +466,10 @@ class Adam(Optimizer):
     eps : float > 0, or array of shape (n_members,)
     weight_decay : float >= 0, or array of shape (n_members,)
 
-    State
+    Notes
     -----
-    ``step`` (``t``), ``exp_avg`` (``m_t``) and ``exp_avg_sq`` (``v_t``).
+    The state is ``step`` (``t``), ``exp_avg`` (``m_t``) and ``exp_avg_sq``
+    (``v_t``).
     """
 
     _buffer_names = ("exp_avg", "exp_avg_sq")
@@ -573,9 +577,10 @@ class AdamW(Adam):
     eps : float > 0, or array of shape (n_members,)
     weight_decay : float >= 0, or array of shape (n_members,)
 
-    State
+    Notes
     -----
-    ``step`` (``t``), ``exp_avg`` (``m_t``) and ``exp_avg_sq`` (``v_t``).
+    The state is ``step`` (``t``), ``exp_avg`` (``m_t``) and ``exp_avg_sq``
+    (``v_t``).
     """
 
     _decoupled = True

@@ -304,6 +304,21 @@ def test_merge_into_a_fresh_optimizer_allocates_the_others_as_unstarted():
     np.testing.assert_array_equal(state["momentum_buffer"][:, 1:], sub.state_dict()["momentum_buffer"])
 
 
+def test_plain_sgd_members_merge_their_step_counts():
+    opt = SGD(0.1)
+    run(opt, np.zeros((2, 3)), np.ones((1, 2, 3)))
+    keep = np.array([True, False, True])
+    sub = opt.select(keep)
+    run(sub, np.zeros((2, 2)), np.ones((2, 2, 2)))
+    opt.merge(keep, sub)
+    np.testing.assert_array_equal(opt.state_dict()["step"], [3, 1, 3])
+
+
+def test_the_base_class_is_not_an_optimizer_itself():
+    with pytest.raises(TypeError, match="use matnn.SGD"):
+        Optimizer()
+
+
 def test_select_and_merge_refuse_bad_masks_and_partners():
     opt = SGD(np.array([0.1, 0.2]))
     with pytest.raises(ValueError, match=r"keep must have shape \(2,\)"):
