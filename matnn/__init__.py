@@ -15,9 +15,11 @@ from .activations import ACTIVATIONS, Activation
 from .draw import draw
 from .ensemble import Ensemble
 from .gradient_check import GradcheckError, GradcheckResult, gradcheck
+from .history import History
 from .layers import Dense
 from .losses import LOSSES, Loss, mse
 from .network import Network
+from .optimizers import LBFGS, SGD, Adam, AdamW, LBFGSResult, Optimizer
 from .saving import load
 # The bridge imports torch only when called, so matnn itself never does.
 from .torch_bridge import from_torch, to_torch
@@ -26,6 +28,8 @@ from .training import LossIncreasedWarning, TrainingDiverged
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "Adam",
+    "AdamW",
     "LOSSES",
     "Loss",
     "LossIncreasedWarning",
@@ -33,7 +37,12 @@ __all__ = [
     "Ensemble",
     "GradcheckError",
     "GradcheckResult",
+    "History",
+    "LBFGS",
+    "LBFGSResult",
     "Network",
+    "Optimizer",
+    "SGD",
     "TrainingDiverged",
     "draw",
     "from_torch",

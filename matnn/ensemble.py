@@ -385,10 +385,12 @@ class _EnsembleRun:
         self.ens, self.batch_size, self.n = ens, batch_size, n
         self.members = ens.n_models
         self.active = np.flatnonzero(~ens.failed)
+        # The run steps a selection of the user's optimizer, compacted like
+        # the parameters; finish() merges its state back.
         self.user_optimizer = optimizer
-        if self.active.size < self.members:
-            optimizer = optimizer.select(~ens.failed)
-        self._build(np.ascontiguousarray(ens._flat[:, self.active]), optimizer)
+        self._build(np.ascontiguousarray(ens._flat[:, self.active]),
+                    optimizer.select(~ens.failed))
+        self.optimizer.check(self.flat)
 
     def _build(self, flat, optimizer):
         self.flat, self.optimizer = flat, optimizer
@@ -452,6 +454,9 @@ class _EnsembleRun:
 
     def finish(self):
         self.ens._flat[:, self.active] = self.flat
+        keep = np.zeros(self.members, bool)
+        keep[self.active] = True
+        self.user_optimizer.merge(keep, self.optimizer)
 
 
 class _Replay(_EnsembleRun):

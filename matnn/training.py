@@ -145,6 +145,7 @@ def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimize
                        shuffle=shuffle, seed=seed, validation_data=validation_data,
                        patience=patience, min_delta=min_delta, restore_best=restore_best,
                        log_every=log_every, callback=callback)
+    optimizer.check(net.params)
     run = _NetworkRun(net, optimizer, loop.batch_size, X.shape[0])
     return loop.run(run, X, Y, History)
 
@@ -210,6 +211,10 @@ class PlainSGD:
         np.multiply(grad, self.rate, grad)
         np.subtract(params, grad, params)
 
+    # It keeps no state; these make it usable wherever an Optimizer is.
+    def check(self, params):
+        pass
+
     def state_dict(self):
         return {}
 
@@ -220,6 +225,9 @@ class PlainSGD:
         new = object.__new__(PlainSGD)
         new.rate = self.rate[keep]
         return new
+
+    def merge(self, keep, other):
+        pass
 
 
 def _per_member(value, members):
@@ -264,6 +272,7 @@ def _fit_lbfgs(net, X, Y, optimizer, callback):
     def loss_and_gradient(p):
         params[...] = p
         if custom.loss or custom.gradients:
+            # A subclass's own passes: what it overrides is what trains.
             value = float(net.loss(X, Y))
             grads = net.gradients(X, Y)
             g = np.concatenate([np.concatenate([np.ravel(dW), np.ravel(db)]) for dW, db in grads])
@@ -272,23 +281,21 @@ def _fit_lbfgs(net, X, Y, optimizer, callback):
             g = net._gradients(X, Y)[0]
         return value, g.astype(np.float64)
 
-    losses = []
+    def after_iteration(iteration, loss, p):
+        return bool(callback is not None and callback(iteration, loss))
 
-    def after_iteration(p):
-        params[...] = p
-        losses.append(net.loss(X, Y) if custom.loss else net._loss(X, Y))
-        return bool(callback is not None and callback(len(losses) - 1, losses[-1]))
-
+    start = params.copy()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         result = optimizer.minimize(loss_and_gradient, params.astype(np.float64),
                                     callback=after_iteration)
-    if not np.isfinite(result.x).all():
+    if not (np.isfinite(result.x).all() and np.isfinite(result.loss).all()):
+        params[...] = start
         raise TrainingDiverged(
-            f"L-BFGS produced non-finite parameters ({result.message}); the network keeps "
-            "its last finite parameters", len(losses), None, np.array(losses))
+            f"L-BFGS reached non-finite parameters or loss ({result.message}); the network "
+            "keeps the parameters it started from", len(result.loss), None, result.loss)
     params[...] = result.x
-    return History(loss=np.array(losses), converged=bool(result.success),
-                   message=str(result.message))
+    _warn_if_worse(result.loss[:1] if result.loss.size else 0.0, result.loss[-1:] if result.loss.size else 0.0)
+    return History(result.loss, converged=result.success, message=result.message)
 
 
 class _Custom:
@@ -473,6 +480,7 @@ class _Loop:
                     if self.log_every is not None and epoch % self.log_every == 0:
                         print("Epoch %d loss: %.3f" % (epoch, loss))
                     if self.callback is not None and self.callback(epoch, _copy(losses[-1])):
+                        stopped_early = epoch + 1 < self.epochs
                         break
                     if stopped_early:
                         break
@@ -487,7 +495,8 @@ class _Loop:
             if self.validation is not None else None,
             stopped_early=stopped_early,
             best_epoch=None if best is None else
-            (best_epoch if run.members is not None else int(best_epoch)),
+            best_epoch if run.members is not None else
+            int(best_epoch) if best_epoch >= 0 else None,
         )
 
 

@@ -1,0 +1,157 @@
+"""What a training run returns: the loss per epoch and how the run ended.
+
+``fit`` used to return the array of losses, and code indexes it
+(``history[-1]``), measures it (``len``), iterates over it or passes it to
+numpy. :class:`History` keeps all of that working by behaving as its
+``loss`` array in every one of those uses, and adds the validation curve and
+how the run stopped.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+__all__ = ["History"]
+
+
+class History(NDArrayOperatorsMixin):
+    """The record of one training run.
+
+    As a sequence and as an array it is its ``loss``: ``len(history)``,
+    ``history[-1]``, ``history[2:5]``, ``for loss in history``,
+    ``np.asarray(history)``, ``history.shape`` and arithmetic or comparisons
+    (``history < 0.1``, giving arrays) act on ``loss``.
+
+    Parameters
+    ----------
+    loss : array-like of shape (n_epochs,), or (n_models, n_epochs) for an ensemble
+        The training loss after each epoch (after each iteration for L-BFGS).
+    val_loss : array-like of loss's shape, optional
+        The loss on the validation data after each epoch; None without
+        validation data.
+    accuracy, val_accuracy : array-like of loss's shape, optional
+        Training and validation accuracy after each epoch, for classifiers.
+    stopped_early : bool
+        Whether training ended before the epochs asked for (patience ran
+        out, or a callback asked to stop).
+    best_epoch : int, ndarray of int of shape (n_models,), or None
+        The 0-based epoch with the lowest validation loss (the one
+        ``restore_best`` restores); for an ensemble one per member (-1 for a
+        member that never improved); None without validation data.
+    converged : bool or None
+        L-BFGS only: whether scipy reported convergence. None for the
+        step-by-step optimizers, which have no such notion.
+    message : str or None
+        L-BFGS only: scipy's reason for stopping.
+
+    Attributes
+    ----------
+    loss : ndarray, float64
+    val_loss, accuracy, val_accuracy : ndarray (float64) or None
+    stopped_early : bool
+    best_epoch : int or None
+    converged : bool or None
+    message : str or None
+    """
+
+    def __init__(self, loss, val_loss=None, *, accuracy=None, val_accuracy=None,
+                 stopped_early=False, best_epoch=None, converged=None, message=None):
+        self.loss = _curve(loss, "loss")
+        if self.loss.ndim not in (1, 2):
+            raise ValueError(
+                "loss must have shape (n_epochs,) or (n_models, n_epochs), "
+                f"got shape {self.loss.shape}"
+            )
+        self.val_loss = _curve(val_loss, "val_loss", self.loss.shape)
+        self.accuracy = _curve(accuracy, "accuracy", self.loss.shape)
+        self.val_accuracy = _curve(val_accuracy, "val_accuracy", self.loss.shape)
+        if not isinstance(stopped_early, (bool, np.bool_)):
+            raise TypeError(f"stopped_early must be True or False, got {stopped_early!r}")
+        self.stopped_early = bool(stopped_early)
+        if best_epoch is not None and self.loss.ndim == 2:
+            # An ensemble's: one per member, -1 for a member that never improved.
+            best_epoch = np.asarray(best_epoch)
+            if best_epoch.shape != self.loss.shape[:1] or best_epoch.dtype.kind not in "iu" \
+                    or not ((best_epoch >= -1) & (best_epoch < self.epochs)).all():
+                raise ValueError(
+                    f"an ensemble's best_epoch must be {self.loss.shape[0]} integers in "
+                    f"[-1, {self.epochs}), got {best_epoch!r}"
+                )
+        elif best_epoch is not None:
+            if isinstance(best_epoch, (bool, np.bool_)) or not isinstance(best_epoch, numbers.Integral):
+                raise TypeError(f"best_epoch must be an integer or None, got {best_epoch!r}")
+            if not 0 <= best_epoch < self.epochs:
+                raise ValueError(
+                    f"best_epoch must be in [0, {self.epochs}), the epochs run; got {best_epoch}"
+                )
+            best_epoch = int(best_epoch)
+        self.best_epoch = best_epoch
+        if converged is not None and not isinstance(converged, (bool, np.bool_)):
+            raise TypeError(f"converged must be True, False or None, got {converged!r}")
+        self.converged = None if converged is None else bool(converged)
+        if message is not None and not isinstance(message, str):
+            raise TypeError(f"message must be a str or None, got {message!r}")
+        self.message = message
+
+    @property
+    def epochs(self) -> int:
+        """The number of epochs (L-BFGS: iterations) the run recorded."""
+        return self.loss.shape[-1]
+
+    @property
+    def shape(self):
+        return self.loss.shape
+
+    @property
+    def ndim(self):
+        return self.loss.ndim
+
+    def __len__(self):
+        return len(self.loss)
+
+    def __getitem__(self, key):
+        return self.loss[key]
+
+    def __iter__(self):
+        return iter(self.loss)
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.loss, dtype)
+        return np.asarray(self.loss, dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # Every History among the operands stands for its loss array.
+        inputs = tuple(x.loss if isinstance(x, History) else x for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(x.loss if isinstance(x, History) else x for x in kwargs["out"])
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __repr__(self):
+        parts = [f"epochs={self.epochs}"]
+        if self.epochs and self.loss.ndim == 1:
+            parts.append(f"loss[-1]={self.loss[-1]:.6g}")
+            if self.val_loss is not None:
+                parts.append(f"val_loss[-1]={self.val_loss[-1]:.6g}")
+        if self.best_epoch is not None:
+            parts.append(f"best_epoch={self.best_epoch}")
+        parts.append(f"stopped_early={self.stopped_early}")
+        if self.converged is not None:
+            parts.append(f"converged={self.converged}")
+        return f"History({', '.join(parts)})"
+
+
+def _curve(values, name, shape=None):
+    """``values`` as a float64 array (of ``shape`` when given), or None."""
+    if values is None:
+        return None
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers: {exc}") from None
+    if shape is not None and arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape} but loss has shape {shape}")
+    return arr

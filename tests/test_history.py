@@ -1,0 +1,91 @@
+"""A History must serve every use the old return value of fit (the loss array) had."""
+
+import numpy as np
+import pytest
+
+from matnn import History, Network, data
+
+
+@pytest.fixture
+def losses():
+    net = Network.from_sizes([2, 2, 1], seed=0)
+    return net.fit(data.X, data.y, epochs=6, learning_rate=0.1, batch_size=1, shuffle=False).loss
+
+
+def test_indexing_length_iteration_and_slicing_act_on_the_loss(losses):
+    history = History(losses)
+    assert len(history) == len(losses) == history.epochs == 6
+    assert history[-1] == losses[-1] and history[0] == losses[0]
+    np.testing.assert_array_equal(history[1:4], losses[1:4])
+    np.testing.assert_array_equal(history[[0, 5]], losses[[0, 5]])
+    assert list(history) == list(losses)
+    assert history.shape == (6,) and history.ndim == 1
+
+
+def test_numpy_sees_the_loss_array(losses):
+    history = History(losses)
+    np.testing.assert_array_equal(np.asarray(history), losses)
+    np.testing.assert_array_equal(np.array(history, copy=True), losses)
+    assert np.asarray(history, np.float32).dtype == np.float32
+    assert not np.isnan(history).any()
+    np.testing.assert_array_equal(history < losses[2], losses < losses[2])
+    np.testing.assert_array_equal(history - losses, np.zeros(6))
+    np.testing.assert_array_equal(2 * history, 2 * losses)
+    assert np.min(history) == losses.min()
+
+
+def test_an_ensemble_history_indexes_like_its_member_by_epoch_array():
+    curves = np.arange(12.0).reshape(3, 4)
+    curves[1, 2:] = np.nan
+    history = History(curves)
+    assert len(history) == 3 and history.shape == (3, 4) and history.epochs == 4
+    np.testing.assert_array_equal(history[1, :2], curves[1, :2])
+    np.testing.assert_array_equal(history[:, -1], curves[:, -1])
+    assert np.isnan(history[1, 2:]).all()
+
+
+def test_the_record_of_how_a_run_ended():
+    history = History([0.5, 0.4, 0.45], val_loss=[0.6, 0.5, 0.55], accuracy=[0.5, 0.75, 0.75],
+                      val_accuracy=[0.5, 1.0, 0.5], stopped_early=True, best_epoch=1)
+    np.testing.assert_array_equal(history.val_loss, [0.6, 0.5, 0.55])
+    assert history.val_loss.dtype == np.float64
+    assert history.stopped_early and history.best_epoch == 1
+    assert history.converged is None and history.message is None
+    assert repr(history) == (
+        "History(epochs=3, loss[-1]=0.45, val_loss[-1]=0.55, best_epoch=1, stopped_early=True)")
+
+
+def test_without_validation_the_validation_fields_are_none():
+    history = History(np.array([1.0, 0.5]))
+    assert history.val_loss is None and history.accuracy is None
+    assert history.val_accuracy is None and history.best_epoch is None
+    assert not history.stopped_early
+
+
+def test_an_lbfgs_history_says_whether_scipy_converged():
+    history = History([3.0, 1.0, 0.5], converged=False, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
+    assert history.converged is False and "LIMIT" in history.message
+    assert repr(history).endswith("stopped_early=False, converged=False)")
+
+
+def test_an_empty_run_is_an_empty_history():
+    history = History(np.empty(0))
+    assert len(history) == 0 and history.shape == (0,)
+    assert repr(history) == "History(epochs=0, stopped_early=False)"
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(loss=[[[1.0]]]), ValueError, r"loss must have shape \(n_epochs,\)"),
+    (dict(loss=["a"]), TypeError, "loss must be an array of numbers"),
+    (dict(loss=[1.0, 2.0], val_loss=[1.0]), ValueError, r"val_loss has shape \(1,\) but loss has shape \(2,\)"),
+    (dict(loss=[1.0], accuracy=[1.0, 1.0]), ValueError, "accuracy has shape"),
+    (dict(loss=[1.0, 2.0], best_epoch=2), ValueError, r"best_epoch must be in \[0, 2\)"),
+    (dict(loss=[1.0], best_epoch=0.0), TypeError, "best_epoch must be an integer"),
+    (dict(loss=[1.0], best_epoch=True), TypeError, "best_epoch must be an integer"),
+    (dict(loss=[1.0], stopped_early=1), TypeError, "stopped_early must be True or False"),
+    (dict(loss=[1.0], converged="yes"), TypeError, "converged must be True, False or None"),
+    (dict(loss=[1.0], message=3), TypeError, "message must be a str"),
+])
+def test_inconsistent_records_are_refused(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        History(**kwargs)
