@@ -44,6 +44,7 @@ __all__ = [
     "block_rows",
     "forward",
     "backward",
+    "correct_total",
     "gradient",
     "loss_total",
 ]
@@ -357,6 +358,19 @@ def loss_total(engine, X, Y, ws):
         w = ws.head(Xb.shape[0], engine)
         out = forward(engine, Xb, w)
         total = total + loss.total(Yb, out, w.Z[-1] if engine.fused else None, w.D[-1])
+    return total
+
+
+def correct_total(engine, X, Y, ws):
+    """How many of ``X``'s predictions the (classifying) loss counts as right.
+
+    Out of ``engine.loss.count(Y)``; one count per member for an ensemble.
+    """
+    total = 0
+    for start in range(0, X.shape[0], ws.rows):
+        Xb = X[start:start + ws.rows]
+        out = forward(engine, Xb, ws.head(Xb.shape[0], engine))
+        total = total + engine.loss.correct(Y[start:start + ws.rows], out)
     return total
 
 

@@ -30,6 +30,7 @@ from .backprop import (
     StackedProducts,
     block_rows,
     backward,
+    correct_total,
     forward,
     gradient,
     loss_total,
@@ -406,10 +407,16 @@ class _EnsembleRun:
         backward(self.engine, Xb, Yb, self.ens.loss_fn.count(Yb), w, self.grads)
         self.optimizer.step(self.flat, self.grad)
 
+    @property
+    def classifies(self):
+        return self.ens.loss_fn.classifies
+
     def losses(self, X, Y):
-        ws = self.eval_ws if X.shape[0] >= self.eval_ws.rows else \
-            self.engine.workspace(block_rows(X.shape[0], self.flat.shape[1]), self.flat.dtype)
-        return loss_total(self.engine, X, Y, ws).astype(np.float64) / self.ens.loss_fn.count(Y)
+        total = loss_total(self.engine, X, Y, self.eval_ws)
+        return np.asarray(total, np.float64) / self.ens.loss_fn.count(Y)
+
+    def accuracy(self, X, Y):
+        return correct_total(self.engine, X, Y, self.eval_ws) / self.ens.loss_fn.count(Y)
 
     def full(self, values):
         out = np.full(self.members, np.nan)

@@ -121,6 +121,16 @@ class Loss:
         """Whether ``(P - Y) / count`` is ``dL/dZ`` of the output layer."""
         return False
 
+    #: Whether this loss trains a classifier, so that ``fit`` records accuracy.
+    classifies = False
+
+    def correct(self, Y, P):
+        """How many predictions in ``P`` are right, for a classifying loss.
+
+        Counted out of :meth:`count`; one count per member for an ensemble.
+        """
+        raise NotImplementedError(f"loss {self.name!r} does not classify")
+
     def total(self, Y, P, Z, scratch):
         """The sum of the per-row losses (over rows, not divided).
 
@@ -236,6 +246,11 @@ def _clamped_log(P, out):
 
 class _CrossEntropy(_Probabilistic):
     FUSED_OUTPUT = "softmax"
+    classifies = True
+
+    def correct(self, Y, P):
+        # The most probable class against the target's; rows (axis 0) summed.
+        return (np.argmax(P, axis=1) == np.argmax(Y, axis=1)).sum(axis=0)
 
     def __init__(self):
         super().__init__("cross_entropy", self._public_value, self._public_gradient)
@@ -300,6 +315,11 @@ class _CrossEntropy(_Probabilistic):
 
 class _BinaryCrossEntropy(_Probabilistic):
     FUSED_OUTPUT = "sigmoid"
+    classifies = True
+
+    def correct(self, Y, P):
+        # Every output is its own yes/no question, answered yes at p >= 0.5.
+        return ((P >= 0.5) == (Y >= 0.5)).sum(axis=(0, 1))
 
     def __init__(self):
         super().__init__("binary_cross_entropy", self._public_value, self._public_gradient)

@@ -349,7 +349,13 @@ class _NetworkRun:
         if custom.loss:
             self.losses = lambda X, Y: float(net.loss(X, Y))
         else:
-            self.losses = lambda X, Y: net._loss(X, Y, self.eval_ws if X.shape[0] >= self.eval_ws.rows else None)
+            self.losses = lambda X, Y: net._loss(X, Y, self.eval_ws)
+        self.classifies = net.loss_fn.classifies
+
+    def accuracy(self, X, Y):
+        from .backprop import correct_total
+
+        return float(correct_total(self.engine, X, Y, self.eval_ws)) / self.net.loss_fn.count(Y)
 
     members = None
 
@@ -435,7 +441,7 @@ class _Loop:
             batches = _split(X, Y, batch_size)
         before = np.empty_like(run.flat)
         start = run.full(run.losses(X, Y))
-        losses, val_losses = [], []
+        losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
         if self.validation is not None:
             Xv, Yv = self.validation
@@ -466,9 +472,13 @@ class _Loop:
                     if bad.any():
                         loss = run.diverged(bad, before, state, batches, epoch, losses, loss)
                     losses.append(run.full(loss))
+                    if run.classifies:
+                        accuracy.append(run.full(run.accuracy(X, Y)))
                     if self.validation is not None:
                         val = run.full(run.losses(Xv, Yv))
                         val_losses.append(val)
+                        if run.classifies:
+                            val_accuracy.append(run.full(run.accuracy(Xv, Yv)))
                         improved = val < best - self.min_delta
                         best = np.where(improved, val, best)
                         best_epoch = np.where(improved, epoch, best_epoch)
@@ -489,10 +499,20 @@ class _Loop:
         if best_params is not None:
             run.load_full(best_params, np.asarray(best_epoch >= 0))
         _warn_if_worse(start, losses[-1] if losses else start)
+        def curve(values, recorded=True):
+            if not recorded:
+                return None
+            values = np.array(values, dtype=np.float64)
+            if run.members is not None:
+                values = values.reshape(len(values), run.members).T
+            return values
+
+        validated = self.validation is not None
         return History(
-            loss=np.array(losses).T if run.members is not None else np.array(losses),
-            val_loss=(np.array(val_losses).T if run.members is not None else np.array(val_losses))
-            if self.validation is not None else None,
+            loss=curve(losses),
+            val_loss=curve(val_losses, validated),
+            accuracy=curve(accuracy, run.classifies),
+            val_accuracy=curve(val_accuracy, run.classifies and validated),
             stopped_early=stopped_early,
             best_epoch=None if best is None else
             best_epoch if run.members is not None else
