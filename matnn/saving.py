@@ -6,6 +6,8 @@ writes it) holding nothing but plain arrays:
 - ``format_version``: int, shape (); :data:`FORMAT_VERSION`.
 - ``sizes``: int, shape (L + 1,); ``(n_in, n_hidden..., n_out)``.
 - ``activations``: str, shape (L,); one activation name per layer.
+- ``loss``: str, shape (); the loss's name (version 2; a version 1 file,
+  written by matnn 0.1.0, has none and loads with the lesson's ``"mse"``).
 - ``dtype``: str, shape (); ``"float32"`` or ``"float64"``.
 - ``W1`` ... ``WL``: float, ``W<l>`` of shape (sizes[l], sizes[l - 1]); the
   weights of layer ``l``.
@@ -22,6 +24,10 @@ so the archive is written to an open file instead). Saving through a
 symbolic link replaces the file the link points to and keeps the link;
 saving over an existing file keeps its permission bits. A network with a
 NaN or inf parameter is refused before anything is written.
+
+Activations and losses are saved by name. A user-defined one is rebuilt at
+load time from ``load(path, custom={name: Activation or Loss})``, as Keras's
+``custom_objects`` does; its functions are never stored in the file.
 
 Loading never unpickles and never executes anything from the file. It reads
 regular files only (a FIFO, a device or a directory is refused before any
@@ -48,14 +54,18 @@ import zlib
 
 import numpy as np
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, Activation
+from .losses import LOSSES, Loss
 from .layers import Dense
 from .network import Network
 
 __all__ = ["FORMAT_VERSION", "save", "load"]
 
 #: The version written by :func:`save`; :func:`load` reads only this one.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+#: The versions :func:`load` reads.
+READABLE_VERSIONS = (1, 2)
 
 _METADATA = ("format_version", "sizes", "activations", "dtype")
 
@@ -143,6 +153,7 @@ def save(net, path):
     if not isinstance(net, Network):
         raise TypeError(f"net must be a matnn.Network, got {type(net).__name__}")
     _check_finite(net)
+    _check_names(net)
     # Resolving a link keeps it a link, and puts the temporary file on the
     # target's filesystem, where os.replace is atomic.
     path = os.path.realpath(os.fspath(path))
@@ -151,6 +162,7 @@ def save(net, path):
         "sizes": np.array(net.sizes, dtype=np.int64),
         "activations": np.array(net.activations, dtype=str),
         "dtype": np.array(net.dtype.name),
+        "loss": np.array(net.loss_fn.name),
     }
     for l, layer in enumerate(net.layers, start=1):
         arrays[f"W{l}"] = layer.W
@@ -235,12 +247,15 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def load(path):
+def load(path, custom=None):
     """Read a network written by :func:`save`.
 
     Parameters
     ----------
     path : str or os.PathLike
+    custom : dict of {str: Activation or Loss}, optional
+        The user-defined activations and losses the file names, by name,
+        e.g. ``{"cube": matnn.Activation("cube", ...)}``.
 
     Returns
     -------
@@ -253,7 +268,9 @@ def load(path):
     FileNotFoundError, OSError
         If the file cannot be read at all.
     ValueError
-        If it is not a regular file (a directory, FIFO, device or socket),
+        If it names an activation or loss that is neither built in nor in
+        ``custom`` (the message lists every such name and how to pass
+        them). If it is not a regular file (a directory, FIFO, device or socket),
         or not a matnn model file of a supported version: truncated,
         corrupted, a foreign archive, one holding pickled objects, or arrays
         whose shape, dtype or values (NaN, inf) do not fit the declared
@@ -265,8 +282,9 @@ def load(path):
     the process's warning filters are never touched.
     """
     path = os.fspath(path)
+    custom = _check_custom(custom)
     try:
-        return _decode(_read_regular_file(path))
+        return _decode(_read_regular_file(path), custom)
     except _BadModel as exc:
         raise ValueError(f"{path}: {exc}") from None
 
@@ -290,7 +308,7 @@ def _check_regular(info):
         raise _BadModel(f"not a regular file but {kind}; a matnn model is a file written by save()")
 
 
-def _decode(raw):
+def _decode(raw, custom):
     if not raw:
         raise _BadModel("the file is empty, not a matnn model")
     if raw.startswith(_NPY_MAGIC):
@@ -313,20 +331,27 @@ def _decode(raw):
             raise _BadModel(f"missing {', '.join(missing)}; not a complete matnn model")
 
         version = reader.scalar("format_version", "iu")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise _BadModel(
                 f"format version {version} is not supported; this matnn reads "
-                f"version {FORMAT_VERSION}"
+                f"versions {', '.join(map(str, READABLE_VERSIONS))}"
             )
+        metadata = set(_METADATA) | ({"loss"} if version >= 2 else set())
+        if version >= 2 and "loss" not in present:
+            raise _BadModel("missing loss; not a complete matnn model")
         sizes = _check_sizes(reader.vector("sizes", "iu"))
-        activations = _check_activations(reader.vector("activations", "U"), len(sizes) - 1)
+        names = reader.vector("activations", "U")
+        if len(names) != len(sizes) - 1:
+            raise _BadModel(f"{len(names)} activations for {len(sizes) - 1} layers")
+        loss_name = reader.scalar("loss", "U") if version >= 2 else "mse"
+        activations, loss = _resolve(names, loss_name, custom)
         dtype = _check_dtype(reader.scalar("dtype", "U"))
 
         expected = [key for l in range(1, len(sizes)) for key in (f"W{l}", f"b{l}")]
         missing = [key for key in expected if key not in present]
         if missing:
             raise _BadModel(f"missing arrays {', '.join(missing)} for sizes {sizes}")
-        unexpected = sorted(present - set(expected) - set(_METADATA))
+        unexpected = sorted(present - set(expected) - metadata)
         if unexpected:
             raise _BadModel(f"unexpected arrays {_names(unexpected)} for sizes {sizes}")
         layers = []
@@ -335,7 +360,10 @@ def _decode(raw):
             W = reader.parameter(f"W{l}", (n_out, n_in), dtype)
             b = reader.parameter(f"b{l}", (n_out,), dtype)
             layers.append(Dense(W, b, activation, dtype=dtype))
-    return Network(layers)
+    try:
+        return Network(layers, loss=loss)
+    except ValueError as exc:
+        raise _BadModel(str(exc)) from None
 
 
 class _Reader:
@@ -437,15 +465,64 @@ def _check_sizes(sizes):
     return tuple(int(s) for s in sizes)
 
 
-def _check_activations(names, n_layers):
-    if len(names) != n_layers:
-        raise _BadModel(f"{len(names)} activations for {n_layers} layers")
-    for name in names:
-        if name not in ACTIVATIONS:
-            raise _BadModel(
-                f"unknown activation {name!r}; this matnn knows {sorted(ACTIVATIONS)}"
+def _check_names(net):
+    """Refuse a user-defined activation or loss that carries a built-in's name.
+
+    The file records names only, so such a network would load as the
+    built-in: a different network, with no error.
+    """
+    for l, act in enumerate(net._engine.activations):
+        if act.name in ACTIVATIONS and ACTIVATIONS[act.name] is not act:
+            raise ValueError(
+                f"layers[{l}] has a user-defined activation named {act.name!r}, a built-in's "
+                "name; give it a name of its own so that load can tell them apart"
             )
-    return names
+    loss = net.loss_fn
+    if loss.name in LOSSES and LOSSES[loss.name] is not loss:
+        raise ValueError(
+            f"the network's loss is a user-defined Loss named {loss.name!r}, a built-in's "
+            "name; give it a name of its own so that load can tell them apart"
+        )
+
+
+def _check_custom(custom):
+    if custom is None:
+        return {}
+    if not isinstance(custom, dict):
+        raise TypeError(
+            f"custom must be a dict of {{name: Activation or Loss}}, got {type(custom).__name__}"
+        )
+    for name, obj in custom.items():
+        if not isinstance(obj, (Activation, Loss)):
+            raise TypeError(
+                f"custom[{name!r}] must be a matnn.Activation or matnn.Loss, got {type(obj).__name__}"
+            )
+        if name in ACTIVATIONS or name in LOSSES:
+            raise ValueError(
+                f"custom[{name!r}]: {name!r} is a built-in's name; a saved model with that "
+                "name always means the built-in"
+            )
+    return custom
+
+
+def _resolve(names, loss_name, custom):
+    """The Activation of every layer and the Loss, or one error naming every unknown."""
+    activations, unknown = [], []
+    for l, name in enumerate(names):
+        act = ACTIVATIONS.get(name) or custom.get(name)
+        if not isinstance(act, Activation):
+            unknown.append(f"activation {name!r} (layer {l})")
+        activations.append(act)
+    loss = LOSSES.get(loss_name) or custom.get(loss_name)
+    if not isinstance(loss, Loss):
+        unknown.append(f"loss {loss_name!r}")
+    if unknown:
+        raise _BadModel(
+            f"unknown {', '.join(unknown)}; built in are activations {sorted(ACTIVATIONS)} "
+            f"and losses {sorted(LOSSES)}. For your own, pass them by name: "
+            "matnn.load(path, custom={name: matnn.Activation(...) or matnn.Loss(...)})"
+        )
+    return activations, loss
 
 
 def _check_dtype(name):

@@ -3,6 +3,8 @@
 import io
 import os
 import pickle
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -28,6 +30,7 @@ def model_arrays(net):
         "sizes": np.array(net.sizes),
         "activations": np.array(net.activations),
         "dtype": np.array(net.dtype.name),
+        "loss": np.array(net.loss_fn.name),
     }
     for l, layer in enumerate(net.layers, start=1):
         arrays[f"W{l}"] = layer.W.copy()
@@ -234,8 +237,8 @@ def test_object_metadata_is_refused(tmp_path, net):
 
 
 def test_an_unsupported_format_version(tmp_path, net):
-    path = write_model(tmp_path / "model.npz", net, format_version=np.array(2))
-    assert "format version 2 is not supported" in load_error(path)
+    path = write_model(tmp_path / "model.npz", net, format_version=np.array(3))
+    assert "format version 3 is not supported" in load_error(path)
 
 
 def test_a_weight_of_the_wrong_shape(tmp_path, net):
@@ -287,7 +290,7 @@ def test_impossible_sizes(tmp_path, net, sizes):
     assert "sizes" in load_error(path)
 
 
-@pytest.mark.parametrize("key", ["format_version", "sizes", "activations", "dtype"])
+@pytest.mark.parametrize("key", ["format_version", "sizes", "activations", "dtype", "loss"])
 def test_missing_metadata(tmp_path, net, key):
     path = write_model(tmp_path / "model.npz", net, drop=[key])
     assert f"missing {key}" in load_error(path)
@@ -561,3 +564,77 @@ def test_a_new_file_gets_the_umask_default(tmp_path, net):
     finally:
         os.umask(old)
     assert (tmp_path / "model.npz").stat().st_mode & 0o777 == 0o666 & ~0o027
+
+
+# -- names: built-in and user-defined activations and losses -------------------
+
+CUBE = matnn.Activation("cube", lambda Z: Z ** 3, lambda Z: 3 * Z ** 2)
+LOG_COSH = matnn.Loss(
+    "log_cosh",
+    lambda Y, P: float(np.mean(np.sum(np.log(np.cosh(P - Y)), axis=1))),
+    lambda Y, P: np.tanh(P - Y) / len(Y),
+)
+
+
+def test_a_file_written_by_version_1_loads_with_the_lessons_mse(tmp_path, net):
+    # matnn 0.1.0 wrote format 1, which had no loss array.
+    path = write_model(tmp_path / "model.npz", net, drop=["loss"], format_version=np.array(1))
+    back = matnn.load(path)
+    assert back.loss_fn is matnn.LOSSES["mse"]
+    assert back.params.tobytes() == net.params.tobytes()
+
+
+def test_a_classifier_keeps_its_loss_and_softmax(tmp_path):
+    net = matnn.Network.from_sizes([4, 5, 3], ["tanh", "softmax"], seed=1, loss="cross_entropy")
+    net.save(tmp_path / "model.npz")
+    back = matnn.load(tmp_path / "model.npz")
+    assert back.loss_fn is matnn.LOSSES["cross_entropy"] and back.activations == ("tanh", "softmax")
+    X = np.random.default_rng(2).normal(size=(6, 4))
+    assert np.array_equal(back.predict(X), net.predict(X))
+    assert back.loss(X, [0, 1, 2, 0, 1, 2]) == net.loss(X, [0, 1, 2, 0, 1, 2])
+
+
+def test_user_defined_activation_and_loss_load_in_another_process(tmp_path):
+    net = matnn.Network.from_sizes([2, 3, 1], [CUBE, "identity"], seed=3, loss=LOG_COSH)
+    path = tmp_path / "model.npz"
+    net.save(path)
+    X = [[0.5, -1.0], [1.0, 2.0]]
+    program = (
+        "import sys, numpy as np, matnn\n"
+        "cube = matnn.Activation('cube', lambda Z: Z ** 3, lambda Z: 3 * Z ** 2)\n"
+        "log_cosh = matnn.Loss('log_cosh', lambda Y, P: float(np.mean(np.sum(np.log(np.cosh(P - Y)), axis=1))),"
+        " lambda Y, P: np.tanh(P - Y) / len(Y))\n"
+        "net = matnn.load(sys.argv[1], custom={'cube': cube, 'log_cosh': log_cosh})\n"
+        f"print(net.predict({X}).tobytes().hex(), net.loss({X}, [1.0, 0.0]).hex(), net.loss_fn.name)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", program, str(path)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == [net.predict(X).tobytes().hex(), net.loss(X, [1.0, 0.0]).hex(), "log_cosh"]
+
+
+def test_unknown_names_are_all_named_with_how_to_pass_them(tmp_path):
+    net = matnn.Network.from_sizes([2, 3, 1], [CUBE, "identity"], seed=3, loss=LOG_COSH)
+    net.save(tmp_path / "model.npz")
+    message = load_error(tmp_path / "model.npz")
+    assert "unknown activation 'cube' (layer 0), loss 'log_cosh'" in message
+    assert "custom={name:" in message
+    half = matnn.load(tmp_path / "model.npz", custom={"cube": CUBE, "log_cosh": LOG_COSH})
+    assert half.activations == ("cube", "identity")
+
+
+def test_a_user_activation_with_a_built_in_name_is_refused_at_save(tmp_path):
+    fake = matnn.Activation("sigmoid", np.tanh, lambda Z: 1 - np.tanh(Z) ** 2)
+    net = matnn.Network.from_sizes([2, 2, 1], [fake, "sigmoid"], seed=0)
+    with pytest.raises(ValueError, match=r"layers\[0\] has a user-defined activation named 'sigmoid'"):
+        net.save(tmp_path / "model.npz")
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_custom_is_checked(tmp_path, net):
+    net.save(tmp_path / "model.npz")
+    with pytest.raises(TypeError, match=r"custom\['cube'\] must be a matnn.Activation or matnn.Loss"):
+        matnn.load(tmp_path / "model.npz", custom={"cube": lambda z: z})
+    with pytest.raises(ValueError, match="'tanh' is a built-in's name"):
+        matnn.load(tmp_path / "model.npz", custom={"tanh": CUBE})
+    with pytest.raises(TypeError, match="custom must be a dict"):
+        matnn.load(tmp_path / "model.npz", custom=[CUBE])
