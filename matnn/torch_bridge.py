@@ -140,7 +140,7 @@ def to_torch(net):
     return nn.Sequential(*modules)
 
 
-def from_torch(module):
+def from_torch(module, loss="mse"):
     """A matnn Network equivalent to a ``torch.nn.Sequential``.
 
     The Sequential must be ``Linear`` layers, each followed by at most one
@@ -152,6 +152,9 @@ def from_torch(module):
     Parameters
     ----------
     module : torch.nn.Sequential
+    loss : str or Loss
+        The returned network's loss (a Sequential has none); e.g.
+        ``"cross_entropy"`` for a classifier ending in ``Softmax``.
 
     Returns
     -------
@@ -215,4 +218,4 @@ def from_torch(module):
         else:
             b = linear.bias.detach().cpu().numpy().copy()
         dense.append(Dense(W, b, name))
-    return Network(dense)
+    return Network(dense, loss=loss)
