@@ -313,17 +313,22 @@ class _Softmax(Activation):
     def backward_into(self, A, G, scratch):
         """``G <- A * (G - sum(G * A, axis=1))``: dL/dZ from dL/dA, in place."""
         np.multiply(G, A, scratch)
-        total = np.sum(scratch, axis=1, keepdims=True)
+        total = _row_sum(scratch, axis=1, keepdims=True)
         np.subtract(G, total, G)
         return np.multiply(G, A, G)
+
+
+# The ufuncs' own reductions: np.max and np.sum add a Python wrapper that
+# costs as much as the reduction itself on a batch of a few rows.
+_row_max, _row_sum = np.maximum.reduce, np.add.reduce
 
 
 def _softmax(Z, out):
     # Units are axis 1, both for a network's (rows, k) and an ensemble's
     # (rows, k, members); subtracting the row maximum keeps exp finite.
-    np.subtract(Z, np.max(Z, axis=1, keepdims=True), out)
+    np.subtract(Z, _row_max(Z, axis=1, keepdims=True), out)
     np.exp(out, out)
-    return np.divide(out, np.sum(out, axis=1, keepdims=True), out)
+    return np.divide(out, _row_sum(out, axis=1, keepdims=True), out)
 
 
 def _softmax_jacobian(A):

@@ -44,7 +44,6 @@ __all__ = [
     "block_rows",
     "forward",
     "backward",
-    "correct_total",
     "gradient",
     "loss_total",
 ]
@@ -347,31 +346,22 @@ def backward(engine, X, Y, count, ws, grads):
             products.back(l, D, W, ws.D[l - 1], ws)
 
 
-def loss_total(engine, X, Y, ws):
+def loss_total(engine, X, Y, ws, count_correct=False):
     """The loss's sum over ``X`` (divide by ``engine.loss.count(Y)`` for the mean).
 
-    Computed in blocks of ``ws.rows`` rows; one total per member for an ensemble.
+    Computed in blocks of ``ws.rows`` rows; one total per member for an
+    ensemble. With ``count_correct`` (a classifying loss), the same forward
+    pass also counts the right predictions: returns ``(total, correct)``.
     """
-    loss, total = engine.loss, 0.0
+    loss, total, correct = engine.loss, 0.0, 0
     for start in range(0, X.shape[0], ws.rows):
         Xb, Yb = X[start:start + ws.rows], Y[start:start + ws.rows]
         w = ws.head(Xb.shape[0], engine)
         out = forward(engine, Xb, w)
+        if count_correct:
+            correct = correct + loss.correct(Yb, out)
         total = total + loss.total(Yb, out, w.Z[-1] if engine.fused else None, w.D[-1])
-    return total
-
-
-def correct_total(engine, X, Y, ws):
-    """How many of ``X``'s predictions the (classifying) loss counts as right.
-
-    Out of ``engine.loss.count(Y)``; one count per member for an ensemble.
-    """
-    total = 0
-    for start in range(0, X.shape[0], ws.rows):
-        Xb = X[start:start + ws.rows]
-        out = forward(engine, Xb, ws.head(Xb.shape[0], engine))
-        total = total + engine.loss.correct(Y[start:start + ws.rows], out)
-    return total
+    return (total, correct) if count_correct else total
 
 
 def gradient(engine, X, Y, ws, flat, grads):

@@ -30,7 +30,6 @@ from .backprop import (
     StackedProducts,
     block_rows,
     backward,
-    correct_total,
     forward,
     gradient,
     loss_total,
@@ -411,12 +410,13 @@ class _EnsembleRun:
     def classifies(self):
         return self.ens.loss_fn.classifies
 
-    def losses(self, X, Y):
-        total = loss_total(self.engine, X, Y, self.eval_ws)
-        return np.asarray(total, np.float64) / self.ens.loss_fn.count(Y)
-
-    def accuracy(self, X, Y):
-        return correct_total(self.engine, X, Y, self.eval_ws) / self.ens.loss_fn.count(Y)
+    def evaluate(self, X, Y):
+        """Each active member's loss over ``X`` and, for a classifying loss, accuracy."""
+        count = self.ens.loss_fn.count(Y)
+        if not self.classifies:
+            return np.asarray(loss_total(self.engine, X, Y, self.eval_ws), np.float64) / count, None
+        total, correct = loss_total(self.engine, X, Y, self.eval_ws, count_correct=True)
+        return np.asarray(total, np.float64) / count, correct / count
 
     def full(self, values):
         out = np.full(self.members, np.nan)
@@ -431,12 +431,17 @@ class _EnsembleRun:
     def load_full(self, params, where):
         np.copyto(self.flat, params[:, self.active], where=where[self.active])
 
-    def diverged(self, bad, before, state, batches, epoch, history, losses):
+    def diverged(self, bad, before, state, batches, epoch, history):
         """Freeze the ``bad`` members at their last finite parameters; train on the rest.
 
         The bad members are replayed from the epoch's start (deterministic),
         checking after every batch, as :func:`matnn.training.fit` does for
         one network, to find the batch that broke each.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_active,)
+            The members that train on.
         """
         replay = copy.deepcopy(self.optimizer)
         replay.load_state_dict(state)
@@ -457,7 +462,7 @@ class _EnsembleRun:
         self.ens._flat[:, self.active[keep]] = self.flat[:, keep]
         self.active = self.active[keep]
         self._build(np.ascontiguousarray(self.flat[:, keep]), self.optimizer.select(keep))
-        return losses[keep]
+        return keep
 
     def finish(self):
         self.ens._flat[:, self.active] = self.flat

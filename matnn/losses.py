@@ -285,10 +285,10 @@ class _CrossEntropy(_Probabilistic):
     def total(self, Y, P, Z, scratch):
         if Z is not None:
             # -sum_j y_j log softmax(z)_j = sum_j y_j (logsumexp(z) - z_j)
-            top = np.max(Z, axis=1, keepdims=True)
+            top = np.maximum.reduce(Z, axis=1, keepdims=True)
             np.subtract(Z, top, scratch)
             np.exp(scratch, scratch)
-            lse = np.log(np.sum(scratch, axis=1, keepdims=True))
+            lse = np.log(np.add.reduce(scratch, axis=1, keepdims=True))
             np.add(lse, top, lse)
             np.subtract(lse, Z, scratch)
         else:

@@ -346,16 +346,25 @@ class _NetworkRun:
                 update(params, grad)
 
         self.step = step
-        if custom.loss:
-            self.losses = lambda X, Y: float(net.loss(X, Y))
-        else:
-            self.losses = lambda X, Y: net._loss(X, Y, self.eval_ws)
         self.classifies = net.loss_fn.classifies
+        self.custom_loss = custom.loss
 
-    def accuracy(self, X, Y):
-        from .backprop import correct_total
+    def evaluate(self, X, Y):
+        """The loss over ``X`` and, for a classifying loss, the accuracy (else None)."""
+        from .backprop import loss_total
 
-        return float(correct_total(self.engine, X, Y, self.eval_ws)) / self.net.loss_fn.count(Y)
+        net, count = self.net, self.net.loss_fn.count(Y)
+        if self.custom_loss:
+            # A subclass's own loss is what the history reports.
+            loss = float(net.loss(X, Y))
+            if not self.classifies:
+                return loss, None
+            _, correct = loss_total(self.engine, X, Y, self.eval_ws, count_correct=True)
+            return loss, float(correct) / count
+        if not self.classifies:
+            return float(loss_total(self.engine, X, Y, self.eval_ws)) / count, None
+        total, correct = loss_total(self.engine, X, Y, self.eval_ws, count_correct=True)
+        return float(total) / count, float(correct) / count
 
     members = None
 
@@ -368,7 +377,7 @@ class _NetworkRun:
     def load_full(self, params, where):
         np.copyto(self.flat, params, where=where)
 
-    def diverged(self, bad, before, state, batches, epoch, history, loss):
+    def diverged(self, bad, before, state, batches, epoch, history):
         self.flat[...] = before
         self.optimizer.load_state_dict(state)
         for i, (Xb, Yb) in enumerate(batches):
@@ -440,7 +449,7 @@ class _Loop:
         else:
             batches = _split(X, Y, batch_size)
         before = np.empty_like(run.flat)
-        start = run.full(run.losses(X, Y))
+        start = run.full(run.evaluate(X, Y)[0])
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
         if self.validation is not None:
@@ -467,18 +476,20 @@ class _Loop:
                     state = run.optimizer.state_dict()
                     for Xb, Yb in batches:
                         run.step(Xb, Yb)
-                    loss = run.losses(X, Y)
+                    loss, acc = run.evaluate(X, Y)
                     bad = ~(np.isfinite(loss) & np.isfinite(run.flat).all(axis=0))
                     if bad.any():
-                        loss = run.diverged(bad, before, state, batches, epoch, losses, loss)
+                        keep = run.diverged(bad, before, state, batches, epoch, losses)
+                        loss, acc = loss[keep], None if acc is None else acc[keep]
                     losses.append(run.full(loss))
                     if run.classifies:
-                        accuracy.append(run.full(run.accuracy(X, Y)))
+                        accuracy.append(run.full(acc))
                     if self.validation is not None:
-                        val = run.full(run.losses(Xv, Yv))
+                        val, val_acc = run.evaluate(Xv, Yv)
+                        val = run.full(val)
                         val_losses.append(val)
                         if run.classifies:
-                            val_accuracy.append(run.full(run.accuracy(Xv, Yv)))
+                            val_accuracy.append(run.full(val_acc))
                         improved = val < best - self.min_delta
                         best = np.where(improved, val, best)
                         best_epoch = np.where(improved, epoch, best_epoch)
