@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from .validation import check_callback, check_int, check_positive, check_seed
+from .validation import check_callback, check_int, check_seed
 
 __all__ = ["fit", "TrainingDiverged", "LossIncreasedWarning", "WORSE_FACTOR"]
 
@@ -193,11 +193,17 @@ class PlainSGD:
     """
 
     def __init__(self, learning_rate, dtype, members):
-        if members is None or np.ndim(learning_rate) == 0:
-            rate = check_positive(learning_rate, "learning_rate")
-            rates = np.full(members, rate) if members is not None else np.array(rate)
-        else:
-            rates = _per_member(learning_rate, members)
+        from .optimizers import _hyperparameter
+
+        rates = np.asarray(_hyperparameter(learning_rate, "learning_rate", 0, above=True))
+        if rates.ndim and rates.shape != (members,):
+            raise ValueError(
+                "learning_rate must be one number"
+                + (f" or one per member, shape ({members},)" if members else "")
+                + f"; got shape {rates.shape}"
+            )
+        if members is not None and not rates.ndim:
+            rates = np.full(members, rates)
         # In the network's dtype, so a float32 network steps in float32; a
         # 0-d array is what numpy would convert the float to on every call.
         self.rate = rates.astype(dtype)
@@ -228,29 +234,6 @@ class PlainSGD:
 
     def merge(self, keep, other):
         pass
-
-
-def _per_member(value, members):
-    """A learning rate per member, as a float64 array of shape (members,)."""
-    try:
-        rates = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"learning_rate could not be read as an array: {exc}") from None
-    if rates.dtype.kind not in "iuf":
-        raise TypeError(
-            f"learning_rate must hold numbers, got an array of dtype {rates.dtype}"
-        )
-    if rates.shape != (members,):
-        raise ValueError(
-            f"learning_rate must be one number or one per member, shape ({members},); "
-            f"got shape {rates.shape}"
-        )
-    rates = rates.astype(np.float64)
-    bad = np.flatnonzero(~(np.isfinite(rates) & (rates > 0)))
-    if bad.size:
-        k = int(bad[0])
-        raise ValueError(f"learning_rate[{k}] must be a finite number > 0, got {rates[k]}")
-    return rates
 
 
 def _refuse_with_lbfgs(**given):
