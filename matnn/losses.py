@@ -340,8 +340,11 @@ class _BinaryCrossEntropy(_Probabilistic):
     def total(self, Y, P, Z, scratch):
         if Z is not None:
             # -(y log s(z) + (1 - y) log(1 - s(z))) = softplus(z) - y z
+            # Subtracted entry by entry: the difference of the two sums would
+            # cancel away small losses beside large, right logits.
             np.logaddexp(0, Z, scratch)
-            return _sum(scratch) - _sum(np.multiply(Y, Z))
+            np.subtract(scratch, np.multiply(Y, Z), scratch)
+            return _sum(scratch)
         self._probabilities(P)
         log_p = _clamped_log(P, np.empty_like(P))
         _clamped_log(1 - P, scratch)
