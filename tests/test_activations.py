@@ -227,6 +227,11 @@ def test_a_networks_row_does_not_change_with_its_batch(name, dtype):
     for i in (0, 1023, 2499):
         np.testing.assert_allclose(deep.predict(X[i:i + 1]), whole[i:i + 1], rtol=rtol,
                                    atol=rtol)
+    ensemble = matnn.Ensemble.from_sizes([3, 6, 5, 4], 3, name, seed=5, dtype=dtype)
+    whole = ensemble.predict(X)
+    for i in (0, 1023, 2499):
+        np.testing.assert_allclose(ensemble.predict(X[i:i + 1]), whole[:, i:i + 1], rtol=rtol,
+                                   atol=rtol)
 
 
 # -- user activations ----------------------------------------------------------------------------

@@ -107,6 +107,19 @@ def test_a_derivative_wrong_by_1_percent_is_caught_and_named(layer, side):
     assert gradcheck(right, X, y).ok
 
 
+def test_a_declared_kink_makes_a_step_across_it_unreliable_not_wrong():
+    # One unit whose pre-activation is 1e-7: the step of 5e-6 on its bias
+    # crosses the kink of |z| at 0, where the difference quotient is 0.02, not 1.
+    X, y = [[1e-7]], [0.5]
+    for kinks, unreliable in (((0.0,), 1), ((), 0)):
+        absolute = Activation("abs", np.abs, np.sign, kinks=kinks)
+        net = Network([matnn.Dense([[1.0]], [0.0], absolute)])
+        result = gradcheck(net, X, y, raise_exception=False)
+        bias = result.params[1]
+        assert (bias.n_unreliable, bias.n_mismatches) == (unreliable, 1 - unreliable)
+        assert result.params[0].ok
+
+
 # -- a user loss -------------------------------------------------------------------------------------
 
 def log_cosh():
@@ -284,6 +297,16 @@ def test_each_member_equals_its_solo_fit_for_every_loss(loss, optimizer):
         assert_close(history.val_loss[k], alone.val_loss)
         if LOSSES[loss].classifies:
             assert_close(history.accuracy[k], alone.accuracy)
+
+
+def test_an_ensemble_takes_its_loss_from_its_members():
+    ensemble = Ensemble(members("cross_entropy"))
+    assert ensemble.loss_fn is LOSSES["cross_entropy"]
+    sigmoid_mse = [Network.from_sizes((3, 5, 4), ["gelu", "sigmoid"], seed=k) for k in range(2)]
+    mixed = members("binary_cross_entropy")[:1] + sigmoid_mse
+    with pytest.raises(ValueError, match="networks.1. has loss mse but networks.0. has "
+                                         "binary_cross_entropy"):
+        Ensemble(mixed)
 
 
 @pytest.mark.parametrize("loss", sorted(LOSSES))
