@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.special import expit, log_expit, log_softmax, softmax, xlogy
+from scipy.special import expit, log_expit, log_softmax, xlogy
 
 import matnn
 from matnn import Activation, Dense, Loss, Network

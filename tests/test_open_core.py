@@ -264,11 +264,14 @@ def test_copy_and_from_sizes_return_the_subclass():
 
 # -- ensembles --------------------------------------------------------------------------------------
 
-OUTPUT_FOR = {"mse": "tanh", "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+OUTPUT_FOR = {"mse": "tanh", "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
+              "log_cosh": "identity"}
+USER_LOSS = log_cosh()
 
 
 def members(loss, n_models=3, sizes=(3, 5, 4), seed=10):
-    return [Network.from_sizes(sizes, ["gelu", OUTPUT_FOR[loss]], seed=seed + k, loss=loss)
+    loss_fn = USER_LOSS if loss == "log_cosh" else loss
+    return [Network.from_sizes(sizes, ["gelu", OUTPUT_FOR[loss]], seed=seed + k, loss=loss_fn)
             for k in range(n_models)]
 
 
@@ -309,7 +312,7 @@ def test_an_ensemble_takes_its_loss_from_its_members():
         Ensemble(mixed)
 
 
-@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("loss", sorted(LOSSES) + ["log_cosh"])
 def test_ensemble_over_many_blocks_is_each_members_own(loss, monkeypatch):
     # 4 member-rows per block: 3 members take 1 row at a time, a network 4,
     # so 50 rows are 50 ensemble blocks and 13 network blocks.
