@@ -92,7 +92,13 @@ class Activation:
                 f"derivative_from of activation {name!r} must be 'input' or 'output', "
                 f"got {derivative_from!r}"
             )
-        kinks = tuple(kinks)
+        try:
+            kinks = tuple(kinks)
+        except TypeError:
+            raise TypeError(
+                f"kinks of activation {name!r} must be a sequence of numbers, e.g. (0.0,), "
+                f"got {kinks!r}"
+            ) from None
         for k in kinks:
             if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k):
                 raise ValueError(f"kinks of activation {name!r} must be finite numbers, got {k!r}")

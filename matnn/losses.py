@@ -266,6 +266,9 @@ class _CrossEntropy(_Probabilistic):
     def targets(self, y, n_samples, n_out, dtype, name="y"):
         arr = as_array(y, name)
         if arr.ndim == 1:
+            # as_array has turned booleans into floats; look at what was given.
+            if np.asarray(y).dtype.kind == "b":
+                raise ValueError(f"{name} must hold integer class labels, got booleans")
             return _one_hot(arr, n_samples, n_out, dtype, name)
         Y = check_targets(arr, n_samples, n_out, dtype, name)
         if (Y < 0).any():
@@ -340,8 +343,11 @@ class _BinaryCrossEntropy(_Probabilistic):
     def total(self, Y, P, Z, scratch):
         if Z is not None:
             # -(y log s(z) + (1 - y) log(1 - s(z))) = softplus(z) - y z
+            # Subtracted entry by entry: the difference of the two sums would
+            # cancel away small losses beside large, right logits.
             np.logaddexp(0, Z, scratch)
-            return _sum(scratch) - _sum(np.multiply(Y, Z))
+            np.subtract(scratch, np.multiply(Y, Z), scratch)
+            return _sum(scratch)
         self._probabilities(P)
         log_p = _clamped_log(P, np.empty_like(P))
         _clamped_log(1 - P, scratch)
@@ -386,12 +392,10 @@ def _one_hot(labels, n_samples, n_out, dtype, name):
             f"X has {n_samples} samples but {name} has {labels.shape[0]} labels; "
             "they must have the same length"
         )
-    if labels.dtype.kind == "b" or (labels.dtype.kind == "f" and (labels != np.round(labels)).any()):
+    if (labels != np.round(labels)).any():
         raise ValueError(
             f"{name} must hold integer class labels in [0, {n_out}) (or probability rows of "
-            f"shape (n, {n_out})), got dtype {labels.dtype} with non-integer values"
-            if labels.dtype.kind == "f" else
-            f"{name} must hold integer class labels, got booleans"
+            f"shape (n, {n_out})), got non-integer values"
         )
     out = (labels < 0) | (labels >= n_out)
     if out.any():
