@@ -103,6 +103,16 @@ class Ensemble:
         for k, net in enumerate(networks):
             if not isinstance(net, Network):
                 raise TypeError(f"networks[{k}] must be a matnn.Network, got {type(net).__name__}")
+        for k, net in enumerate(networks):
+            overrides = [m for m in ("loss", "gradients")
+                         if getattr(type(net), m) is not getattr(Network, m)]
+            if overrides:
+                # The stacked passes would train the members without them.
+                raise TypeError(
+                    f"networks[{k}] is a {type(net).__name__} that overrides "
+                    f"{' and '.join(overrides)}; an Ensemble trains with matnn's own passes, "
+                    "so fit such a network on its own"
+                )
         first = networks[0]
         for k, net in enumerate(networks[1:], start=1):
             for what, mine, theirs, shown in (

@@ -51,6 +51,11 @@ DEFAULT_TOLERANCES = {
 #: Networks with at most this many parameters get every coordinate checked.
 MAX_COORDS = 2000
 
+#: The central difference allows for each loss being off by this many ulps of
+#: itself; 16 covers the rounding of a float64 sum of the batch's terms.
+ROUNDING_ULPS = 16
+_EPS64 = float(np.finfo(np.float64).eps)
+
 #: A failure report lists at most this many entries per parameter array.
 MAX_REPORTED = 10
 
@@ -99,7 +104,9 @@ class Entry:
     numeric : float
         From finite differences of ``net.loss``, in float64.
     error_estimate : float
-        scipy's estimate of the numeric value's error; 0 for ``"central"``.
+        The numeric value's own error: scipy's estimate for ``"scipy"``; for
+        ``"central"``, the rounding bound ``ROUNDING_ULPS * eps64 * |L| / (2 eps)``
+        of the difference quotient.
     unreliable : bool
         The difference straddled a relu kink, or scipy did not converge; the
         entry is reported but never counted as a mismatch.
@@ -257,7 +264,8 @@ class GradcheckResult:
             f"  {self.settings()}",
             "  an entry mismatches when |analytic - numeric| > atol + rtol * "
             "max(|analytic|, |numeric|)" + (" + scipy's error estimate"
-                                            if self.method == "scipy" else ""),
+                                            if self.method == "scipy" else
+                                            " + the difference's rounding bound"),
         ]
         for p in self.failures:
             lines.append(f"{p.name}, shape {p.shape}: {p.n_mismatches} of {p.n_checked} "
@@ -297,7 +305,9 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
         gradient's.
     rtol, atol : float, optional
         An entry mismatches when ``|a - n| > atol + rtol * max(|a|, |n|)``
-        (plus scipy's error estimate for ``"scipy"``). Defaults depend on
+        plus the numeric side's own error: scipy's estimate for ``"scipy"``,
+        the rounding bound of the difference for ``"central"`` (it matters
+        only when the loss is large). Defaults depend on
         the method and the network's dtype (see Notes).
     method : {"central", "scipy"}
         ``"central"``: ``(L(p + eps) - L(p - eps)) / (2 eps)``.
@@ -490,7 +500,7 @@ class _LossLine:
         return False
 
     def central(self, probes, eps):
-        numeric = np.empty(len(probes))
+        numeric, rounding = np.empty(len(probes)), np.empty(len(probes))
         for k, (positions, weights) in enumerate(probes):
             loss_up = self._evaluate([(positions, eps * weights)], self._loss)
             loss_down = self._evaluate([(positions, -eps * weights)], self._loss)
@@ -500,7 +510,11 @@ class _LossLine:
             taken = (base + eps * weights) - (base - eps * weights)
             span = np.dot(weights, taken) / np.dot(weights, weights)
             numeric[k] = (loss_up - loss_down) / span
-        return numeric, np.zeros(len(probes)), np.ones(len(probes), bool)
+            # Each loss is a float64 sum good to some ulps of itself, and the
+            # quotient magnifies that by 1 / span: the larger the loss, the
+            # larger the error of the difference, however right the gradient.
+            rounding[k] = ROUNDING_ULPS * _EPS64 * max(abs(loss_up), abs(loss_down)) / abs(span)
+        return numeric, rounding, np.ones(len(probes), bool)
 
     def scipy(self, probes, eps):
         from scipy.differentiate import jacobian

@@ -347,3 +347,13 @@ def test_the_readme_example_prints_what_the_readme_shows(capsys):
     shown = section.split("```text\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     assert capsys.readouterr().out == shown
+
+
+def test_an_ensemble_refuses_members_whose_own_passes_it_would_ignore():
+    class Student(Network):
+        def gradients(self, X, y):
+            return super().gradients(X, y)
+
+    members = [Student.from_sizes([2, 2, 1], seed=0), Network.from_sizes([2, 2, 1], seed=1)]
+    with pytest.raises(TypeError, match=r"networks\[0\] is a Student that overrides gradients"):
+        Ensemble(members)
