@@ -90,13 +90,9 @@ def set_num_threads(n):
 
     Results are the same, bit for bit, for every ``n``.
     """
-    global _num_threads, _pool
+    global _num_threads
     n = _from_environment() if n is None else check_int(n, "n", 1)
     with _state_lock:
-        if n != _num_threads and _pool is not None:
-            # Work already handed to the old pool finishes; new work goes to a new one.
-            _pool.shutdown(wait=False)
-            _pool = None
         _num_threads = n
 
 
@@ -117,10 +113,15 @@ def get_num_threads():
 
 
 def _worker_pool(n):
-    """The pool of ``n - 1`` workers (the caller is the n-th thread), made on first use."""
+    """A pool of at least ``n - 1`` workers (the caller is the n-th thread), made on first use.
+
+    A region hands the pool only as many tasks as it has threads, so a pool
+    that grew for a larger count serves smaller ones as it is; only a larger
+    count replaces it (work already handed to the old pool finishes there).
+    """
     global _pool, _pool_workers
     with _state_lock:
-        if _pool is None or _pool_workers != n - 1:
+        if _pool is None or _pool_workers < n - 1:
             if _pool is not None:
                 _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="matnn",
