@@ -19,6 +19,7 @@ from scipy.special import expit
 from matnn import Network
 from matnn.backprop import Products, backward, forward
 
+from .case_threads import settings
 from .harness import Result
 
 TITLE = "forward+backward of wide networks vs their matrix products + one exp (lower bound)"
@@ -53,7 +54,8 @@ def run(bench):
                 "lowerbound", dtype.name, f"{label}, batch {batch}", ok, how, n_samples=batch,
                 a=a, b=b,
                 target=TARGETS[(sizes, dtype.name)],
-                note="ratio is a cost: forward+backward / bound",
+                metrics={"settings": settings()},
+                note="ratio is a cost: forward+backward / bound; default threads",
             )
 
 

@@ -41,6 +41,14 @@ def machine():
     # Settings that change what BLAS runs: threads, and the forced kernel.
     blas_env = {k: os.environ[k] for k in BLAS_ENV if k in os.environ}
     info["environment"] = blas_env
+    # Every BLAS and OpenMP library loaded, with its thread count, at the
+    # start of the run (threadpoolctl, which matnn depends on).
+    from threadpoolctl import threadpool_info
+
+    info["threadpool_info"] = threadpool_info()
+    import matnn
+
+    info["matnn_threads"] = matnn.get_num_threads()
     info["summary"] = (
         f"{info['cores']} cores, {cpu}, numpy {info['numpy']}, scipy {info['scipy']}, "
         f"{info['blas']}"

@@ -21,6 +21,7 @@ from .losses import LOSSES, Loss, mse
 from .network import Network
 from .optimizers import LBFGS, SGD, Adam, AdamW, LBFGSResult, Optimizer
 from .saving import load
+from .threads import get_num_threads, set_num_threads
 # The bridge imports torch only when called, so matnn itself never does.
 from .torch_bridge import from_torch, to_torch
 from .training import LossIncreasedWarning, TrainingDiverged
@@ -46,9 +47,11 @@ __all__ = [
     "TrainingDiverged",
     "draw",
     "from_torch",
+    "get_num_threads",
     "gradcheck",
     "load",
     "mse",
+    "set_num_threads",
     "to_torch",
 ]
 __version__ = "0.1.0"

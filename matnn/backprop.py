@@ -29,7 +29,11 @@ threads with two workspaces never share state.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
+
+from .threads import run_tasks
 
 # Looked up once: these run a few times per layer per step, and at batch
 # size 1 the time of a step is mostly call overhead.
@@ -46,12 +50,15 @@ __all__ = [
     "backward",
     "gradient",
     "loss_total",
+    "outputs",
 ]
 
 #: Large batches are processed this many rows at a time (this many
 #: member-rows for an ensemble), so the buffers of a small network stay in
-#: cache and memory does not grow with the batch; benchmarks/case_gradient.py
-#: measures the choice.
+#: cache and memory does not grow with the batch, and the blocks of a batch
+#: run on several threads (:mod:`matnn.threads`). A batch of one block runs
+#: on the calling thread. benchmarks/case_gradient.py and case_threads.py
+#: measure the choice.
 BLOCK_ROWS = 4096
 
 
@@ -246,13 +253,16 @@ class Workspace:
     def __init__(self, engine, rows, dtype, *, _parent=None):
         self.rows = rows
         self._heads = {}
+        self._siblings = {}
         if _parent is not None:
             # Leading-row slices of C-contiguous buffers stay contiguous.
             p = _parent
             self.A, self.D, self.T = ([x[:rows] for x in xs] for xs in (p.A, p.D, p.T))
             self.Z = [None if z is None else z[:rows] for z in p.Z]
             self.ones, self.S = p.ones[:rows], p.S
+            self.dtype = p.dtype
         else:
+            self.dtype = np.dtype(dtype)
             K = engine.products.members
             shapes = [(rows, n) if K is None else (rows, n, K) for n in engine.sizes[1:]]
             self.A = [np.empty(s, dtype) for s in shapes]
@@ -273,6 +283,19 @@ class Workspace:
         ws = self._heads.get(rows)
         if ws is None:
             ws = self._heads[rows] = Workspace(engine, rows, None, _parent=self)
+        return ws
+
+    def sibling(self, j, engine):
+        """Thread ``j``'s workspace of this size: this one for ``j == 0``, else one kept here.
+
+        Each thread of a parallel region works in its own buffers; keeping
+        them here lets a training run reuse them from step to step.
+        """
+        if j == 0:
+            return self
+        ws = self._siblings.get(j)
+        if ws is None:
+            ws = self._siblings[j] = Workspace(engine, self.rows, self.dtype)
         return ws
 
 
@@ -346,42 +369,110 @@ def backward(engine, X, Y, count, ws, grads):
             products.back(l, D, W, ws.D[l - 1], ws)
 
 
+def _n_blocks(n, rows):
+    return -(-n // rows)
+
+
+def outputs(engine, X, ws, out):
+    """The outputs of ``X``, written into ``out``, in blocks of ``ws.rows`` rows.
+
+    Parameters
+    ----------
+    engine : Engine
+    X : ndarray of shape (n_samples, sizes[0])
+    ws : Workspace
+    out : ndarray of shape (n_samples, sizes[-1]) (plus the member axis)
+        May be a view (an ensemble's (members, n_samples, n_out) output,
+        transposed).
+    """
+    rows = ws.rows
+
+    def block(w, i):
+        Xb = X[i * rows:(i + 1) * rows]
+        out[i * rows:(i + 1) * rows] = forward(engine, Xb, w.head(Xb.shape[0], engine))
+
+    _over_blocks(engine, X.shape[0], ws, block)
+    return out
+
+
 def loss_total(engine, X, Y, ws, count_correct=False):
     """The loss's sum over ``X`` (divide by ``engine.loss.count(Y)`` for the mean).
 
-    Computed in blocks of ``ws.rows`` rows; one total per member for an
-    ensemble. With ``count_correct`` (a classifying loss), the same forward
-    pass also counts the right predictions: returns ``(total, correct)``.
+    Computed in blocks of ``ws.rows`` rows, added in block order; one total
+    per member for an ensemble. With ``count_correct`` (a classifying loss),
+    the same forward pass also counts the right predictions: returns
+    ``(total, correct)``.
     """
-    loss, total, correct = engine.loss, 0.0, 0
-    for start in range(0, X.shape[0], ws.rows):
-        Xb, Yb = X[start:start + ws.rows], Y[start:start + ws.rows]
-        w = ws.head(Xb.shape[0], engine)
+    loss, rows = engine.loss, ws.rows
+
+    def block(w, i):
+        Xb, Yb = X[i * rows:(i + 1) * rows], Y[i * rows:(i + 1) * rows]
+        w = w.head(Xb.shape[0], engine)
         out = forward(engine, Xb, w)
-        if count_correct:
-            correct = correct + loss.correct(Yb, out)
-        total = total + loss.total(Yb, out, w.Z[-1] if engine.fused else None, w.D[-1])
-    return (total, correct) if count_correct else total
+        correct = loss.correct(Yb, out) if count_correct else None
+        total = loss.total(Yb, out, w.Z[-1] if engine.fused else None, w.D[-1])
+        return (total, correct) if count_correct else total
+
+    if count_correct:
+        return _over_blocks(engine, X.shape[0], ws, block, (0.0, 0), _add_pairs)
+    return _over_blocks(engine, X.shape[0], ws, block, 0.0)
+
+
+def _add_pairs(a, b):
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _over_blocks(engine, n, ws, block, total=None, add=operator.add):
+    """Run ``block(workspace, i)`` for every block of ``ws.rows`` of ``n`` rows.
+
+    One block runs here; more are spread over the threads, each in its own
+    workspace. With a ``total``, the blocks' values are added to it with
+    ``add``, in block order, and the sum is returned.
+    """
+    n_blocks = _n_blocks(n, ws.rows)
+    if n_blocks == 1:
+        value = block(ws, 0)
+        return None if total is None else add(total, value)
+    sums = [total]
+
+    def accumulate(i, value):
+        sums[0] = add(sums[0], value)
+
+    run_tasks(n_blocks, block, None if total is None else accumulate,
+              lambda j: ws.sibling(j, engine))
+    return sums[0]
 
 
 def gradient(engine, X, Y, ws, flat, grads):
     """The gradient of the batch's mean loss, written into ``flat`` (and its views ``grads``).
 
-    Batches larger than ``ws.rows`` are processed in blocks whose gradients
-    are added up, so memory stays flat in the number of samples.
+    Batches larger than ``ws.rows`` are processed in blocks, spread over the
+    threads, each thread into its own block gradient; those are added up in
+    block order, so the sum is the same on any number of threads, and
+    memory stays flat in the number of samples.
     """
     count = engine.loss.count(Y)
-    n = X.shape[0]
-    if n <= ws.rows:
-        forward(engine, X, ws.head(n, engine))
-        backward(engine, X, Y, count, ws.head(n, engine), grads)
+    n, rows = X.shape[0], ws.rows
+    if n <= rows:
+        w = ws.head(n, engine)
+        forward(engine, X, w)
+        backward(engine, X, Y, count, w, grads)
         return flat
     flat.fill(0)
-    block_flat, block_grads = engine.products.flat(engine.sizes, flat.dtype)
-    for start in range(0, n, ws.rows):
-        Xb, Yb = X[start:start + ws.rows], Y[start:start + ws.rows]
-        w = ws.head(Xb.shape[0], engine)
+
+    def local(j):
+        return ws.sibling(j, engine), engine.products.flat(engine.sizes, flat.dtype)
+
+    def block(state, i):
+        w, (block_flat, block_grads) = state
+        Xb, Yb = X[i * rows:(i + 1) * rows], Y[i * rows:(i + 1) * rows]
+        w = w.head(Xb.shape[0], engine)
         forward(engine, Xb, w)
         backward(engine, Xb, Yb, count, w, block_grads)
-        flat += block_flat
+        return block_flat
+
+    def accumulate(i, block_flat):
+        add(flat, block_flat, flat)
+
+    run_tasks(_n_blocks(n, rows), block, accumulate, local)
     return flat

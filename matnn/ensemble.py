@@ -34,12 +34,48 @@ from .backprop import (
     gradient,
     loss_total,
     n_params,
+    outputs,
 )
 from .layers import Dense
 from .network import Network, _labels_of, _true_labels
+from .threads import blas_on_one_thread, run_tasks
 from .validation import check_features, check_int, check_seed
 
-__all__ = ["Ensemble", "StackedLayer"]
+__all__ = ["Ensemble", "StackedLayer", "member_groups"]
+
+#: An ensemble is split into groups of at least this many consecutive
+#: members ...
+GROUP_MEMBERS = 64
+#: ... and at most this many groups, which the threads share ...
+MAX_GROUPS = 8
+#: ... when a call's work, members x rows (a fit's: members x training
+#: rows), is at least this much. None of these depends on the number of
+#: threads; benchmarks/case_threads.py measures them.
+GROUP_WORK = 4096
+
+
+def splits(members, rows):
+    """Whether work on ``members`` members and ``rows`` rows runs in groups of members."""
+    return members >= 2 * GROUP_MEMBERS and members * rows >= GROUP_WORK
+
+
+def member_groups(members):
+    """``[(start, stop), ...]``: the groups of ``members`` consecutive members.
+
+    ``min(MAX_GROUPS, members // GROUP_MEMBERS)`` groups (at least one), as
+    even as can be. They depend on the number of members only, never on the
+    number of threads: a member's arithmetic does depend on its group,
+    because BLAS rounds a column of a matrix product differently depending
+    on how many columns the product has (its kernels treat the last,
+    narrower tiles differently), and the first layer's product has one
+    column per member and unit. With fixed groups, one thread or many
+    compute the same groups, so the same bits.
+    """
+    if members == 0:
+        return []
+    n = max(1, min(MAX_GROUPS, members // GROUP_MEMBERS))
+    bounds = [members * g // n for g in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 class StackedLayer(NamedTuple):
@@ -256,13 +292,12 @@ class Ensemble:
             ``[k]`` is ``self.network(k).predict(X)``.
         """
         X = check_features(X, self.n_in, self.dtype)
-        n = X.shape[0]
-        out = np.empty((self.n_models, n, self.n_out), self.dtype)
-        ws = self._engine.workspace(block_rows(n, self.n_models), self.dtype)
-        for start in range(0, n, ws.rows):
-            Xb = X[start:start + ws.rows]
-            A = forward(self._engine, Xb, ws.head(Xb.shape[0], self._engine))
-            out[:, start:start + ws.rows] = A.transpose(2, 0, 1)
+        out = np.empty((self.n_models, X.shape[0], self.n_out), self.dtype)
+
+        def members(engine, ws, a, b):
+            outputs(engine, X, ws, out[a:b].transpose(1, 2, 0))
+
+        self._in_groups(X.shape[0], members)
         return out
 
     def loss(self, X, y):
@@ -279,8 +314,13 @@ class Ensemble:
             ``[k]`` is ``self.network(k).loss(X, y)``.
         """
         X, Y = self._prepare(X, y)
-        ws = self._engine.workspace(block_rows(X.shape[0], self.n_models), self.dtype)
-        return loss_total(self._engine, X, Y, ws).astype(np.float64) / self.loss_fn.count(Y)
+        totals = np.empty(self.n_models, self.dtype)
+
+        def members(engine, ws, a, b):
+            totals[a:b] = loss_total(engine, X, Y, ws)
+
+        self._in_groups(X.shape[0], members)
+        return totals.astype(np.float64) / self.loss_fn.count(Y)
 
     def gradients(self, X, y):
         """Gradient of every member's :meth:`loss` with respect to its parameters.
@@ -297,10 +337,16 @@ class Ensemble:
             ``self.network(k).gradients(X, y)`` returns.
         """
         X, Y = self._prepare(X, y)
-        products = self._engine.products
-        flat, grads = products.flat(self.sizes, self.dtype)
-        ws = self._engine.workspace(block_rows(X.shape[0], self.n_models), self.dtype)
-        gradient(self._engine, X, Y, ws, flat, grads)
+        flat, grads = self._engine.products.flat(self.sizes, self.dtype)
+
+        def members(engine, ws, a, b):
+            if b - a == self.n_models:
+                gradient(engine, X, Y, ws, flat, grads)
+            else:
+                group_flat, group_grads = engine.products.flat(self.sizes, self.dtype)
+                flat[:, a:b] = gradient(engine, X, Y, ws, group_flat, group_grads)
+
+        self._in_groups(X.shape[0], members)
         return [(dWT.transpose(2, 1, 0), db.T) for dWT, db in grads]
 
     def classify(self, X):
@@ -367,10 +413,37 @@ class Ensemble:
                            shuffle=shuffle, seed=seed, validation_data=validation_data,
                            patience=patience, min_delta=min_delta, restore_best=restore_best,
                            log_every=None, callback=callback)
-        run = _EnsembleRun(self, optimizer, loop.batch_size, X.shape[0])
-        return loop.run(run, X, Y, History)
+        if not splits(int((~self.failed).sum()), X.shape[0]):
+            return loop.run(_EnsembleRun(self, optimizer, loop.batch_size, X.shape[0]),
+                            X, Y, History)
+        # One BLAS limit for the whole run, not one per epoch.
+        with blas_on_one_thread():
+            return loop.run(_GroupedRun(self, optimizer, loop.batch_size, X.shape[0]),
+                            X, Y, History)
 
     # -- internals on validated arrays ---------------------------------------
+
+    def _in_groups(self, n, task):
+        """``task(engine, ws, a, b)`` for members ``a:b``: all at once, or per group on the threads.
+
+        ``engine`` computes members ``a:b`` (the ensemble's own engine when
+        they are all of them), ``ws`` is its workspace for blocks of an
+        ``n``-row batch, sized by the whole ensemble so a member's blocks do
+        not depend on its group.
+        """
+        K = self.n_models
+        rows = block_rows(n, K)
+        if not splits(K, n):
+            task(self._engine, self._engine.workspace(rows, self.dtype), 0, K)
+            return
+        groups = member_groups(K)
+
+        def run(_, g):
+            a, b = groups[g]
+            engine = self._engine_for(np.ascontiguousarray(self._flat[:, a:b]))
+            task(engine, engine.workspace(rows, self.dtype), a, b)
+
+        run_tasks(len(groups), run)
 
     def _prepare(self, X, y, name="X"):
         """``X``, and targets with a member axis: (n_samples, n_out, 1)."""
@@ -391,15 +464,17 @@ class _EnsembleRun:
     afterwards.
     """
 
-    def __init__(self, ens, optimizer, batch_size, n):
+    def __init__(self, ens, optimizer, batch_size, n, members=None):
         self.ens, self.batch_size, self.n = ens, batch_size, n
         self.members = ens.n_models
-        self.active = np.flatnonzero(~ens.failed)
+        train = ~ens.failed
+        if members is not None:
+            train &= np.isin(np.arange(ens.n_models), members)
+        self.active = np.flatnonzero(train)
         # The run steps a selection of the user's optimizer, compacted like
         # the parameters; finish() merges its state back.
         self.user_optimizer = optimizer
-        self._build(np.ascontiguousarray(ens._flat[:, self.active]),
-                    optimizer.select(~ens.failed))
+        self._build(np.ascontiguousarray(ens._flat[:, self.active]), optimizer.select(train))
         self.optimizer.check(self.flat)
 
     def _build(self, flat, optimizer):
@@ -408,7 +483,23 @@ class _EnsembleRun:
         dtype = flat.dtype
         self.grad, self.grads = self.engine.products.flat(self.ens.sizes, dtype)
         self.ws = self.engine.workspace(self.batch_size, dtype)
-        self.eval_ws = self.engine.workspace(block_rows(self.n, flat.shape[1]), dtype)
+        # Blocks sized by the whole ensemble, not by the members training
+        # here, so that a member's loss is summed the same way whichever
+        # group (see _GroupedRun) it is in.
+        self.eval_ws = self.engine.workspace(block_rows(self.n, self.members), dtype)
+
+    @property
+    def training(self):
+        return self.flat.shape[1] > 0
+
+    def epoch(self, batches, X, Y):
+        """One pass over ``batches``; each member's loss over ``X`` after it, and which diverged."""
+        self.before = self.flat.copy()
+        self.state = self.optimizer.state_dict()
+        for Xb, Yb in batches:
+            self.step(Xb, Yb)
+        loss, acc = self.evaluate(X, Y)
+        return loss, acc, ~(np.isfinite(loss) & np.isfinite(self.flat).all(axis=0))
 
     def step(self, Xb, Yb):
         w = self.ws.head(Xb.shape[0], self.engine)
@@ -441,7 +532,7 @@ class _EnsembleRun:
     def load_full(self, params, where):
         np.copyto(self.flat, params[:, self.active], where=where[self.active])
 
-    def diverged(self, bad, before, state, batches, epoch, history):
+    def diverged(self, bad, batches, epoch, history):
         """Freeze the ``bad`` members at their last finite parameters; train on the rest.
 
         The bad members are replayed from the epoch's start (deterministic),
@@ -454,8 +545,8 @@ class _EnsembleRun:
             The members that train on.
         """
         replay = copy.deepcopy(self.optimizer)
-        replay.load_state_dict(state)
-        sub = _Replay(self, before[:, bad], replay.select(bad))
+        replay.load_state_dict(self.state)
+        sub = _Replay(self, self.before[:, bad], replay.select(bad))
         last = sub.flat.copy()
         broke = np.full(last.shape[1], -1)
         for i, (Xb, Yb) in enumerate(batches):
@@ -486,4 +577,96 @@ class _Replay(_EnsembleRun):
 
     def __init__(self, run, flat, optimizer):
         self.ens, self.batch_size, self.n = run.ens, run.batch_size, run.n
+        self.members = run.members
         self._build(np.ascontiguousarray(flat), optimizer)
+
+
+class _GroupedRun:
+    """The members of one :meth:`Ensemble.fit` in groups that the threads share.
+
+    Each group is an :class:`_EnsembleRun` over consecutive members with its
+    own parameters, optimizer selection and workspaces. Members never
+    interact, except through the data order all of them share, so an epoch
+    runs every group's batches and loss in parallel; the loop then sees the
+    groups' results side by side, in member order. The groups depend only
+    on the members (see :func:`member_groups`), so the number of threads
+    changes nothing.
+    """
+
+    def __init__(self, ens, optimizer, batch_size, n):
+        self.ens, self.batch_size, self.n = ens, batch_size, n
+        self.members = ens.n_models
+        self.user_optimizer = optimizer
+        self.classifies = ens.loss_fn.classifies
+        self._group()
+
+    def _group(self):
+        active = np.flatnonzero(~self.ens.failed)
+        self.groups = [_EnsembleRun(self.ens, self.user_optimizer, self.batch_size, self.n,
+                                    members=active[a:b])
+                       for a, b in member_groups(active.size)]
+        self.active = active
+
+    def _each(self, task):
+        """``task(group)`` for every group, on the threads; the results in group order."""
+        results = [None] * len(self.groups)
+
+        def run(_, g):
+            results[g] = task(self.groups[g])
+
+        run_tasks(len(self.groups), run)
+        return results
+
+    @property
+    def training(self):
+        return self.active.size > 0
+
+    def epoch(self, batches, X, Y):
+        return _side_by_side(self._each(lambda g: g.epoch(batches, X, Y)))
+
+    def evaluate(self, X, Y):
+        return _side_by_side(self._each(lambda g: g.evaluate(X, Y)))
+
+    def full(self, values):
+        out = np.full(self.members, np.nan)
+        out[self.active] = values
+        return out
+
+    def params_full(self):
+        params = self.ens._flat.copy()
+        for g in self.groups:
+            params[:, g.active] = g.flat
+        return params
+
+    def load_full(self, params, where):
+        for g in self.groups:
+            g.load_full(params, where)
+
+    def diverged(self, bad, batches, epoch, history):
+        """Each group freezes its own bad members; the rest are regrouped to stay balanced.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_active,)
+            The members that train on.
+        """
+        kept, start = [], 0
+        for g in self.groups:
+            stop = start + g.active.size
+            if bad[start:stop].any():
+                kept.append(g.diverged(bad[start:stop], batches, epoch, history))
+            else:
+                kept.append(np.ones(stop - start, bool))
+            start = stop
+        self.finish()
+        self._group()
+        return np.concatenate(kept)
+
+    def finish(self):
+        for g in self.groups:
+            g.finish()
+
+
+def _side_by_side(results):
+    """The groups' per-member results, concatenated in member order (None stays None)."""
+    return tuple(None if parts[0] is None else np.concatenate(parts) for parts in zip(*results))

@@ -26,6 +26,7 @@ from .backprop import (
     gradient,
     loss_total,
     n_params,
+    outputs,
 )
 from .layers import Dense
 from .losses import get_loss
@@ -73,8 +74,13 @@ class Network:
 
     Notes
     -----
-    *Threads.* ``predict``, ``loss``, ``gradients``, ``classify`` and
-    ``accuracy`` only read the parameters and may run concurrently. ``fit``
+    *Threads.* On a batch of more than one block of
+    :data:`~matnn.backprop.BLOCK_ROWS` rows, ``predict``, ``loss``,
+    ``gradients`` and ``fit`` spread the blocks over
+    :func:`matnn.get_num_threads` threads, with the same result, bit for
+    bit, on any number of them (see :mod:`matnn.threads`). ``predict``,
+    ``loss``, ``gradients``, ``classify`` and ``accuracy`` only read the
+    parameters and may also be called from several threads at once. ``fit``
     updates the parameters in place, so a ``predict`` in another thread
     during a ``fit`` sees them mid-update.
 
@@ -331,11 +337,7 @@ class Network:
         X = check_features(X, self.n_in, self.dtype)
         n = X.shape[0]
         out = np.empty((n, self.n_out), self.dtype)
-        ws = self._engine.workspace(block_rows(n), self.dtype)
-        for start in range(0, n, ws.rows):
-            Xb = X[start:start + ws.rows]
-            out[start:start + ws.rows] = forward(self._engine, Xb, ws.head(Xb.shape[0], self._engine))
-        return out
+        return outputs(self._engine, X, self._engine.workspace(block_rows(n), self.dtype), out)
 
     def loss(self, X, y):
         """The loss of the batch: for the default, the lesson's MSE over every entry.

@@ -298,13 +298,14 @@ class _NetworkRun:
     """One network's steps, losses and divergence, for :class:`_Loop`."""
 
     def __init__(self, net, optimizer, batch_size, n):
-        from .backprop import Products, backward, block_rows, forward
+        from .backprop import Products, backward, block_rows, forward, gradient
 
         self.net, self.optimizer = net, optimizer
         self.flat = net.params
+        self.before, self.state = np.empty_like(self.flat), None
         engine, dtype = net._engine, net.dtype
         self.engine = engine
-        self.ws = engine.workspace(batch_size, dtype)
+        self.ws = engine.workspace(block_rows(batch_size), dtype)
         self.eval_ws = engine.workspace(block_rows(n), dtype)
         grad, grads = Products().flat(net.sizes, dtype)
         count = net.loss_fn.count
@@ -319,13 +320,20 @@ class _NetworkRun:
                     gW[...] = dW
                     gb[...] = db
                 update(params, grad)
-        else:
+        elif batch_size <= self.ws.rows:
             ws = self.ws
 
             def step(Xb, Yb):
                 w = ws.head(Xb.shape[0], engine)
                 forward(engine, Xb, w)
                 backward(engine, Xb, Yb, count(Yb), w, grads)
+                update(params, grad)
+        else:
+            # Batches of several blocks: the blocks run on the threads.
+            ws = self.ws
+
+            def step(Xb, Yb):
+                gradient(engine, Xb, Yb, ws, grad, grads)
                 update(params, grad)
 
         self.step = step
@@ -350,6 +358,16 @@ class _NetworkRun:
         return float(total) / count, float(correct) / count
 
     members = None
+    training = True
+
+    def epoch(self, batches, X, Y):
+        """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
+        np.copyto(self.before, self.flat)
+        self.state = self.optimizer.state_dict()
+        for Xb, Yb in batches:
+            self.step(Xb, Yb)
+        loss, acc = self.evaluate(X, Y)
+        return loss, acc, not (math.isfinite(loss) and np.isfinite(self.flat).all())
 
     def full(self, values):
         return values
@@ -360,9 +378,10 @@ class _NetworkRun:
     def load_full(self, params, where):
         np.copyto(self.flat, params, where=where)
 
-    def diverged(self, bad, before, state, batches, epoch, history):
+    def diverged(self, bad, batches, epoch, history):
+        before = self.before
         self.flat[...] = before
-        self.optimizer.load_state_dict(state)
+        self.optimizer.load_state_dict(self.state)
         for i, (Xb, Yb) in enumerate(batches):
             self.step(Xb, Yb)
             if not np.isfinite(self.flat).all():
@@ -431,7 +450,6 @@ class _Loop:
             batches = _split(Xs, Ys, batch_size)
         else:
             batches = _split(X, Y, batch_size)
-        before = np.empty_like(run.flat)
         start = run.full(run.evaluate(X, Y)[0])
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
@@ -447,22 +465,15 @@ class _Loop:
             # numpy's own warnings would only say which ufunc saw it.
             with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
                 for epoch in range(self.epochs):
-                    if run.members is not None and run.flat.shape[1] == 0:
+                    if not run.training:
                         break
                     if self.shuffle:
                         order = self.rng.permutation(n)
                         np.take(X, order, axis=0, out=Xs)
                         np.take(Y, order, axis=0, out=Ys)
-                    if before.shape != run.flat.shape:
-                        before = np.empty_like(run.flat)
-                    np.copyto(before, run.flat)
-                    state = run.optimizer.state_dict()
-                    for Xb, Yb in batches:
-                        run.step(Xb, Yb)
-                    loss, acc = run.evaluate(X, Y)
-                    bad = ~(np.isfinite(loss) & np.isfinite(run.flat).all(axis=0))
-                    if bad.any():
-                        keep = run.diverged(bad, before, state, batches, epoch, losses)
+                    loss, acc, bad = run.epoch(batches, X, Y)
+                    if np.any(bad):
+                        keep = run.diverged(bad, batches, epoch, losses)
                         loss, acc = loss[keep], None if acc is None else acc[keep]
                     losses.append(run.full(loss))
                     if run.classifies:
