@@ -354,6 +354,9 @@ class Ensemble:
         optimizer = _check_optimizer(learning_rate, optimizer, self.dtype, self.n_models)
         if isinstance(optimizer, LBFGS):
             raise ValueError("L-BFGS trains one network at a time; fit each member with it")
+        # Checked against every member's parameters before the run selects
+        # the members still training from it.
+        optimizer.check(self._flat)
         loop = _Loop.check(self._prepare, X.shape[0], epochs=epochs, batch_size=batch_size,
                            shuffle=shuffle, seed=seed, validation_data=validation_data,
                            patience=patience, min_delta=min_delta, restore_best=restore_best,

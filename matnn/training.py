@@ -178,6 +178,11 @@ def _check_optimizer(learning_rate, optimizer, dtype, members):
                 "give learning_rate or optimizer, not both: the optimizer has its own "
                 "learning rate"
             )
+        if isinstance(optimizer, type) and issubclass(optimizer, (Optimizer, LBFGS)):
+            raise TypeError(
+                f"optimizer must be a matnn optimizer object, got the class "
+                f"{optimizer.__name__}; make one, e.g. optimizer=matnn.{optimizer.__name__}()"
+            )
         if not isinstance(optimizer, (Optimizer, LBFGS)):
             raise TypeError(
                 f"optimizer must be a matnn optimizer (matnn.SGD, matnn.Adam, matnn.AdamW, "
