@@ -8,6 +8,9 @@ formulas on bare buffers; here the optimizers run inside ``Network.fit`` and
 """
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -331,3 +334,18 @@ def test_the_default_batch_size_is_min_32_n(n, batches):
         for lo, hi in batches:
             by_hand.params -= 0.2 * flat_gradient(by_hand, Xt[lo:hi], yt[lo:hi])
     assert_close(net.params, by_hand.params)
+
+
+# -- the README's table -----------------------------------------------------------------------------
+
+def test_the_readmes_optimizer_table_is_what_its_script_prints():
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "benchmarks.optimizers_table", "--repeats", "1"],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    section = (root / "README.md").read_text(encoding="utf-8").split("\n## Optimizers\n", 1)[1]
+    shown = [line for line in section.split("\n## ", 1)[0].splitlines() if line.startswith("|")]
+    printed = done.stdout.splitlines()
+    # Every column but the time, which is the machine's.
+    strip = lambda line: line.rsplit("|", 2)[0]  # noqa: E731
+    assert [strip(line) for line in shown] == [strip(line) for line in printed]
