@@ -135,7 +135,8 @@ def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimize
     -----
     LossIncreasedWarning
         When the final loss is more than :data:`WORSE_FACTOR` times the
-        starting loss.
+        starting loss, or when training left the outputs exactly equal for
+        every sample although the inputs and targets differ.
     """
     from .history import History
     from .optimizers import LBFGS
