@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 
 from matnn import LBFGS, SGD, Adam, AdamW, Network
 
@@ -44,7 +43,7 @@ def problem():
     return (X - mean) / std, y, (X_test - mean) / std, y_test
 
 
-def train(start, name, kwargs, X, y):
+def train(start, kwargs, X, y):
     """Fit a copy of ``start``; the network, its history and the seconds it took."""
     net = start.copy()
     kwargs = {k: v() if callable(v) else v for k, v in kwargs.items()}
@@ -65,7 +64,7 @@ def table(repeats=REPEATS):
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, kwargs in RUNS:
-        runs = [train(start, name, kwargs, X, y) for _ in range(repeats)]
+        runs = [train(start, kwargs, X, y) for _ in range(repeats)]
         net, history, _ = runs[0]
         seconds = min(t for *_, t in runs)
         steps = f"{len(history)}" + ("" if history.converged is None else

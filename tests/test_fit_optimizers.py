@@ -238,7 +238,8 @@ def test_bad_hyperparameters_are_refused_before_any_fit(make, error, match):
     (dict(learning_rate=0.1, optimizer=Adam()), ValueError,
      r"give learning_rate or optimizer, not both"),
     (dict(optimizer="adam"), TypeError, r"optimizer must be a matnn optimizer .* got str"),
-    (dict(optimizer=Adam), TypeError, r"optimizer must be a matnn optimizer .* got the class Adam; make one"),
+    (dict(optimizer=Adam), TypeError,
+     r"optimizer must be a matnn optimizer .* got the class Adam; make one"),
     (dict(optimizer=copy), TypeError, r"optimizer must be a matnn optimizer"),
     (dict(), TypeError, r"fit needs a learning_rate \(plain SGD\) or an optimizer"),
 ])
@@ -322,7 +323,7 @@ def test_each_member_with_its_own_hyperparameters_equals_its_solo_fit(make):
         assert_close(history.loss[k], alone_history.loss)
 
 
-# -- the default batch size -------------------------------------------------------------------------
+# -- the default batch size ---------------------------------------------------------------
 
 @pytest.mark.parametrize("n, batches", [(4, [(0, 4)]), (50, [(0, 32), (32, 50)])])
 def test_the_default_batch_size_is_min_32_n(n, batches):
@@ -336,7 +337,7 @@ def test_the_default_batch_size_is_min_32_n(n, batches):
     assert_close(net.params, by_hand.params)
 
 
-# -- the README's table -----------------------------------------------------------------------------
+# -- the README's table -----------------------------------------------------------------
 
 def test_the_readmes_optimizer_table_is_what_its_script_prints():
     root = Path(__file__).resolve().parents[1]
