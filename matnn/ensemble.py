@@ -409,6 +409,9 @@ class Ensemble:
         optimizer = _check_optimizer(learning_rate, optimizer, self.dtype, self.n_models)
         if isinstance(optimizer, LBFGS):
             raise ValueError("L-BFGS trains one network at a time; fit each member with it")
+        # Checked against every member's parameters before the run selects
+        # the members still training from it.
+        optimizer.check(self._flat)
         loop = _Loop.check(self._prepare, X.shape[0], epochs=epochs, batch_size=batch_size,
                            shuffle=shuffle, seed=seed, validation_data=validation_data,
                            patience=patience, min_delta=min_delta, restore_best=restore_best,
@@ -510,6 +513,11 @@ class _EnsembleRun:
     @property
     def classifies(self):
         return self.ens.loss_fn.classifies
+
+    def collapsed(self, X, Y):
+        from .training import _collapsed
+
+        return _collapsed(self.engine, X, Y, self.eval_ws)
 
     def evaluate(self, X, Y):
         """Each active member's loss over ``X`` and, for a classifying loss, accuracy."""
@@ -626,6 +634,9 @@ class _GroupedRun:
 
     def evaluate(self, X, Y):
         return _side_by_side(self._each(lambda g: g.evaluate(X, Y)))
+
+    def collapsed(self, X, Y):
+        return np.concatenate(self._each(lambda g: g.collapsed(X, Y)))
 
     def full(self, values):
         out = np.full(self.members, np.nan)

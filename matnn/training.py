@@ -59,11 +59,16 @@ class TrainingDiverged(FloatingPointError):
 
 
 class LossIncreasedWarning(RuntimeWarning):
-    """``fit`` ended with a loss clearly worse than the one it started from.
+    """``fit`` ended with a network clearly worse than it should be.
 
-    Typically the learning rate is far too large: the outputs saturate (a
-    sigmoid or tanh stuck at its limits, relu units dead) and the parameters
-    stay finite, so nothing diverges, yet the network has stopped learning.
+    Raised when the final loss is more than :data:`WORSE_FACTOR` times the
+    starting loss, or when the outputs ended exactly the same for every
+    sample although the inputs and the targets differ (which a loss that
+    started absurdly high, as a relu network's on unscaled data does, can
+    hide). Typically the learning rate is far too large: the outputs saturate
+    (a sigmoid or tanh stuck at its limits, relu units dead) and the
+    parameters stay finite, so nothing diverges, yet the network has stopped
+    learning.
     """
 
 
@@ -130,7 +135,8 @@ def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimize
     -----
     LossIncreasedWarning
         When the final loss is more than :data:`WORSE_FACTOR` times the
-        starting loss.
+        starting loss, or when training left the outputs exactly equal for
+        every sample although the inputs and targets differ.
     """
     from .history import History
     from .optimizers import LBFGS
@@ -172,6 +178,11 @@ def _check_optimizer(learning_rate, optimizer, dtype, members):
             raise ValueError(
                 "give learning_rate or optimizer, not both: the optimizer has its own "
                 "learning rate"
+            )
+        if isinstance(optimizer, type) and issubclass(optimizer, (Optimizer, LBFGS)):
+            raise TypeError(
+                f"optimizer must be a matnn optimizer object, got the class "
+                f"{optimizer.__name__}; make one, e.g. optimizer=matnn.{optimizer.__name__}()"
             )
         if not isinstance(optimizer, (Optimizer, LBFGS)):
             raise TypeError(
@@ -246,6 +257,7 @@ def _refuse_with_lbfgs(**given):
 
 def _fit_lbfgs(net, X, Y, optimizer, callback):
     """Full-batch training with scipy's L-BFGS-B on the flat parameters."""
+    from .backprop import block_rows
     from .history import History
 
     callback = check_callback(callback)
@@ -268,7 +280,9 @@ def _fit_lbfgs(net, X, Y, optimizer, callback):
         return bool(callback is not None and callback(iteration, loss))
 
     start = params.copy()
+    ws = net._engine.workspace(block_rows(X.shape[0]), net.dtype)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        stuck_before = _collapsed(net._engine, X, Y, ws)
         result = optimizer.minimize(loss_and_gradient, params.astype(np.float64),
                                     callback=after_iteration)
     if not (np.isfinite(result.x).all() and np.isfinite(result.loss).all()):
@@ -277,7 +291,10 @@ def _fit_lbfgs(net, X, Y, optimizer, callback):
             f"L-BFGS reached non-finite parameters or loss ({result.message}); the network "
             "keeps the parameters it started from", len(result.loss), None, result.loss)
     params[...] = result.x
-    _warn_if_worse(result.loss[:1] if result.loss.size else 0.0, result.loss[-1:] if result.loss.size else 0.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        collapsed = _collapsed(net._engine, X, Y, ws) & ~stuck_before
+    if result.loss.size:
+        _warn_if_worse(result.loss[0], result.loss[-1], collapsed)
     return History(result.loss, converged=result.success, message=result.message)
 
 
@@ -359,6 +376,9 @@ class _NetworkRun:
 
     members = None
     training = True
+
+    def collapsed(self, X, Y):
+        return _collapsed(self.engine, X, Y, self.eval_ws)
 
     def epoch(self, batches, X, Y):
         """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
@@ -451,6 +471,8 @@ class _Loop:
         else:
             batches = _split(X, Y, batch_size)
         start = run.full(run.evaluate(X, Y)[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            stuck_before = run.full(run.collapsed(X, Y)) == 1
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
         if self.validation is not None:
@@ -499,11 +521,15 @@ class _Loop:
                         break
                     if stopped_early:
                         break
+                # Members that failed have left the run (full() gives them NaN).
+                collapsed = (run.full(run.collapsed(X, Y)) == 1) & ~stuck_before \
+                    if losses else False
         finally:
             run.finish()
         if best_params is not None:
             run.load_full(best_params, np.asarray(best_epoch >= 0))
-        _warn_if_worse(start, losses[-1] if losses else start)
+        _warn_if_worse(start, losses[-1] if losses else start, collapsed)
+
         def curve(values, recorded=True):
             if not recorded:
                 return None
@@ -534,19 +560,65 @@ def _split(X, Y, batch_size):
     return [(X[s:s + batch_size], Y[s:s + batch_size]) for s in range(0, X.shape[0], batch_size)]
 
 
-def _warn_if_worse(start, final):
+def _collapsed(engine, X, Y, ws):
+    """Whether the outputs are exactly equal for every sample while inputs and targets differ.
+
+    A network whose output no longer depends on its input has saturated or
+    dead units: no gradient flows back, and it stays there. ``fit`` warns
+    when training brought a network there (not when it started there). One
+    value per member for an ensemble's (stacked) engine.
+
+    Parameters
+    ----------
+    engine : Engine
+    X : ndarray of shape (n_samples, n_in)
+    Y : ndarray of shape (n_samples, n_out) (with a trailing member axis of 1 for an ensemble)
+    ws : Workspace
+        For blocks of ``ws.rows`` rows.
+    """
+    from .backprop import forward
+
+    same = np.bool_(False) if engine.products.members is None else \
+        np.zeros(engine.products.members, bool)
+    if same.size == 0 or not ((X != X[:1]).any() and (Y != Y[:1]).any()):
+        return same
+    first = None
+    for start in range(0, X.shape[0], ws.rows):
+        Xb = X[start:start + ws.rows]
+        A = forward(engine, Xb, ws.head(Xb.shape[0], engine))
+        if first is None:
+            first, same = A[:1].copy(), ~same
+        same = same & (A == first).all(axis=(0, 1))
+    return same
+
+
+def _warn_if_worse(start, final, collapsed):
     start, final = np.asarray(start, float), np.asarray(final, float)
     worse = np.isfinite(final) & np.isfinite(start) & (final > WORSE_FACTOR * start)
-    if not worse.any():
+    collapsed = np.asarray(collapsed) & ~worse
+    if not (worse.any() or collapsed.any()):
         return
-    if worse.ndim == 0:
+    if worse.ndim == 0 and worse:
         what = f"the loss went from {float(start):.4g} to {float(final):.4g}"
+    elif worse.ndim == 0:
+        what = (f"its outputs ended the same for every sample (loss {float(final):.4g}), "
+                "though the inputs and targets differ")
     else:
-        k = int(np.flatnonzero(worse)[0])
-        what = (f"{int(worse.sum())} of {worse.size} members ended worse than they started "
-                f"(member {k}: from {start[k]:.4g} to {final[k]:.4g})")
+        k = int(np.flatnonzero(worse | collapsed)[0])
+        parts = []
+        if worse.any():
+            parts.append(f"{int(worse.sum())} of {worse.size} members ended worse than they "
+                         "started")
+        if collapsed.any():
+            parts.append(f"{int(collapsed.sum())} of {worse.size} members ended with the same "
+                         "outputs for every sample, though the inputs and targets differ")
+        what = (f"{'; '.join(parts)} (member {k}: loss from {start[k]:.4g} to "
+                f"{final[k]:.4g})")
+    headline = "training made the network worse" if worse.any() else \
+        "training left the network stuck"
     warnings.warn(
-        f"training made the network worse: {what}. The outputs have probably saturated; "
-        "try a smaller learning rate, or scale the inputs.",
+        f"{headline}: {what}. The outputs have probably saturated (sigmoid or tanh units "
+        "at their limits, or dead relu units); try a smaller learning rate, or scale the "
+        "inputs.",
         LossIncreasedWarning, stacklevel=4,
     )
