@@ -284,9 +284,10 @@ def _read(read, path):
         raise CommandError(str(exc)) from None
 
 
-#: ``matnn digits`` defaults, chosen by trying a few (hidden 32/64/128, 20 to 50
-#: epochs, Adam at 1e-3 to 3e-3, batch 16 or 32) over seeds 0..29: these reach
-#: a mean test accuracy of 0.97 in about 0.2 s of training.
+#: ``matnn digits`` defaults, chosen by trying a few (hidden 32, 64 or 128; 20
+#: to 50 epochs; Adam at 1e-3 to 3e-3; batch 16 or 32) over many seeds. These
+#: train in about 0.2 s; over seeds 0..29 the test accuracy averages 0.969,
+#: and 29 of the 30 reach 0.96 (seed 21, a hard split, 0.956).
 _DIGITS_HIDDEN, _DIGITS_EPOCHS, _DIGITS_BATCH = 64, 30, 32
 _DIGITS_RATES = {"sgd": 0.05, "adam": 2e-3, "adamw": 2e-3}
 _DIGITS_MOMENTUM = 0.9
