@@ -302,13 +302,15 @@ def _cmd_digits(args):
                                                      momentum=_DIGITS_MOMENTUM)
     lbfgs = isinstance(optimizer, LBFGS)
     batch_size = _DIGITS_BATCH if args.batch_size is None else args.batch_size
+    sizes = (digits.N_FEATURES, args.hidden, digits.N_CLASSES)
+    shape = "-".join(map(str, sizes))
+    _check_memory(f"training a {shape} network on the digits for {args.epochs} epochs",
+                  _training_bytes(sizes, digits.N_SAMPLES, args.epochs))
     start = time.perf_counter()
     try:
         split = digits.load(args.seed)
     except ImportError as exc:
         raise CommandError(str(exc)) from None
-    sizes = (digits.N_FEATURES, args.hidden, digits.N_CLASSES)
-    shape = "-".join(map(str, sizes))
     rng = np.random.default_rng(args.seed)
     net = Network.from_sizes(sizes, ["tanh", "softmax"], seed=rng, loss="cross_entropy")
     print(f"The 8x8 handwritten digits: {len(split.y_train)} training, {len(split.y_val)} "

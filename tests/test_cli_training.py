@@ -300,6 +300,9 @@ ERRORS = {
     "momentum diverging": (["train", "people.csv", "--momentum", "0.9", "--lr", "1000",
                             "--activation", "identity", "--epochs", "20"],
                            "training diverged at epoch 0"),
+    "digits beyond memory": (["digits", "--hidden", str(10**11)],
+                             "training a 64-100000000000-10 network on the digits for 30 "
+                             "epochs needs about"),
     "probabilities of a regression": (["predict", "identity.npz", "blob-queries.csv",
                                        "--probabilities"],
                                       "the model in identity.npz ends in identity, so its "
