@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from . import data, scalar
+from . import data, digits, scalar
 from .activations import ACTIVATIONS
 from .csvfile import read_table, write_table
 from .explain import explain, report
@@ -29,6 +29,7 @@ from .layers import Dense
 from .lesson import lesson_page, model_page
 from .backprop import n_params
 from .network import Network
+from .optimizers import LBFGS, SGD, Adam, AdamW
 from .saving import load, save
 from .seeds import CONVERGED, train_seeds
 from .training import TrainingDiverged
@@ -137,43 +138,83 @@ def _cmd_explain(args):
 
 
 def _cmd_train(args):
+    loss = args.loss
+    if args.patience is not None and args.validation_split is None:
+        raise CommandError("--patience watches the validation loss: it needs --validation-split")
+    optimizer, learning_rate, described = _optimizer(args, _TRAIN_RATES, momentum=0.0)
+    lbfgs = isinstance(optimizer, LBFGS)
+    if lbfgs and not args.shuffle:
+        raise CommandError(_NOT_WITH_LBFGS.format(option="--no-shuffle"))
+    batch_size = 1 if args.batch_size is None else args.batch_size
     table, header = _read(functools.partial(read_table, header=args.header), args.csv)
     n_rows, n_columns = table.shape
     if n_columns < 2:
         raise CommandError(f"{args.csv} has 1 column; it needs features, then target(s)")
-    sizes = args.sizes or (n_columns - 1, 2, 1)
-    if sizes[0] + sizes[-1] != n_columns:
-        raise CommandError(
-            f"{args.csv} has {n_columns} columns, but sizes {','.join(map(str, sizes))} "
-            f"need {sizes[0]} feature + {sizes[-1]} target = {sizes[0] + sizes[-1]} columns"
-        )
-    _check_memory(f"training a {','.join(map(str, sizes))} network on {n_rows} rows "
-                  f"for {args.epochs} epochs", _training_bytes(sizes, n_rows, args.epochs))
-    X, Y = table[:, :sizes[0]], table[:, sizes[0]:]
-    rng = np.random.default_rng(args.seed)
-    net = Network.from_sizes(sizes, args.activation, seed=rng)
     names = header or [f"column {i}" for i in range(1, n_columns + 1)]
-    print(f"Training a {','.join(map(str, sizes))} {args.activation} network on {n_rows} rows "
+    labelled = loss == "cross_entropy"
+    if labelled:
+        # One column of class labels; the network has one output per class.
+        labels = _class_labels(table[:, -1], names[-1], args.csv)
+        sizes = args.sizes or (n_columns - 1, 2, max(2, int(labels.max()) + 1))
+        if sizes[-1] < 2:
+            raise CommandError("--loss cross_entropy needs at least 2 classes, the last of "
+                               f"--sizes, got {sizes[-1]}; for two classes with one output "
+                               "use --loss binary_cross_entropy")
+        n_features = n_columns - 1
+        if sizes[0] != n_features:
+            raise CommandError(
+                f"{args.csv} has {n_columns} columns, but sizes {_joined(sizes)} with --loss "
+                f"cross_entropy need {sizes[0]} feature + 1 label = {sizes[0] + 1} columns"
+            )
+        if labels.max() >= sizes[-1]:
+            i = int(np.argmax(labels))
+            raise CommandError(
+                f"{args.csv}: {names[-1]} holds class {labels[i]} in data row {i + 1}, but sizes "
+                f"{_joined(sizes)} give {sizes[-1]} classes, 0 to {sizes[-1] - 1}"
+            )
+        Y = labels
+    else:
+        sizes = args.sizes or (n_columns - 1, 2, 1)
+        if sizes[0] + sizes[-1] != n_columns:
+            raise CommandError(
+                f"{args.csv} has {n_columns} columns, but sizes {_joined(sizes)} "
+                f"need {sizes[0]} feature + {sizes[-1]} target = {sizes[0] + sizes[-1]} columns"
+            )
+        Y = table[:, sizes[0]:]
+        if loss == "binary_cross_entropy":
+            _check_probabilities(Y, names[sizes[0]:], args.csv)
+    activations = _activations(args.activation, sizes, loss)
+    _check_memory(f"training a {_joined(sizes)} network on {n_rows} rows "
+                  f"for {args.epochs} epochs", _training_bytes(sizes, n_rows, args.epochs))
+    X = table[:, :sizes[0]]
+    rng = np.random.default_rng(args.seed)
+    net = _network(sizes, activations, rng, loss)
+    validation = None
+    if args.validation_split is not None:
+        X, Y, validation = _split_rows(X, Y, args.validation_split, rng, n_rows)
+
+    print(f"Training a {_joined(sizes)} {_shown(activations)} network on {n_rows} rows "
           f"of {args.csv} ({_header_note(header, args.header)})")
     targets = names[sizes[0]:]
-    print(f"features: {', '.join(names[:sizes[0]])}; "
-          f"target{'s' if len(targets) > 1 else ''}: {', '.join(targets)}")
-    print(f"{args.epochs} epochs, learning rate {args.lr:g}, batch size {args.batch_size}, "
-          f"seed {args.seed}")
-    # About ten progress lines whatever the number of epochs, plus the last.
-    every = max(1, args.epochs // 10)
-    width = len(str(args.epochs - 1))
-
-    def progress(epoch, loss):
-        if epoch % every == 0 or epoch == args.epochs - 1:
-            print(f"epoch {epoch:>{width}}  loss {loss:.6g}")
-
-    try:
-        history = net.fit(X, Y, epochs=args.epochs, learning_rate=args.lr,
-                          batch_size=args.batch_size, seed=rng, callback=progress)
-    except TrainingDiverged as exc:
-        raise CommandError(str(exc)) from None
-    print(f"Final loss (MSE over all {n_rows} rows): {history[-1]:.6g}")
+    if labelled:
+        target = f"class label: {targets[0]} ({sizes[-1]} classes, 0 to {sizes[-1] - 1})"
+    else:
+        target = f"target{'s' if len(targets) > 1 else ''}: {', '.join(targets)}"
+    print(f"features: {', '.join(names[:sizes[0]])}; {target}; loss: {_LOSS_NAMES[loss]}")
+    if validation is not None:
+        n_val = validation[0].shape[0]
+        print(f"validation: {n_val} of the {n_rows} rows ({args.validation_split:.0%}, drawn "
+              f"with the seed); training on the other {n_rows - n_val}")
+    if lbfgs:
+        print(f"{described}, seed {args.seed}")
+    else:
+        order = "" if args.shuffle else ", rows in file order"
+        print(f"{args.epochs} epochs, {described}, batch size {batch_size}{order}, "
+              f"seed {args.seed}")
+    history = _fit(net, X, Y, validation, optimizer=optimizer, learning_rate=learning_rate,
+                   epochs=args.epochs, batch_size=batch_size, shuffle=args.shuffle, rng=rng,
+                   patience=args.patience)
+    _print_outcome(net, history, (X, Y), validation, optimizer, args.patience)
     if args.save:
         try:
             save(net, args.save)
@@ -192,8 +233,23 @@ def _cmd_predict(args):
             f"{args.csv} has {table.shape[1]} columns, but the model in {args.model} "
             f"takes {net.n_in} features (and no target columns)"
         )
-    predictions = net.predict(table)
-    header = ["y_pred"] if net.n_out == 1 else [f"y_pred{i}" for i in range(1, net.n_out + 1)]
+    if args.classes:
+        predictions = net.classify(table)[:, None]
+        header = ["class"]
+    else:
+        if args.probabilities and net.activations[-1] not in ("softmax", "sigmoid"):
+            raise CommandError(
+                f"the model in {args.model} ends in {net.activations[-1]}, so its outputs are "
+                "not probabilities; --probabilities needs a softmax or sigmoid output "
+                "(--classes works for any model)"
+            )
+        predictions = net.predict(table)
+        if args.probabilities:
+            # Named by the class each is the probability of, as --classes numbers them.
+            header = ["p1"] if net.n_out == 1 else [f"p{j}" for j in range(net.n_out)]
+        else:
+            header = (["y_pred"] if net.n_out == 1
+                      else [f"y_pred{i}" for i in range(1, net.n_out + 1)])
     if args.out is None:
         # stdout is the CSV itself, so the note goes to stderr.
         print(f"matnn predict: {note}", file=sys.stderr)
@@ -226,6 +282,418 @@ def _read(read, path):
         raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+
+
+#: ``matnn digits`` defaults, chosen by trying a few (hidden 32, 64 or 128; 20
+#: to 50 epochs; Adam at 1e-3 to 3e-3; batch 16 or 32) over many seeds. These
+#: train in about 0.2 s; over seeds 0..29 the test accuracy averages 0.969,
+#: and 29 of the 30 reach 0.96 (seed 21, a hard split, 0.956).
+_DIGITS_HIDDEN, _DIGITS_EPOCHS, _DIGITS_BATCH = 64, 30, 32
+_DIGITS_RATES = {"sgd": 0.05, "adam": 2e-3, "adamw": 2e-3}
+_DIGITS_MOMENTUM = 0.9
+#: At most this many misclassified digits are drawn.
+_MOST_DRAWN = 40
+
+
+def _cmd_digits(args):
+    if args.plot or args.misclassified:
+        _pyplot()  # fail now rather than after training
+    optimizer, learning_rate, described = _optimizer(args, _DIGITS_RATES,
+                                                     momentum=_DIGITS_MOMENTUM)
+    lbfgs = isinstance(optimizer, LBFGS)
+    batch_size = _DIGITS_BATCH if args.batch_size is None else args.batch_size
+    sizes = (digits.N_FEATURES, args.hidden, digits.N_CLASSES)
+    shape = "-".join(map(str, sizes))
+    _check_memory(f"training a {shape} network on the digits for {args.epochs} epochs",
+                  _training_bytes(sizes, digits.N_SAMPLES, args.epochs))
+    start = time.perf_counter()
+    try:
+        split = digits.load(args.seed)
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    rng = np.random.default_rng(args.seed)
+    net = Network.from_sizes(sizes, ["tanh", "softmax"], seed=rng, loss="cross_entropy")
+    print(f"The 8x8 handwritten digits: {len(split.y_train)} training, {len(split.y_val)} "
+          f"validation and {len(split.y_test)} test images (stratified split, seed {args.seed})")
+    how = described if lbfgs else f"{args.epochs} epochs, {described}, batch size {batch_size}"
+    print(f"A {shape} tanh/softmax network, cross-entropy, {how}")
+    trained = time.perf_counter()
+    validation = (split.X_val, split.y_val)
+    history = _fit(net, split.X_train, split.y_train, validation, optimizer=optimizer,
+                   learning_rate=learning_rate, epochs=args.epochs, batch_size=batch_size,
+                   shuffle=True, rng=rng, patience=args.patience)
+    trained = time.perf_counter() - trained
+    _print_outcome(net, history, (split.X_train, split.y_train), validation, optimizer,
+                   args.patience)
+    predicted = net.classify(split.X_test)
+    accuracy = np.mean(predicted == split.y_test)
+    print(f"test accuracy {accuracy:.3f}")
+    print()
+    print(_confusion_table(split.y_test, predicted))
+    print()
+    print(f"Time: {time.perf_counter() - start:.2f} s in all, {trained:.2f} s training "
+          f"({1e3 * trained / max(1, len(history)):.1f} ms per "
+          f"{'iteration' if lbfgs else 'epoch'})")
+    if args.plot:
+        _plot_learning_curves(args.plot, history, accuracy, shape, described)
+    if args.misclassified:
+        _plot_misclassified(args.misclassified, split.X_test, split.y_test, predicted)
+    return 0
+
+
+def _confusion(y_true, y_pred, k):
+    """(k, k) counts: row ``i`` column ``j`` is how many of class ``i`` were called ``j``."""
+    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+
+
+def _confusion_table(y_true, y_pred):
+    counts = _confusion(y_true, y_pred, digits.N_CLASSES)
+    width = max(3, len(str(counts.max())) + 1)
+    lines = ["Confusion matrix: a row for each true digit, a column for each predicted one",
+             f"{'predicted':>{4 + width * digits.N_CLASSES // 2 + 4}}",
+             "true" + "".join(f"{j:>{width}}" for j in range(digits.N_CLASSES))]
+    for i, row in enumerate(counts):
+        lines.append(f"{i:>4}" + "".join(f"{c:>{width}}" for c in row))
+    return "\n".join(lines)
+
+
+def _plot_learning_curves(path, history, test_accuracy, shape, described):
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(len(history))
+    curves = ((left, history.loss, history.val_loss, "cross-entropy loss"),
+              (right, history.accuracy, history.val_accuracy, "accuracy"))
+    for ax, train, val, name in curves:
+        if train is None:  # L-BFGS records only the training loss
+            ax.set_visible(False)
+            continue
+        ax.plot(epochs, train, label="training")
+        if val is not None:
+            ax.plot(epochs, val, label="validation")
+        if history.best_epoch is not None:
+            ax.axvline(history.best_epoch, color="grey", linestyle=":",
+                       label=f"kept: epoch {history.best_epoch}")
+        ax.set_xlabel("epoch" if history.converged is None else "iteration")
+        ax.set_ylabel(name)
+        ax.legend()
+    if _spans_decades(history.loss):
+        left.set_yscale("log")
+        left.set_ylabel("cross-entropy loss (log scale)")
+    fig.suptitle(f"The 8x8 digits: a {shape} network, {described}; "
+                 f"test accuracy {test_accuracy:.3f}", fontsize=10)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    print(f"Wrote the learning curves to {path}")
+
+
+def _plot_misclassified(path, X, y, predicted):
+    wrong = np.flatnonzero(predicted != y)
+    if not wrong.size:
+        print(f"No test digit was misclassified; {path} not written")
+        return
+    plt = _pyplot()
+    shown = wrong[:_MOST_DRAWN]
+    columns = min(10, shown.size)
+    rows = -(-shown.size // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.55 * rows + 0.6),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, i in zip(axes.flat, shown):
+        ax.imshow(X[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"true {y[i]}\npredicted {predicted[i]}", fontsize=8)
+    more = f" (the first {shown.size})" if shown.size < wrong.size else ""
+    fig.suptitle(f"{wrong.size} of {len(y)} test digits misclassified{more}", fontsize=10)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    print(f"Wrote {shown.size} misclassified test digits to {path}")
+
+
+# -- training, shared by train and digits -------------------------------------
+
+#: Each loss as the output names it.
+_LOSS_NAMES = {"mse": "MSE", "cross_entropy": "cross-entropy",
+               "binary_cross_entropy": "binary cross-entropy"}
+
+#: Default learning rate per optimizer for ``matnn train``: the lesson's 0.1
+#: for SGD, the usual 1e-3 for Adam and AdamW.
+_TRAIN_RATES = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}
+
+_NOT_WITH_LBFGS = ("--optimizer lbfgs trains on all the rows at once until it converges: "
+                   "it takes no {option}")
+
+
+def _optimizer(args, rates, *, momentum):
+    """The optimizer the options ask for, as ``(optimizer, learning_rate, description)``.
+
+    Plain SGD (no momentum, no weight decay) is ``(None, rate, ...)``: the
+    lesson's ``fit(learning_rate=...)`` path. ``momentum`` is the command's
+    default for SGD.
+    """
+    name = args.optimizer
+    if name == "lbfgs":
+        for option, value in (("--lr", args.lr), ("--momentum", args.momentum),
+                              ("--nesterov", args.nesterov or None),
+                              ("--weight-decay", args.weight_decay),
+                              ("--batch-size", args.batch_size), ("--patience", args.patience)):
+            if value is not None:
+                raise CommandError(_NOT_WITH_LBFGS.format(option=option))
+        return (LBFGS(max_iter=args.epochs), None,
+                f"L-BFGS (scipy's L-BFGS-B on every row at once), at most {args.epochs} "
+                "iterations")
+    rate = rates[name] if args.lr is None else args.lr
+    if name != "sgd":
+        for option, value in (("--momentum", args.momentum), ("--nesterov", args.nesterov or None)):
+            if value is not None:
+                raise CommandError(f"{option} is for --optimizer sgd; {name} keeps its own "
+                                   "moving averages of the gradient")
+        kind = Adam if name == "adam" else AdamW
+        optimizer = (kind(rate) if args.weight_decay is None
+                     else kind(rate, weight_decay=args.weight_decay))
+        return (optimizer, None, f"{kind.__name__}, learning rate {rate:g}, weight decay "
+                                 f"{optimizer.weight_decay:g}")
+    momentum = momentum if args.momentum is None else args.momentum
+    decay = args.weight_decay or 0.0
+    if args.nesterov and momentum == 0:
+        raise CommandError("--nesterov needs --momentum > 0")
+    if momentum == 0 and decay == 0:
+        return None, rate, f"plain SGD (the lesson's rule), learning rate {rate:g}"
+    parts = [f"SGD, learning rate {rate:g}", f"momentum {momentum:g}"]
+    if args.nesterov:
+        parts.append("Nesterov")
+    if decay:
+        parts.append(f"weight decay {decay:g}")
+    return SGD(rate, momentum, args.nesterov, decay), None, ", ".join(parts)
+
+
+def _fit(net, X, y, validation, *, optimizer, learning_rate, epochs, batch_size, shuffle, rng,
+         patience):
+    """``net.fit`` with progress; a validation set also keeps its best epoch's parameters.
+
+    L-BFGS cannot watch a validation set while it runs, so it trains on
+    ``X`` alone and the caller evaluates ``validation`` afterwards.
+    """
+    lbfgs = isinstance(optimizer, LBFGS)
+    watched = None if lbfgs else validation
+    progress = _Progress(net, X, y, watched, epochs, "iteration" if lbfgs else "epoch")
+    try:
+        if lbfgs:
+            history = net.fit(X, y, optimizer=optimizer, callback=progress)
+        else:
+            history = net.fit(X, y, epochs=epochs, learning_rate=learning_rate,
+                              optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
+                              seed=rng, validation_data=watched, patience=patience,
+                              restore_best=watched is not None, callback=progress)
+    except TrainingDiverged as exc:
+        progress.end()
+        raise CommandError(str(exc)) from None
+    except BaseException:
+        progress.end()
+        raise
+    progress.finish(history)
+    return history
+
+
+class _Progress:
+    """The callback that shows training progress, one epoch at a time.
+
+    On a terminal it is one line, rewritten in place (at most ten times a
+    second) with the epoch, the losses, the accuracies of a classifier and
+    the time left. Anywhere else (a file, a pipe, a CI log) it prints about
+    ten plain lines, without timings, whatever the number of epochs.
+    """
+
+    def __init__(self, net, X, y, validation, total, unit):
+        self.net, self.X, self.total, self.unit = net, X, total, unit
+        self.Y = net.loss_fn.targets(y, X.shape[0], net.n_out, net.dtype)
+        self.validation = validation
+        if validation is not None:
+            Xv, yv = validation
+            self.validation = Xv, net.loss_fn.targets(yv, Xv.shape[0], net.n_out, net.dtype)
+        self.tty = sys.stdout.isatty()
+        self.every = max(1, total // 10)
+        self.width = len(str(total - 1))
+        self.start = self.shown_at = time.perf_counter()
+        self.shown = None  # the last epoch shown
+        self.length = 0    # of the line on the terminal, to blank it when it shrinks
+
+    def __call__(self, epoch, loss):
+        now = time.perf_counter()
+        if self.tty:
+            if now - self.shown_at < 0.1 and epoch != self.total - 1:
+                return False
+        elif epoch % self.every and epoch != self.total - 1:
+            return False
+        net, val_loss, accuracy, val_accuracy = self.net, None, None, None
+        if self.validation is not None:
+            val_loss = net.loss(*self.validation)
+        if net.loss_fn.classifies and self.unit == "epoch":
+            accuracy = _accuracy(net, self.X, self.Y)
+            if self.validation is not None:
+                val_accuracy = _accuracy(net, *self.validation)
+        left = (now - self.start) / (epoch + 1) * (self.total - epoch - 1)
+        self._show(epoch, loss, val_loss, accuracy, val_accuracy, left)
+        self.shown_at = now
+        return False
+
+    def finish(self, history):
+        """Show the last epoch (an early stop's is not the planned last), then end the line.
+
+        On a terminal the line is redrawn with the total time instead of the time left.
+        """
+        last = len(history) - 1
+        if last >= 0 and (self.tty or last != self.shown):
+            def at(curve):
+                return None if curve is None else curve[last]
+
+            accuracy = at(history.accuracy) if self.unit == "epoch" else None
+            self._show(last, history.loss[last], at(history.val_loss), accuracy,
+                       at(history.val_accuracy), None)
+        self.end()
+
+    def end(self):
+        """Move off the rewritten line, so what follows starts on a line of its own."""
+        if self.tty and self.shown is not None:
+            print(flush=True)
+            self.shown = None
+
+    def _show(self, epoch, loss, val_loss, accuracy, val_accuracy, left):
+        fields = [f"{self.unit} {epoch:>{self.width}}", f"loss {loss:.6g}"]
+        if val_loss is not None:
+            fields.append(f"val_loss {val_loss:.6g}")
+        if accuracy is not None:
+            fields.append(f"accuracy {accuracy:.3f}")
+        if val_accuracy is not None:
+            fields.append(f"val_accuracy {val_accuracy:.3f}")
+        line = "  ".join(fields)
+        if self.tty:
+            line += (f"  done in {_duration(time.perf_counter() - self.start)}" if left is None
+                     else f"  {_duration(left)} left")
+            print(f"\r{line:<{self.length}}", end="", flush=True)
+            self.length = len(line)
+        else:
+            print(line)
+        self.shown = epoch
+
+
+def _duration(seconds):
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+
+
+def _accuracy(net, X, Y):
+    """The fraction of ``Y`` (as ``loss_fn.targets`` gives it) that ``net`` gets right.
+
+    Counted as ``fit`` counts it for ``history.accuracy``: by the loss's own
+    ``correct`` (each row's class for cross-entropy, each output's 0/1 answer
+    for binary cross-entropy).
+    """
+    return float(net.loss_fn.correct(Y, net.predict(X))) / net.loss_fn.count(Y)
+
+
+def _print_outcome(net, history, train, validation, optimizer, patience):
+    """How training ended, and the final loss (and accuracy) of the network it left."""
+    if isinstance(optimizer, LBFGS):
+        print(f"L-BFGS: {len(history)} iterations, "
+              f"{'converged' if history.converged else 'did not converge'} "
+              f"(scipy: {history.message})")
+    if patience is not None:
+        if history.stopped_early:
+            print(f"Early stopping: yes, after epoch {len(history) - 1}, {patience} epochs "
+                  "without a lower validation loss")
+        else:
+            print(f"Early stopping: no, all {len(history)} epochs ran")
+    if history.best_epoch is not None:
+        print(f"Kept the parameters of epoch {history.best_epoch}, the lowest validation loss "
+              f"({history.val_loss[history.best_epoch]:.6g})")
+    X, y = train
+    loss_fn = net.loss_fn
+    where = f"all {X.shape[0]}" if validation is None else f"the {X.shape[0]} training"
+    line = f"Final loss ({_LOSS_NAMES[loss_fn.name]} over {where} rows): {net.loss(X, y):.6g}"
+    if validation is not None:
+        line += f"; validation ({validation[0].shape[0]} rows): {net.loss(*validation):.6g}"
+    print(line)
+    if loss_fn.classifies:
+        accuracy = [_accuracy(net, X, loss_fn.targets(y, X.shape[0], net.n_out, net.dtype))]
+        if validation is not None:
+            Xv, yv = validation
+            accuracy.append(_accuracy(net, Xv, loss_fn.targets(yv, Xv.shape[0], net.n_out,
+                                                               net.dtype)))
+        print(f"Final accuracy: {accuracy[0]:.3f}"
+              + (f"; validation: {accuracy[1]:.3f}" if validation is not None else ""))
+
+
+def _class_labels(column, name, path):
+    """A CSV column of class labels 0, 1, 2, ... as int64, or a one-line error."""
+    bad = np.flatnonzero((column != np.round(column)) | (column < 0))
+    if bad.size:
+        i = int(bad[0])
+        raise CommandError(
+            f"{path}: with --loss cross_entropy the last column ({name}) holds class labels "
+            f"0, 1, 2, ..., but data row {i + 1} has {column[i]:g}"
+        )
+    return column.astype(np.int64)
+
+
+def _check_probabilities(Y, names, path):
+    bad = np.argwhere((Y < 0) | (Y > 1))
+    if bad.size:
+        i, j = (int(v) for v in bad[0])
+        raise CommandError(
+            f"{path}: --loss binary_cross_entropy needs targets from 0 to 1, but {names[j]} "
+            f"is {Y[i, j]:g} in data row {i + 1}"
+        )
+
+
+def _activations(given, sizes, loss):
+    """One activation name per layer, from ``--activation`` and the loss."""
+    n_layers = len(sizes) - 1
+    if given is None:
+        # A classifier's output must be probabilities; the lesson's sigmoid elsewhere.
+        return ["sigmoid"] * (n_layers - 1) + ["softmax" if loss == "cross_entropy" else "sigmoid"]
+    if len(given) == 1:
+        return given * n_layers
+    if len(given) != n_layers:
+        raise CommandError(
+            f"--activation lists {len(given)} activations, but sizes {_joined(sizes)} have "
+            f"{n_layers} layers: give one for every layer, or one per layer"
+        )
+    return list(given)
+
+
+def _network(sizes, activations, rng, loss):
+    try:
+        return Network.from_sizes(sizes, activations, seed=rng, loss=loss)
+    except ValueError as exc:
+        # The loss refuses the network: cross_entropy with one output, or
+        # a cross-entropy whose output layer gives no probabilities.
+        raise CommandError(str(exc)) from None
+
+
+def _split_rows(X, Y, fraction, rng, n_rows):
+    """A seeded random ``fraction`` of the rows held out: ``(X_train, Y_train, (X_val, Y_val))``.
+
+    Both parts keep the file's order.
+    """
+    n_val = int(round(fraction * n_rows))
+    if not 1 <= n_val <= n_rows - 1:
+        raise CommandError(
+            f"--validation-split {fraction:g} of {n_rows} rows leaves "
+            f"{'no validation row' if n_val < 1 else 'no training row'}"
+        )
+    held = np.zeros(n_rows, bool)
+    held[rng.permutation(n_rows)[:n_val]] = True
+    return X[~held], Y[~held], (X[held], Y[held])
+
+
+def _joined(sizes):
+    return ",".join(map(str, sizes))
+
+
+def _shown(activations):
+    """``sigmoid`` when every layer has it, else ``tanh/tanh/softmax``."""
+    return activations[0] if len(set(activations)) == 1 else "/".join(activations)
 
 
 def _cmd_seeds(args):
@@ -460,6 +928,48 @@ def _checked(convert, accept, requirement):
     return parse
 
 
+def _sizes(text):
+    return _checked(lambda t: tuple(int(v) for v in t.split(",")),
+                    lambda s: len(s) >= 2 and min(s) >= 1,
+                    "expected at least two widths >= 1 such as 2,2,1")(text)
+
+
+def _activation_names(text):
+    names = [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in ACTIVATIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown activation {unknown[0]!r}; choose from {', '.join(sorted(ACTIVATIONS))}, "
+            "one for every layer or one per layer separated by commas")
+    return names
+
+
+def _add_optimizer_options(parser, rates, *, momentum, batch, default="sgd"):
+    """--optimizer, --lr, --momentum, --nesterov, --weight-decay and --batch-size."""
+    positive = _checked(float, lambda v: np.isfinite(v) and v > 0, "expected a finite number > 0")
+    at_least_zero = _checked(float, lambda v: np.isfinite(v) and v >= 0,
+                             "expected a finite number >= 0")
+    parser.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "lbfgs"],
+                        default=default,
+                        help="sgd (plain, the lesson's rule, unless --momentum or "
+                             "--weight-decay), adam, adamw, or lbfgs (scipy's L-BFGS-B on "
+                             f"all rows at once) (default {default})")
+    parser.add_argument("--lr", type=positive,
+                        help="learning rate (default "
+                             + ", ".join(f"{rate:g} for {name}" for name, rate in rates.items())
+                             + ")")
+    parser.add_argument("--momentum", type=at_least_zero,
+                        help=f"sgd's momentum (default {momentum:g})")
+    parser.add_argument("--nesterov", action="store_true",
+                        help="sgd with Nesterov momentum (needs momentum > 0)")
+    parser.add_argument("--weight-decay", type=at_least_zero,
+                        help="L2 weight decay on every parameter, biases included (default 0; "
+                             "0.01 for adamw, whose decay is decoupled)")
+    parser.add_argument("--batch-size", type=_checked(int, lambda n: n >= 1,
+                                                      "expected an integer >= 1"),
+                        help=f"samples per update ({batch})")
+
+
 def _add_header_options(parser):
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--header", dest="header", action="store_const", const=True,
@@ -532,32 +1042,53 @@ def build_parser():
         "train",
         help="train a network on a CSV file and optionally save it",
         description=(
-            "Train a network with mini-batch SGD on the MSE from a CSV file of "
-            "numbers: the feature columns first, then the target column(s). A "
-            "header row is optional: unless --header or --no-header says, a first "
-            "row with no numbers is one, and a first row mixing numbers and text "
-            "is an error. Prints the loss about ten times and at the end."
+            "Train a network from a CSV file of numbers: the feature columns first, "
+            "then the target column(s). A header row is optional: unless --header or "
+            "--no-header says, a first row with no numbers is one, and a first row "
+            "mixing numbers and text is an error. With --loss cross_entropy the last "
+            "column holds integer class labels 0, 1, 2, ... and the network has one "
+            "output per class: --sizes 4,8,3 is 4 features and 3 classes, from 5 "
+            "columns. The default is the lesson's: plain per-sample SGD on the MSE. "
+            "On a terminal one progress line is rewritten every epoch; otherwise the "
+            "loss is printed about ten times. The final loss (and a classifier's "
+            "accuracy) is printed at the end."
         ),
     )
     train.add_argument("csv", help="the training data")
-    train.add_argument("--sizes", metavar="N,N,...",
-                       type=_checked(lambda t: tuple(int(v) for v in t.split(",")),
-                                     lambda s: len(s) >= 2 and min(s) >= 1,
-                                     "expected at least two widths >= 1 such as 2,2,1"),
-                       help="layer widths: features, hidden..., targets; the first and "
-                            "last must add up to the CSV's columns (default: every "
-                            "column but the last is a feature, 2 hidden, 1 target)")
-    train.add_argument("--activation", choices=sorted(ACTIVATIONS), default="sigmoid",
-                       help="activation of every layer (default sigmoid)")
+    train.add_argument("--sizes", metavar="N,N,...", type=_sizes,
+                       help="layer widths: features, hidden..., outputs; the first and "
+                            "last must add up to the CSV's columns, or with --loss "
+                            "cross_entropy the last is the number of classes (default: "
+                            "every column but the last is a feature, 2 hidden, 1 output "
+                            "or one per class)")
+    train.add_argument("--activation", metavar="NAME[,NAME...]", type=_activation_names,
+                       help="one activation for every layer, or one per layer (e.g. "
+                            f"tanh,identity); from {', '.join(sorted(ACTIVATIONS))} (default "
+                            "sigmoid, with a softmax output for --loss cross_entropy)")
+    train.add_argument("--loss", choices=sorted(_LOSS_NAMES), default="mse",
+                       help="mse (the lesson's), cross_entropy (class labels in the last "
+                            "column; softmax output) or binary_cross_entropy (targets from "
+                            "0 to 1; sigmoid output) (default mse)")
     train.add_argument("--epochs", type=at_least_one, default=1000,
-                       help="passes over the data (default 1000)")
-    train.add_argument("--lr", type=_checked(float, lambda v: np.isfinite(v) and v > 0,
-                                             "expected a finite number > 0"),
-                       default=0.1, help="learning rate (default 0.1)")
-    train.add_argument("--batch-size", type=at_least_one, default=1,
-                       help="samples per update (default 1, the document's per-sample SGD)")
+                       help="passes over the data; for lbfgs the most iterations "
+                            "(default 1000)")
+    _add_optimizer_options(train, _TRAIN_RATES, momentum=0.0,
+                           batch="default 1, the document's per-sample SGD")
+    train.add_argument("--validation-split", metavar="FRACTION",
+                       type=_checked(float, lambda v: 0 < v < 1,
+                                     "expected a fraction between 0 and 1 such as 0.2"),
+                       help="hold out this fraction of the rows (a seeded random choice) "
+                            "and report the loss on them; the network keeps the "
+                            "parameters of its epoch with the lowest validation loss")
+    train.add_argument("--patience", metavar="N", type=at_least_one,
+                       help="stop after N epochs without a lower validation loss "
+                            "(needs --validation-split)")
+    train.add_argument("--no-shuffle", dest="shuffle", action="store_false",
+                       help="keep the rows in file order instead of shuffling every epoch "
+                            "(the document's order)")
     train.add_argument("--seed", type=a_seed, default=0,
-                       help="seed for the initial weights and the shuffling (default 0)")
+                       help="seed for the initial weights, the validation split and the "
+                            "shuffling (default 0)")
     _add_header_options(train)
     train.add_argument("--save", metavar="MODEL",
                        help="save the trained network to this file (an .npz archive, "
@@ -577,8 +1108,49 @@ def build_parser():
     predict.add_argument("csv", help="the features, one sample per row")
     predict.add_argument("--out", metavar="CSV",
                          help="write the predictions to this file instead of stdout")
+    which = predict.add_mutually_exclusive_group()
+    which.add_argument("--classes", action="store_true",
+                       help="print each row's class instead: the most probable output, "
+                            "or output >= 0.5 for a model with one output")
+    which.add_argument("--probabilities", action="store_true",
+                       help="print the class probabilities, columns p0, p1, ... (p1 alone "
+                            "for one sigmoid output); the model must end in softmax or "
+                            "sigmoid. Without either option the outputs are printed as they "
+                            "are, which for such a model are these probabilities")
     _add_header_options(predict)
     predict.set_defaults(run=_cmd_predict)
+
+    hand = commands.add_parser(
+        "digits",
+        help="classify scikit-learn's 8x8 handwritten digits",
+        description=(
+            "Train a 64-HIDDEN-10 tanh/softmax network with cross-entropy on the 8x8 "
+            "handwritten digits that scikit-learn bundles (1,797 images; needs "
+            "pip install 'matnn[examples]'), split 60/20/20 into training, validation "
+            "and test images (stratified, seeded). The network keeps the parameters "
+            "of its epoch with the lowest validation loss. Prints the progress per "
+            "epoch, the test accuracy, the confusion matrix and the time."
+        ),
+    )
+    hand.add_argument("--hidden", metavar="N", type=at_least_one, default=_DIGITS_HIDDEN,
+                      help=f"hidden units (default {_DIGITS_HIDDEN})")
+    hand.add_argument("--epochs", type=at_least_one, default=_DIGITS_EPOCHS,
+                      help=f"passes over the training images; for lbfgs the most "
+                           f"iterations (default {_DIGITS_EPOCHS})")
+    _add_optimizer_options(hand, _DIGITS_RATES, momentum=_DIGITS_MOMENTUM, default="adam",
+                           batch=f"default {_DIGITS_BATCH}")
+    hand.add_argument("--patience", metavar="N", type=at_least_one,
+                      help="stop after N epochs without a lower validation loss")
+    hand.add_argument("--seed", type=a_seed, default=0,
+                      help="seed for the split, the initial weights and the shuffling "
+                           "(default 0)")
+    hand.add_argument("--plot", metavar="PNG",
+                      help="draw the learning curves (training and validation loss and "
+                           "accuracy) to this file (needs matplotlib)")
+    hand.add_argument("--misclassified", metavar="PNG",
+                      help="draw the misclassified test digits, with their true and "
+                           "predicted labels, to this file (needs matplotlib)")
+    hand.set_defaults(run=_cmd_digits)
 
     seeds = commands.add_parser(
         "seeds",

@@ -48,7 +48,7 @@ def workdir(tmp_path_factory):
     return d
 
 
-COMMANDS = ["demo", "explain", "train", "predict"]
+COMMANDS = ["demo", "explain", "train", "predict", "digits"]
 
 # Each error case the command line must report in one line with exit status
 # 2. The first few run as real processes; the rest call main() in-process,
@@ -104,7 +104,7 @@ EXPLAINED = {
 }
 
 
-TRAIN = ["train", "people.csv", "--epochs", "200", "--seed", "5", "--save", "trained.npz"]
+TRAIN = ["train", "people.csv", "--epochs", "1000", "--seed", "5", "--save", "trained.npz"]
 
 
 @pytest.fixture(scope="module")
@@ -224,16 +224,19 @@ def test_train_save_then_predict(workdir, results):
     assert trained.returncode == 0, trained.stderr
     lines = trained.stdout.splitlines()
     assert lines[0].endswith("on 4 rows of people.csv (header row detected)")
-    assert lines[1] == "features: weight, height; target: female"
+    assert lines[1] == "features: weight, height; target: female; loss: MSE"
+    assert lines[2] == ("1000 epochs, plain SGD (the lesson's rule), learning rate 0.1, "
+                        "batch size 1, seed 5")
     progress = [line for line in lines if line.startswith("epoch ")]
-    assert [int(line.split()[1]) for line in progress] == [*range(0, 200, 20), 199]
+    # Not a terminal: about ten plain lines, whatever the number of epochs.
+    assert [int(line.split()[1]) for line in progress] == [*range(0, 1000, 100), 999]
     assert lines[-1] == "Saved the model to trained.npz"
 
     # The saved network is the one --seed determines, and its loss is the one printed.
     net = matnn.load(workdir / "trained.npz")
     rng = np.random.default_rng(5)
     twin = matnn.Network.from_sizes([2, 2, 1], seed=rng)
-    history = twin.fit(data.X, data.y, epochs=200, learning_rate=0.1, batch_size=1, seed=rng)
+    history = twin.fit(data.X, data.y, epochs=1000, learning_rate=0.1, batch_size=1, seed=rng)
     np.testing.assert_array_equal(net.params, twin.params)
     assert lines[-2] == f"Final loss (MSE over all 4 rows): {history[-1]:.6g}"
     assert float(progress[-1].split()[-1]) == pytest.approx(history[-1], rel=1e-5)
@@ -279,7 +282,7 @@ def test_the_header_option_is_obeyed_and_reported(workdir, monkeypatch, capsys):
     assert main(["train", "typo.csv", "--header", "--epochs", "1"]) == 0
     first, features = capsys.readouterr().out.splitlines()[:2]
     assert first.endswith("on 1 rows of typo.csv (header row, as --header says)")
-    assert features == "features: -2, -1x; target: 1"
+    assert features == "features: -2, -1x; target: 1; loss: MSE"
     assert main(["predict", "model.npz", "query.csv", "--no-header", "--out", "p.csv"]) == 0
     assert capsys.readouterr().out == (
         "Wrote 2 predictions to p.csv (query.csv: no header row, as --no-header says)\n")
