@@ -33,6 +33,7 @@ from .optimizers import LBFGS, SGD, Adam, AdamW
 from .saving import load, save
 from .seeds import CONVERGED, train_seeds
 from .training import TrainingDiverged
+from .threads import get_num_threads, set_num_threads
 from .validation import check_memory
 
 __all__ = ["main", "CommandError"]
@@ -1038,6 +1039,7 @@ def build_parser():
     explain.set_defaults(run=_cmd_explain)
 
     at_least_one = _checked(int, lambda n: n >= 1, "expected an integer >= 1")
+    threads_count = _checked(int, lambda n: 1 <= n <= 1024, "expected a thread count from 1 to 1024")
     train = commands.add_parser(
         "train",
         help="train a network on a CSV file and optionally save it",
@@ -1093,6 +1095,9 @@ def build_parser():
     train.add_argument("--save", metavar="MODEL",
                        help="save the trained network to this file (an .npz archive, "
                             "written atomically)")
+    train.add_argument("--threads", metavar="N", type=threads_count,
+                       help="threads for large batches and ensembles (default: "
+                            "MATNN_NUM_THREADS, else every core); results do not depend on it")
     train.set_defaults(run=_cmd_train)
 
     predict = commands.add_parser(
@@ -1150,6 +1155,9 @@ def build_parser():
     hand.add_argument("--misclassified", metavar="PNG",
                       help="draw the misclassified test digits, with their true and "
                            "predicted labels, to this file (needs matplotlib)")
+    hand.add_argument("--threads", metavar="N", type=threads_count,
+                       help="threads for large batches and ensembles (default: "
+                            "MATNN_NUM_THREADS, else every core); results do not depend on it")
     hand.set_defaults(run=_cmd_digits)
 
     seeds = commands.add_parser(
@@ -1178,6 +1186,9 @@ def build_parser():
                        help="how many of the slowest-converging seeds to list (default 5)")
     seeds.add_argument("--plot", metavar="PNG",
                        help="also draw a histogram of final losses (needs matplotlib)")
+    seeds.add_argument("--threads", metavar="N", type=threads_count,
+                       help="threads for large batches and ensembles (default: "
+                            "MATNN_NUM_THREADS, else every core); results do not depend on it")
     seeds.set_defaults(run=_cmd_seeds)
 
     page = commands.add_parser(
@@ -1258,7 +1269,14 @@ def main(argv=None):
         # The command line owns the process, so it may own how warnings show.
         with warnings.catch_warnings():
             warnings.showwarning = functools.partial(_show_warning, args.command)
-            return args.run(args)
+            if getattr(args, "threads", None) is None:
+                return args.run(args)
+            before = get_num_threads()
+            set_num_threads(args.threads)
+            try:
+                return args.run(args)
+            finally:
+                set_num_threads(before)
     except CommandError as exc:
         print(f"matnn {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -435,3 +435,27 @@ def test_digits_draws_the_curves_and_the_misclassified_digits(workdir, results):
     for name in ("curves.png", "wrong.png"):
         image = imread(workdir / name)
         assert image.ndim == 3 and min(image.shape[:2]) > 100
+
+
+def test_threads_do_not_change_what_train_prints(tmp_path):
+    # The same seeded run with one thread and with three: the same model, bit for bit.
+    rng = np.random.default_rng(5)
+    rows = np.column_stack([rng.normal(size=(300, 3)), rng.integers(0, 2, 300)])
+    path = tmp_path / "data.csv"
+    np.savetxt(path, rows, delimiter=",")
+    saved = []
+    for threads in ("1", "3"):
+        model = tmp_path / f"model{threads}.npz"
+        assert main(["train", str(path), "--sizes", "3,4,1", "--epochs", "3", "--batch-size", "300",
+                     "--threads", threads, "--save", str(model)]) == 0
+        saved.append(matnn.load(model).params)
+    assert saved[0].tobytes() == saved[1].tobytes()
+    # main() hands the process back with the thread count it found.
+    assert matnn.get_num_threads() == matnn.threads.available_cores() or "MATNN_NUM_THREADS" in os.environ
+
+
+def test_a_bad_thread_count_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["seeds", "--threads", "0"])
+    assert exit_.value.code == 2
+    assert "expected a thread count from 1 to 1024, got '0'" in capsys.readouterr().err
