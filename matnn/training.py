@@ -491,10 +491,14 @@ class _Loop:
                         break
                     if self.shuffle:
                         order = self.rng.permutation(n)
-                        np.take(X, order, axis=0, out=Xs)
-                        np.take(Y, order, axis=0, out=Ys)
+                        # A permutation is always in range; "clip" spares take's
+                        # checked copy through a buffer.
+                        np.take(X, order, axis=0, out=Xs, mode="clip")
+                        np.take(Y, order, axis=0, out=Ys, mode="clip")
                     loss, acc, bad = run.epoch(batches, X, Y)
-                    if np.any(bad):
+                    # A network's flag is a bool, an ensemble's an array (np.any
+                    # costs microseconds per epoch on a bool).
+                    if bad is True or (isinstance(bad, np.ndarray) and bad.any()):
                         keep = run.diverged(bad, batches, epoch, losses)
                         loss, acc = loss[keep], None if acc is None else acc[keep]
                     losses.append(run.full(loss))
