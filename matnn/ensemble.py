@@ -514,10 +514,10 @@ class _EnsembleRun:
     def classifies(self):
         return self.ens.loss_fn.classifies
 
-    def collapsed(self, X, Y):
-        from .training import _collapsed
+    def stuck(self, X, Y):
+        from .training import _stuck
 
-        return _collapsed(self.engine, X, Y, self.eval_ws)
+        return _stuck(self.engine, X, Y, self.eval_ws)
 
     def evaluate(self, X, Y):
         """Each active member's loss over ``X`` and, for a classifying loss, accuracy."""
@@ -635,8 +635,8 @@ class _GroupedRun:
     def evaluate(self, X, Y):
         return _side_by_side(self._each(lambda g: g.evaluate(X, Y)))
 
-    def collapsed(self, X, Y):
-        return np.concatenate(self._each(lambda g: g.collapsed(X, Y)))
+    def stuck(self, X, Y):
+        return np.concatenate(self._each(lambda g: g.stuck(X, Y)))
 
     def full(self, values):
         out = np.full(self.members, np.nan)

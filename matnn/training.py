@@ -33,7 +33,7 @@ __all__ = ["fit", "TrainingDiverged", "LossIncreasedWarning", "WORSE_FACTOR"]
 
 #: ``fit`` warns when the final loss is more than this many times the loss
 #: it started from: training made the network clearly worse.
-WORSE_FACTOR = 1.25
+WORSE_FACTOR = 2.0
 
 
 class TrainingDiverged(FloatingPointError):
@@ -62,13 +62,12 @@ class LossIncreasedWarning(RuntimeWarning):
     """``fit`` ended with a network clearly worse than it should be.
 
     Raised when the final loss is more than :data:`WORSE_FACTOR` times the
-    starting loss, or when the outputs ended exactly the same for every
-    sample although the inputs and the targets differ (which a loss that
-    started absurdly high, as a relu network's on unscaled data does, can
-    hide). Typically the learning rate is far too large: the outputs saturate
-    (a sigmoid or tanh stuck at its limits, relu units dead) and the
-    parameters stay finite, so nothing diverges, yet the network has stopped
-    learning.
+    starting loss, or when training left the gradient exactly 0 with the
+    loss above 0 (which a loss that started absurdly high, as a relu
+    network's on unscaled data does, can hide). Typically the learning rate
+    is far too large: the outputs saturate (a sigmoid or tanh stuck at its
+    limits, relu units dead) and the parameters stay finite, so nothing
+    diverges, yet the network has stopped learning.
     """
 
 
@@ -282,7 +281,7 @@ def _fit_lbfgs(net, X, Y, optimizer, callback):
     start = params.copy()
     ws = net._engine.workspace(block_rows(X.shape[0]), net.dtype)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        stuck_before = _collapsed(net._engine, X, Y, ws)
+        stuck_before = _stuck(net._engine, X, Y, ws)
         result = optimizer.minimize(loss_and_gradient, params.astype(np.float64),
                                     callback=after_iteration)
     if not (np.isfinite(result.x).all() and np.isfinite(result.loss).all()):
@@ -292,9 +291,9 @@ def _fit_lbfgs(net, X, Y, optimizer, callback):
             "keeps the parameters it started from", len(result.loss), None, result.loss)
     params[...] = result.x
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        collapsed = _collapsed(net._engine, X, Y, ws) & ~stuck_before
+        stuck = _stuck(net._engine, X, Y, ws) & ~stuck_before
     if result.loss.size:
-        _warn_if_worse(result.loss[0], result.loss[-1], collapsed)
+        _warn_if_worse(result.loss[0], result.loss[-1], stuck)
     return History(result.loss, converged=result.success, message=result.message)
 
 
@@ -377,8 +376,8 @@ class _NetworkRun:
     members = None
     training = True
 
-    def collapsed(self, X, Y):
-        return _collapsed(self.engine, X, Y, self.eval_ws)
+    def stuck(self, X, Y):
+        return _stuck(self.engine, X, Y, self.eval_ws)
 
     def epoch(self, batches, X, Y):
         """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
@@ -472,7 +471,7 @@ class _Loop:
             batches = _split(X, Y, batch_size)
         start = run.full(run.evaluate(X, Y)[0])
         with np.errstate(over="ignore", invalid="ignore"):
-            stuck_before = run.full(run.collapsed(X, Y)) == 1
+            stuck_before = run.full(run.stuck(X, Y)) == 1
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
         if self.validation is not None:
@@ -526,13 +525,12 @@ class _Loop:
                     if stopped_early:
                         break
                 # Members that failed have left the run (full() gives them NaN).
-                collapsed = (run.full(run.collapsed(X, Y)) == 1) & ~stuck_before \
-                    if losses else False
+                stuck = (run.full(run.stuck(X, Y)) == 1) & ~stuck_before if losses else False
         finally:
             run.finish()
         if best_params is not None:
             run.load_full(best_params, np.asarray(best_epoch >= 0))
-        _warn_if_worse(start, losses[-1] if losses else start, collapsed)
+        _warn_if_worse(start, losses[-1] if losses else start, stuck)
 
         def curve(values, recorded=True):
             if not recorded:
@@ -564,58 +562,42 @@ def _split(X, Y, batch_size):
     return [(X[s:s + batch_size], Y[s:s + batch_size]) for s in range(0, X.shape[0], batch_size)]
 
 
-def _collapsed(engine, X, Y, ws):
-    """Whether the outputs are exactly equal for every sample while inputs and targets differ.
+def _stuck(engine, X, Y, ws):
+    """Whether no gradient flows: the batch gradient is exactly 0 while the loss is not.
 
-    A network whose output no longer depends on its input has saturated or
-    dead units: no gradient flows back, and it stays there. ``fit`` warns
-    when training brought a network there (not when it started there). One
+    Sigmoid or tanh units saturated at their limits (``f'`` exactly 0 there)
+    and dead relu units leave a network here, and no gradient step moves it
+    again; its parameters stay finite, so nothing diverges. ``fit`` warns
+    when training brought a network here (not when it started here). One
     value per member for an ensemble's (stacked) engine.
-
-    Parameters
-    ----------
-    engine : Engine
-    X : ndarray of shape (n_samples, n_in)
-    Y : ndarray of shape (n_samples, n_out) (with a trailing member axis of 1 for an ensemble)
-    ws : Workspace
-        For blocks of ``ws.rows`` rows.
     """
-    from .backprop import forward
+    from .backprop import gradient, loss_total
 
-    same = np.bool_(False) if engine.products.members is None else \
-        np.zeros(engine.products.members, bool)
-    if same.size == 0 or not ((X != X[:1]).any() and (Y != Y[:1]).any()):
-        return same
-    first = None
-    for start in range(0, X.shape[0], ws.rows):
-        Xb = X[start:start + ws.rows]
-        A = forward(engine, Xb, ws.head(Xb.shape[0], engine))
-        if first is None:
-            first, same = A[:1].copy(), ~same
-        same = same & (A == first).all(axis=(0, 1))
-    return same
+    flat, grads = engine.products.flat(engine.sizes, X.dtype)
+    gradient(engine, X, Y, ws, flat, grads)
+    return ~flat.any(axis=0) & (np.asarray(loss_total(engine, X, Y, ws)) > 0)
 
 
-def _warn_if_worse(start, final, collapsed):
+def _warn_if_worse(start, final, stuck):
     start, final = np.asarray(start, float), np.asarray(final, float)
     worse = np.isfinite(final) & np.isfinite(start) & (final > WORSE_FACTOR * start)
-    collapsed = np.asarray(collapsed) & ~worse
-    if not (worse.any() or collapsed.any()):
+    stuck = np.asarray(stuck) & ~worse
+    if not (worse.any() or stuck.any()):
         return
     if worse.ndim == 0 and worse:
         what = f"the loss went from {float(start):.4g} to {float(final):.4g}"
     elif worse.ndim == 0:
-        what = (f"its outputs ended the same for every sample (loss {float(final):.4g}), "
-                "though the inputs and targets differ")
+        what = (f"its gradient ended exactly 0 with the loss at {float(final):.4g} "
+                f"(it started at {float(start):.4g}), so no step can move it")
     else:
-        k = int(np.flatnonzero(worse | collapsed)[0])
+        k = int(np.flatnonzero(worse | stuck)[0])
         parts = []
         if worse.any():
             parts.append(f"{int(worse.sum())} of {worse.size} members ended worse than they "
                          "started")
-        if collapsed.any():
-            parts.append(f"{int(collapsed.sum())} of {worse.size} members ended with the same "
-                         "outputs for every sample, though the inputs and targets differ")
+        if stuck.any():
+            parts.append(f"{int(stuck.sum())} of {worse.size} members ended with a gradient "
+                         "of exactly 0 and a loss above 0")
         what = (f"{'; '.join(parts)} (member {k}: loss from {start[k]:.4g} to "
                 f"{final[k]:.4g})")
     headline = "training made the network worse" if worse.any() else \

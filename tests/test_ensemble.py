@@ -58,6 +58,8 @@ def training_setups(draw):
     )
 
 
+# Random members and rates may train worse; equality is what is tested.
+@pytest.mark.filterwarnings("ignore::matnn.LossIncreasedWarning")
 @settings(max_examples=60)
 @given(training_setups())
 def test_each_member_equals_its_network_fitted_alone(setup):

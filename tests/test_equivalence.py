@@ -149,6 +149,8 @@ def test_loss_equals_scalar_mse(doc_net, dataset):
 
 # -- training ---------------------------------------------------------------------
 
+# Random networks may train worse; equality is what is tested.
+@pytest.mark.filterwarnings("ignore::matnn.LossIncreasedWarning")
 @given(document_networks(), datasets(), st.floats(0.01, 1.0))
 def test_one_epoch_of_batch_1_fit_equals_the_scalar_train_steps(doc_net, dataset, rate):
     X, y = dataset
