@@ -1,6 +1,6 @@
 """Peak memory of one full-batch gradient over 10^7 samples, beyond X and y.
 
-``Network.gradients`` works through the batch ``BLOCK_ROWS`` rows at a time,
+``Network.gradients`` works through the batch a block of rows at a time,
 so what it allocates should not grow with N. numpy reports its allocations to
 :mod:`tracemalloc`, which measures the peak while the call runs; X and y
 exist before it starts and are not counted. The same call is timed, so the

@@ -40,6 +40,7 @@ from .threads import run_tasks
 add, dot, multiply, subtract = np.add, np.dot, np.multiply, np.subtract
 
 __all__ = [
+    "BLOCK_ACTIVATIONS",
     "BLOCK_ROWS",
     "Engine",
     "Products",
@@ -53,13 +54,18 @@ __all__ = [
     "outputs",
 ]
 
-#: Large batches are processed this many rows at a time (this many
-#: member-rows for an ensemble), so the buffers of a small network stay in
-#: cache and memory does not grow with the batch, and the blocks of a batch
-#: run on several threads (:mod:`matnn.threads`). A batch of one block runs
-#: on the calling thread. benchmarks/case_gradient.py and case_threads.py
-#: measure the choice.
-BLOCK_ROWS = 4096
+#: Large batches are processed in blocks of at most this many rows (member-
+#: rows for an ensemble) and :data:`BLOCK_ACTIVATIONS` activations, so a
+#: block's buffers stay in cache and memory does not grow with the batch,
+#: and the blocks of a batch run on several threads (:mod:`matnn.threads`).
+#: A batch of one block runs on the calling thread. Blocks this large keep
+#: Python's share of a block's work small enough for two threads to pay;
+#: benchmarks/case_gradient.py and case_threads.py measure the choice.
+BLOCK_ROWS = 16384
+
+#: A wide network's blocks are bounded by their activations instead (rows
+#: times units of every layer, times members): 2 MiB per buffer in float64.
+BLOCK_ACTIVATIONS = 1 << 18
 
 
 class Products:
@@ -299,9 +305,15 @@ class Workspace:
         return ws
 
 
-def block_rows(n, members=None):
-    """Rows per block, so that a block holds about :data:`BLOCK_ROWS` member-rows."""
-    return max(1, min(n, BLOCK_ROWS // (members or 1)))
+def block_rows(n, sizes, members=None):
+    """Rows per block of an ``n``-row batch, for layer widths ``sizes`` and ``members``.
+
+    At most :data:`BLOCK_ROWS` member-rows and :data:`BLOCK_ACTIVATIONS`
+    activations; the same for a member whatever group of an ensemble runs it.
+    """
+    members = members or 1
+    per_row = sum(sizes[1:]) * members
+    return max(1, min(n, BLOCK_ROWS // members, BLOCK_ACTIVATIONS // per_row))
 
 
 def forward(engine, X, ws):

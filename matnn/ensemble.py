@@ -435,7 +435,7 @@ class Ensemble:
         not depend on its group.
         """
         K = self.n_models
-        rows = block_rows(n, K)
+        rows = block_rows(n, self.sizes, K)
         if not splits(K, n):
             task(self._engine, self._engine.workspace(rows, self.dtype), 0, K)
             return
@@ -489,7 +489,8 @@ class _EnsembleRun:
         # Blocks sized by the whole ensemble, not by the members training
         # here, so that a member's loss is summed the same way whichever
         # group (see _GroupedRun) it is in.
-        self.eval_ws = self.engine.workspace(block_rows(self.n, self.members), dtype)
+        self.eval_ws = self.engine.workspace(
+            block_rows(self.n, self.ens.sizes, self.members), dtype)
 
     @property
     def training(self):

@@ -74,8 +74,8 @@ class Network:
 
     Notes
     -----
-    *Threads.* On a batch of more than one block of
-    :data:`~matnn.backprop.BLOCK_ROWS` rows, ``predict``, ``loss``,
+    *Threads.* On a batch of more than one block (see
+    :func:`~matnn.backprop.block_rows`), ``predict``, ``loss``,
     ``gradients`` and ``fit`` spread the blocks over
     :func:`matnn.get_num_threads` threads, with the same result, bit for
     bit, on any number of them (see :mod:`matnn.threads`). ``predict``,
@@ -337,7 +337,8 @@ class Network:
         X = check_features(X, self.n_in, self.dtype)
         n = X.shape[0]
         out = np.empty((n, self.n_out), self.dtype)
-        return outputs(self._engine, X, self._engine.workspace(block_rows(n), self.dtype), out)
+        ws = self._engine.workspace(block_rows(n, self.sizes), self.dtype)
+        return outputs(self._engine, X, ws, out)
 
     def loss(self, X, y):
         """The loss of the batch: for the default, the lesson's MSE over every entry.
@@ -438,12 +439,12 @@ class Network:
 
     def _loss(self, X, Y, ws=None):
         if ws is None:
-            ws = self._engine.workspace(block_rows(X.shape[0]), self.dtype)
+            ws = self._engine.workspace(block_rows(X.shape[0], self.sizes), self.dtype)
         return float(loss_total(self._engine, X, Y, ws)) / self.loss_fn.count(Y)
 
     def _gradients(self, X, Y):
         flat, grads = Products().flat(self.sizes, self.dtype)
-        ws = self._engine.workspace(block_rows(X.shape[0]), self.dtype)
+        ws = self._engine.workspace(block_rows(X.shape[0], self.sizes), self.dtype)
         gradient(self._engine, X, Y, ws, flat, grads)
         return flat, grads
 

@@ -279,7 +279,7 @@ def _fit_lbfgs(net, X, Y, optimizer, callback):
         return bool(callback is not None and callback(iteration, loss))
 
     start = params.copy()
-    ws = net._engine.workspace(block_rows(X.shape[0]), net.dtype)
+    ws = net._engine.workspace(block_rows(X.shape[0], net.sizes), net.dtype)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         stuck_before = _stuck(net._engine, X, Y, ws)
         result = optimizer.minimize(loss_and_gradient, params.astype(np.float64),
@@ -321,8 +321,8 @@ class _NetworkRun:
         self.before, self.state = np.empty_like(self.flat), None
         engine, dtype = net._engine, net.dtype
         self.engine = engine
-        self.ws = engine.workspace(block_rows(batch_size), dtype)
-        self.eval_ws = engine.workspace(block_rows(n), dtype)
+        self.ws = engine.workspace(block_rows(batch_size, net.sizes), dtype)
+        self.eval_ws = engine.workspace(block_rows(n, net.sizes), dtype)
         grad, grads = Products().flat(net.sizes, dtype)
         count = net.loss_fn.count
         update = optimizer.step
