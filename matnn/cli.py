@@ -971,6 +971,14 @@ def _add_optimizer_options(parser, rates, *, momentum, batch, default="sgd"):
                         help=f"samples per update ({batch})")
 
 
+def _add_threads_option(command):
+    command.add_argument(
+        "--threads", metavar="N",
+        type=_checked(int, lambda n: 1 <= n <= 1024, "expected a thread count from 1 to 1024"),
+        help="threads for large batches and ensembles (default: MATNN_NUM_THREADS, else "
+             "every core); results do not depend on it")
+
+
 def _add_header_options(parser):
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--header", dest="header", action="store_const", const=True,
@@ -1039,7 +1047,6 @@ def build_parser():
     explain.set_defaults(run=_cmd_explain)
 
     at_least_one = _checked(int, lambda n: n >= 1, "expected an integer >= 1")
-    threads_count = _checked(int, lambda n: 1 <= n <= 1024, "expected a thread count from 1 to 1024")
     train = commands.add_parser(
         "train",
         help="train a network on a CSV file and optionally save it",
@@ -1095,9 +1102,7 @@ def build_parser():
     train.add_argument("--save", metavar="MODEL",
                        help="save the trained network to this file (an .npz archive, "
                             "written atomically)")
-    train.add_argument("--threads", metavar="N", type=threads_count,
-                       help="threads for large batches and ensembles (default: "
-                            "MATNN_NUM_THREADS, else every core); results do not depend on it")
+    _add_threads_option(train)
     train.set_defaults(run=_cmd_train)
 
     predict = commands.add_parser(
@@ -1155,9 +1160,7 @@ def build_parser():
     hand.add_argument("--misclassified", metavar="PNG",
                       help="draw the misclassified test digits, with their true and "
                            "predicted labels, to this file (needs matplotlib)")
-    hand.add_argument("--threads", metavar="N", type=threads_count,
-                       help="threads for large batches and ensembles (default: "
-                            "MATNN_NUM_THREADS, else every core); results do not depend on it")
+    _add_threads_option(hand)
     hand.set_defaults(run=_cmd_digits)
 
     seeds = commands.add_parser(
@@ -1186,9 +1189,7 @@ def build_parser():
                        help="how many of the slowest-converging seeds to list (default 5)")
     seeds.add_argument("--plot", metavar="PNG",
                        help="also draw a histogram of final losses (needs matplotlib)")
-    seeds.add_argument("--threads", metavar="N", type=threads_count,
-                       help="threads for large batches and ensembles (default: "
-                            "MATNN_NUM_THREADS, else every core); results do not depend on it")
+    _add_threads_option(seeds)
     seeds.set_defaults(run=_cmd_seeds)
 
     page = commands.add_parser(

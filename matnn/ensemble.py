@@ -529,6 +529,7 @@ class _EnsembleRun:
         return np.asarray(total, np.float64) / count, correct / count
 
     def full(self, values):
+        """Per-member ``values`` of the active members, NaN for the failed ones."""
         out = np.full(self.members, np.nan)
         out[self.active] = values
         return out
@@ -639,10 +640,7 @@ class _GroupedRun:
     def stuck(self, X, Y):
         return np.concatenate(self._each(lambda g: g.stuck(X, Y)))
 
-    def full(self, values):
-        out = np.full(self.members, np.nan)
-        out[self.active] = values
-        return out
+    full = _EnsembleRun.full
 
     def params_full(self):
         params = self.ens._flat.copy()
