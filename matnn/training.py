@@ -134,8 +134,8 @@ def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimize
     -----
     LossIncreasedWarning
         When the final loss is more than :data:`WORSE_FACTOR` times the
-        starting loss, or when training left the outputs exactly equal for
-        every sample although the inputs and targets differ.
+        starting loss, or when training left the gradient exactly 0 with the
+        loss above 0 (saturated or dead units).
     """
     from .history import History
     from .optimizers import LBFGS
@@ -470,8 +470,7 @@ class _Loop:
         else:
             batches = _split(X, Y, batch_size)
         start = run.full(run.evaluate(X, Y)[0])
-        with np.errstate(over="ignore", invalid="ignore"):
-            stuck_before = run.full(run.stuck(X, Y)) == 1
+        start_params = run.params_full().copy()
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
         if self.validation is not None:
@@ -524,8 +523,7 @@ class _Loop:
                         break
                     if stopped_early:
                         break
-                # Members that failed have left the run (full() gives them NaN).
-                stuck = (run.full(run.stuck(X, Y)) == 1) & ~stuck_before if losses else False
+                stuck = _stuck_by_training(run, X, Y, start_params) if losses else False
         finally:
             run.finish()
         if best_params is not None:
@@ -560,6 +558,24 @@ def _copy(value):
 def _split(X, Y, batch_size):
     """``(X_batch, Y_batch)`` views for every batch of one epoch."""
     return [(X[s:s + batch_size], Y[s:s + batch_size]) for s in range(0, X.shape[0], batch_size)]
+
+
+def _stuck_by_training(run, X, Y, start_params):
+    """Which members training left stuck (see :func:`_stuck`) that did not start so.
+
+    The starting parameters are checked only when some member ends stuck.
+    Members that failed have left the run (``full`` gives them NaN, not stuck).
+    """
+    stuck = run.full(run.stuck(X, Y)) == 1
+    if not np.any(stuck):
+        return stuck
+    end_params = run.params_full().copy()
+    everyone = np.ones(np.shape(stuck), bool)
+    run.load_full(start_params, everyone)
+    try:
+        return stuck & ~(run.full(run.stuck(X, Y)) == 1)
+    finally:
+        run.load_full(end_params, everyone)
 
 
 def _stuck(engine, X, Y, ws):
