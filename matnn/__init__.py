@@ -54,4 +54,4 @@ __all__ = [
     "set_num_threads",
     "to_torch",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
