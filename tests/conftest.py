@@ -6,8 +6,41 @@ profile: derandomized, no deadline, no example database.
 """
 
 import os
+import sys
+import threading
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture
+def race():
+    """``race(target, args_list)``: one thread per ``args``, racing as hard as possible.
+
+    The threads start together behind a barrier and, with a tiny switch
+    interval, the interpreter switches between them as often as it can, so a
+    race that exists shows up; the interval is restored afterwards.
+    """
+
+    def run(target, args_list):
+        barrier = threading.Barrier(len(args_list))
+
+        def start(*args):
+            barrier.wait()
+            target(*args)
+
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            threads = [threading.Thread(target=start, args=args) for args in args_list]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            sys.setswitchinterval(interval)
+
+    return run

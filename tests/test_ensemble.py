@@ -120,36 +120,22 @@ def test_document_networks_are_the_documents_draws_and_leave_the_global_rng_alon
         assert np.array_equal(net.params, scalar.to_network(scalar.OurNeuralNetwork()).params)
 
 
-def test_document_networks_are_right_when_built_from_many_threads_at_once():
+def test_document_networks_are_right_when_built_from_many_threads_at_once(race):
     """Threads that shared numpy's global state would draw each other's
-    numbers (a tiny switch interval interleaves them as much as possible);
-    each must get exactly the document's draws for its own seeds."""
-    import sys
-    import threading
-
+    numbers (the race interleaves them as much as possible); each must get
+    exactly the document's draws for its own seeds."""
     seed_lists = [range(k, 2400, 8) for k in range(8)]
     expected = {}
     for seeds in seed_lists:
         for s in seeds:
             np.random.seed(s)
             expected[s] = scalar.to_network(scalar.OurNeuralNetwork()).params
-    barrier = threading.Barrier(len(seed_lists))
     built = {}
 
     def build(seeds):
-        barrier.wait()
         built[seeds.start] = document_networks(seeds)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=build, args=(seeds,)) for seeds in seed_lists]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    race(build, [(seeds,) for seeds in seed_lists])
     wrong = [s for seeds in seed_lists for s, net in zip(seeds, built[seeds.start])
              if not np.array_equal(net.params, expected[s])]
     assert wrong == []

@@ -390,14 +390,12 @@ def test_a_damaged_model_loads_intact_or_gives_a_value_error(fuzz_dir, valid_byt
 # -- threads -----------------------------------------------------------------
 
 
-def test_concurrent_loads_leave_the_warning_filters_alone(tmp_path, net):
+def test_concurrent_loads_leave_the_warning_filters_alone(tmp_path, net, race):
     """Loads racing in many threads (a tiny switch interval interleaves them
     as much as possible) must not change the warning filters: a load that
     saved, changed and restored them would leave another thread's 'error'
     filter behind, turning every later warning in the process into an
     exception."""
-    import sys
-    import threading
     import warnings
 
     good = tmp_path / "model.npz"
@@ -405,11 +403,9 @@ def test_concurrent_loads_leave_the_warning_filters_alone(tmp_path, net):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(good.read_bytes()[:-100])
     n_threads, rounds = 16, 20
-    barrier = threading.Barrier(n_threads)
     failures = []
 
-    def work(k):
-        barrier.wait()
+    def work():
         for _ in range(rounds):
             try:
                 np.testing.assert_array_equal(matnn.load(good).params, net.params)
@@ -421,16 +417,7 @@ def test_concurrent_loads_leave_the_warning_filters_alone(tmp_path, net):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         before = list(warnings.filters)
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)
-        try:
-            threads = [threading.Thread(target=work, args=(k,)) for k in range(n_threads)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-        finally:
-            sys.setswitchinterval(interval)
+        race(work, [()] * n_threads)
         assert failures == []
         assert warnings.filters == before
         warnings.warn("still only a warning", RuntimeWarning)

@@ -12,7 +12,6 @@ import pickle
 import resource
 import subprocess
 import sys
-import threading
 import time
 import tracemalloc
 import warnings
@@ -332,7 +331,7 @@ def test_errors_for_activation_none_and_a_negative_seed_name_the_argument(build)
 
 # -- threads -------------------------------------------------------------------------
 
-def test_predict_loss_and_gradients_from_many_threads_equal_the_serial_results():
+def test_predict_loss_and_gradients_from_many_threads_equal_the_serial_results(race):
     net = Network.from_sizes([5, 64, 32, 3], "tanh", seed=2)
     rng = np.random.default_rng(0)
     batches = [(rng.normal(size=(200, 5)), rng.normal(size=(200, 3))) for _ in range(6)]
@@ -342,23 +341,12 @@ def test_predict_loss_and_gradients_from_many_threads_equal_the_serial_results()
 
     expected = [work(*batch) for batch in batches]
     results = [[] for _ in batches]
-    start = threading.Barrier(len(batches))
 
     def thread(i):
-        start.wait()
         for _ in range(10):
             results[i].append(work(*batches[i]))
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        threads = [threading.Thread(target=thread, args=(i,)) for i in range(len(batches))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    race(thread, [(i,) for i in range(len(batches))])
     for got, (P, L, G) in zip(results, expected):
         assert len(got) == 10
         for p, loss, grads in got:
