@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -622,5 +623,17 @@ def _warn_if_worse(start, final, stuck):
         f"{headline}: {what}. The outputs have probably saturated (sigmoid or tanh units "
         "at their limits, or dead relu units); try a smaller learning rate, or scale the "
         "inputs.",
-        LossIncreasedWarning, stacklevel=4,
+        LossIncreasedWarning, stacklevel=_first_caller_outside_matnn(),
     )
+
+
+def _first_caller_outside_matnn():
+    """The ``stacklevel`` that points a warning at the user's line that called matnn.
+
+    Counted from the caller of this function, which is the one that warns:
+    ``fit`` is reached through different depths of matnn's own frames.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "matnn":
+        frame, level = frame.f_back, level + 1
+    return level

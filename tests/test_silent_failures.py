@@ -355,3 +355,10 @@ def test_predict_loss_and_gradients_from_many_threads_equal_the_serial_results(r
             for (dW, db), (eW, eb) in zip(grads, G):
                 np.testing.assert_array_equal(dW, eW)
                 np.testing.assert_array_equal(db, eb)
+
+
+def test_the_saturation_warning_points_at_the_line_that_called_fit():
+    for model in (Network.from_sizes([2, 2, 1], seed=0), Ensemble.from_sizes([2, 2, 1], 2, seed=0)):
+        with pytest.warns(matnn.LossIncreasedWarning) as record:
+            model.fit(X * 1e3, y, epochs=20, learning_rate=1e6, batch_size=1, shuffle=False)
+        assert record[0].filename == __file__
