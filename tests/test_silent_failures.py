@@ -362,3 +362,15 @@ def test_the_saturation_warning_points_at_the_line_that_called_fit():
         with pytest.warns(matnn.LossIncreasedWarning) as record:
             model.fit(X * 1e3, y, epochs=20, learning_rate=1e6, batch_size=1, shuffle=False)
         assert record[0].filename == __file__
+
+
+def test_an_ensemble_fits_data_that_views_its_own_parameters_as_a_copy():
+    original = Ensemble.from_sizes([2, 2, 2], 2, "tanh", seed=4)
+    twin = copy.deepcopy(original)
+    # Member 0's first weight matrix, a (2, 2) view into the parameters, as X.
+    X_own = original.layers[0].W[0]
+    X_copy = X_own.copy()
+    fit = dict(epochs=5, learning_rate=0.5, batch_size=1, shuffle=False)
+    original.fit(X_own, [[0.0, 1.0], [1.0, 0.0]], **fit)
+    twin.fit(X_copy, [[0.0, 1.0], [1.0, 0.0]], **fit)
+    np.testing.assert_array_equal(original.predict(X_copy), twin.predict(X_copy))
