@@ -403,9 +403,9 @@ class Ensemble:
         """
         from .history import History
         from .optimizers import LBFGS
-        from .training import _check_optimizer, _Loop, _unshared
+        from .training import _check_optimizer, _Loop
 
-        X, Y = _unshared(*self._prepare(X, y), self._flat)
+        X, Y = self._prepare(X, y)
         optimizer = _check_optimizer(learning_rate, optimizer, self.dtype, self.n_models)
         if isinstance(optimizer, LBFGS):
             raise ValueError("L-BFGS trains one network at a time; fit each member with it")

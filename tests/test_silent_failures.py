@@ -365,12 +365,15 @@ def test_the_saturation_warning_points_at_the_line_that_called_fit():
 
 
 def test_an_ensemble_fits_data_that_views_its_own_parameters_as_a_copy():
-    original = Ensemble.from_sizes([2, 2, 2], 2, "tanh", seed=4)
+    original = Ensemble.from_sizes([2, 1, 1], 1, "tanh", seed=4)
     twin = copy.deepcopy(original)
-    # Member 0's first weight matrix, a (2, 2) view into the parameters, as X.
+    # With one member and one hidden unit, W[0] is a contiguous (1, 2) view
+    # into the parameters: a valid batch of one sample. The run trains a
+    # compact copy of its members, so the data stays put until fit returns.
     X_own = original.layers[0].W[0]
+    assert np.shares_memory(X_own, original.layers[0].W) and X_own.flags.c_contiguous
     X_copy = X_own.copy()
     fit = dict(epochs=5, learning_rate=0.5, batch_size=1, shuffle=False)
-    original.fit(X_own, [[0.0, 1.0], [1.0, 0.0]], **fit)
-    twin.fit(X_copy, [[0.0, 1.0], [1.0, 0.0]], **fit)
+    original.fit(X_own, [[1.0]], **fit)
+    twin.fit(X_copy, [[1.0]], **fit)
     np.testing.assert_array_equal(original.predict(X_copy), twin.predict(X_copy))
