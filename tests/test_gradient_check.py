@@ -2,7 +2,6 @@
 its sampling budget, the scipy method and relu kinks."""
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,11 +148,8 @@ def test_raise_exception_false_returns_the_failing_result():
     assert result.failures[0].max_rel_error == pytest.approx(2.0)
 
 
-def test_the_readme_failure_report_is_what_its_code_prints(capsys):
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Gradient checking\n", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+def test_the_readme_failure_report_is_what_its_code_prints(capsys, readme_example):
+    code, shown = readme_example("Gradient checking")
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     assert capsys.readouterr().out == shown
 

@@ -3,7 +3,6 @@ loss passes gradcheck; a wrong user derivative is caught and named; user
 losses train; subclass overrides are what fit uses; an ensemble is its
 members, for every loss and over many blocks of rows."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -340,11 +339,8 @@ def test_ensemble_over_many_blocks_is_each_members_own(loss, monkeypatch):
 
 # -- the README's example ------------------------------------------------------------------------------
 
-def test_the_readme_example_prints_what_the_readme_shows(capsys):
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Bring your own activation and loss\n", 1)[1]
-    code = section.split("```python\n", 1)[1].split("```", 1)[0]
-    shown = section.split("```text\n", 1)[1].split("```", 1)[0]
+def test_the_readme_example_prints_what_the_readme_shows(capsys, readme_example):
+    code, shown = readme_example("Bring your own activation and loss")
     exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
     assert capsys.readouterr().out == shown
 
