@@ -11,6 +11,7 @@ labels at the document's 0 and 1.
 """
 
 import contextlib
+import copy
 import io
 
 import numpy as np
@@ -43,16 +44,19 @@ def datasets(draw, min_size=1, max_size=6):
     return X, y
 
 
-def assert_close(actual, expected, rtol=RTOL):
-    """Elementwise ``|a - e| <= rtol * max(|a|, |e|)``: relative, no absolute slack.
+def assert_close(actual, expected, rtol=RTOL, scale=0.0):
+    """Elementwise ``|a - e| <= rtol * max(|a|, |e|, scale)``: relative, no absolute slack.
 
-    The one floor is float64's smallest normal number (2.2e-308): below it
-    numbers are subnormal and carry too few bits for any relative bound (a
-    feature of 1e-306 makes ``dL/dw1`` about 1e-308).
+    ``scale`` is for values reached by adding terms larger than the result
+    (the parameters along a training path). The one floor is float64's
+    smallest normal number (2.2e-308): below it numbers are subnormal and
+    carry too few bits for any relative bound (a feature of 1e-306 makes
+    ``dL/dw1`` about 1e-308).
     """
     actual, expected = np.asarray(actual, float), np.asarray(expected, float)
     assert actual.shape == expected.shape
-    bound = rtol * np.maximum(np.abs(actual), np.abs(expected)) + np.finfo(float).tiny
+    size = np.maximum(np.maximum(np.abs(actual), np.abs(expected)), scale)
+    bound = rtol * size + np.finfo(float).tiny
     bad = np.abs(actual - expected) > bound
     assert not bad.any(), (
         f"mismatch at {np.argwhere(bad).tolist()}: actual {actual[bad]}, expected {expected[bad]}"
@@ -156,8 +160,17 @@ def test_one_epoch_of_batch_1_fit_equals_the_scalar_train_steps(doc_net, dataset
     X, y = dataset
     net = scalar.to_network(doc_net)
     history = net.fit(X, y, epochs=1, learning_rate=rate, batch_size=1, shuffle=False)
+    # The same steps one sample at a time, to see how large each parameter got
+    # on the way: a parameter that ends small after larger steps carries their
+    # rounding, which a bound relative to its end value alone would miss.
+    replay = copy.deepcopy(doc_net)
+    path = [scalar.to_network(replay).params]
+    for i in range(len(X)):
+        quiet_train(replay, X[i:i + 1], y[i:i + 1], learn_rate=rate, epochs=1)
+        path.append(scalar.to_network(replay).params)
     lines = quiet_train(doc_net, X, y, learn_rate=rate, epochs=1)
-    assert_close(net.params, scalar.to_network(doc_net).params)
+    assert_close(net.params, scalar.to_network(doc_net).params,
+                 scale=np.max(np.abs(path), axis=0))
     assert lines == ["Epoch 0 loss: %.3f" % history[0]]
 
 
