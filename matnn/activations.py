@@ -320,13 +320,34 @@ class _Softmax(Activation):
 # costs as much as the reduction itself on a batch of a few rows.
 _row_max, _row_sum = np.maximum.reduce, np.add.reduce
 
+#: From this many rows on, a network's row maximum is read at the row's
+#: argmax: the same number, since a maximum is exact, and faster on many
+#: short rows, where ``maximum.reduce`` pays per row (an ensemble's rows,
+#: with the member axis last, keep the reduction);
+#: benchmarks/case_forward.py measures it.
+ARGMAX_ROWS = 256
+
+
+def _shifted_exp(Z, out):
+    """``out = exp(Z - max Z)`` per row; returns the row maxima and the sums of ``out``.
+
+    Units are axis 1, both for a network's (rows, k) and an ensemble's
+    (rows, k, members); subtracting the row maximum keeps exp finite. Both
+    results keep axis 1 (length 1).
+    """
+    if Z.ndim == 2 and Z.shape[0] >= ARGMAX_ROWS:
+        # argmax points at a row's first NaN, where the maximum would be NaN.
+        top = np.take_along_axis(Z, np.argmax(Z, axis=1, keepdims=True), axis=1)
+    else:
+        top = _row_max(Z, axis=1, keepdims=True)
+    np.subtract(Z, top, out)
+    np.exp(out, out)
+    return top, _row_sum(out, axis=1, keepdims=True)
+
 
 def _softmax(Z, out):
-    # Units are axis 1, both for a network's (rows, k) and an ensemble's
-    # (rows, k, members); subtracting the row maximum keeps exp finite.
-    np.subtract(Z, _row_max(Z, axis=1, keepdims=True), out)
-    np.exp(out, out)
-    return np.divide(out, _row_sum(out, axis=1, keepdims=True), out)
+    _, total = _shifted_exp(Z, out)
+    return np.divide(out, total, out)
 
 
 def _softmax_jacobian(A):

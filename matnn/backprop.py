@@ -316,7 +316,7 @@ def block_rows(n, sizes, members=None):
     return max(1, min(n, BLOCK_ROWS // members, BLOCK_ACTIVATIONS // per_row))
 
 
-def forward(engine, X, ws):
+def forward(engine, X, ws, output=True):
     """Run the forward pass of ``X`` into ``ws.A`` (and ``ws.Z`` where kept).
 
     Parameters
@@ -324,11 +324,15 @@ def forward(engine, X, ws):
     engine : Engine
     X : ndarray of shape (ws.rows, sizes[0])
     ws : Workspace
+    output : bool
+        False stops at the output layer's logits, for a fused loss, which
+        computes its value (and the outputs, if wanted) from them.
 
     Returns
     -------
     ndarray of shape (ws.rows, sizes[-1]) (plus the member axis)
-        The output activations (``ws.A[-1]``, not a copy).
+        The output activations (``ws.A[-1]``), or without ``output`` the
+        logits (``ws.Z[-1]``); not a copy.
     """
     affine = engine.products.affine
     prev = X
@@ -338,6 +342,8 @@ def forward(engine, X, ws):
             act.forward_into(A, A)
         else:
             affine(l, prev, W, b, Z, ws)
+            if not output and l == len(ws.A) - 1:
+                return Z
             act.forward_into(Z, A)
         prev = A
     return prev
@@ -407,23 +413,30 @@ def outputs(engine, X, ws, out):
     return out
 
 
-def loss_total(engine, X, Y, ws, count_correct=False):
+def loss_total(engine, X, Y, ws, truth=None):
     """The loss's sum over ``X`` (divide by ``engine.loss.count(Y)`` for the mean).
 
     Computed in blocks of ``ws.rows`` rows, added in block order; one total
-    per member for an ensemble. With ``count_correct`` (a classifying loss),
-    the same forward pass also counts the right predictions: returns
-    ``(total, correct)``.
+    per member for an ensemble. Given ``truth``, ``engine.loss.truth(Y)``
+    of a classifying loss, the same forward pass also counts the right
+    predictions: returns ``(total, correct)``.
     """
     loss, rows = engine.loss, ws.rows
+    count_correct = truth is not None
 
     def block(w, i):
         Xb, Yb = X[i * rows:(i + 1) * rows], Y[i * rows:(i + 1) * rows]
         w = w.head(Xb.shape[0], engine)
-        out = forward(engine, Xb, w)
-        correct = loss.correct(Yb, out) if count_correct else None
-        total = loss.total(Yb, out, w.Z[-1] if engine.fused else None, w.D[-1])
-        return (total, correct) if count_correct else total
+        if engine.fused:
+            # The loss from the logits; the outputs only to count the right ones.
+            out = w.A[-1] if count_correct else None
+            total = loss.fused_total(Yb, forward(engine, Xb, w, output=False), w.D[-1], out)
+        else:
+            out = forward(engine, Xb, w)
+            total = loss.total(Yb, out, w.D[-1])
+        if not count_correct:
+            return total
+        return total, loss.correct(truth[i * rows:(i + 1) * rows], out)
 
     if count_correct:
         return _over_blocks(engine, X.shape[0], ws, block, (0.0, 0), _add_pairs)

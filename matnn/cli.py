@@ -590,7 +590,8 @@ def _accuracy(net, X, Y):
     ``correct`` (each row's class for cross-entropy, each output's 0/1 answer
     for binary cross-entropy).
     """
-    return float(net.loss_fn.correct(Y, net.predict(X))) / net.loss_fn.count(Y)
+    loss_fn = net.loss_fn
+    return float(loss_fn.correct(loss_fn.truth(Y), net.predict(X))) / loss_fn.count(Y)
 
 
 def _print_outcome(net, history, train, validation, optimizer, patience):

@@ -496,13 +496,13 @@ class _EnsembleRun:
     def training(self):
         return self.flat.shape[1] > 0
 
-    def epoch(self, batches, X, Y):
+    def epoch(self, batches, X, Y, truth):
         """One pass over ``batches``; each member's loss over ``X`` after it, and which diverged."""
         self.before = self.flat.copy()
         self.state = self.optimizer.state_dict()
         for Xb, Yb in batches:
             self.step(Xb, Yb)
-        loss, acc = self.evaluate(X, Y)
+        loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, ~(np.isfinite(loss) & np.isfinite(self.flat).all(axis=0))
 
     def step(self, Xb, Yb):
@@ -520,12 +520,15 @@ class _EnsembleRun:
 
         return _stuck(self.engine, X, Y, self.eval_ws)
 
-    def evaluate(self, X, Y):
-        """Each active member's loss over ``X`` and, for a classifying loss, accuracy."""
+    def truth(self, Y):
+        return self.ens.loss_fn.truth(Y)
+
+    def evaluate(self, X, Y, truth):
+        """Each active member's loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), accuracy."""
         count = self.ens.loss_fn.count(Y)
-        if not self.classifies:
+        if truth is None:
             return np.asarray(loss_total(self.engine, X, Y, self.eval_ws), np.float64) / count, None
-        total, correct = loss_total(self.engine, X, Y, self.eval_ws, count_correct=True)
+        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
         return np.asarray(total, np.float64) / count, correct / count
 
     def full(self, values):
@@ -631,11 +634,13 @@ class _GroupedRun:
     def training(self):
         return self.active.size > 0
 
-    def epoch(self, batches, X, Y):
-        return _side_by_side(self._each(lambda g: g.epoch(batches, X, Y)))
+    def epoch(self, batches, X, Y, truth):
+        return _side_by_side(self._each(lambda g: g.epoch(batches, X, Y, truth)))
 
-    def evaluate(self, X, Y):
-        return _side_by_side(self._each(lambda g: g.evaluate(X, Y)))
+    def evaluate(self, X, Y, truth):
+        return _side_by_side(self._each(lambda g: g.evaluate(X, Y, truth)))
+
+    truth = _EnsembleRun.truth
 
     def stuck(self, X, Y):
         return np.concatenate(self._each(lambda g: g.stuck(X, Y)))

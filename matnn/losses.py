@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import ACTIVATIONS, _shifted_exp, sigmoid
 from .validation import as_array, check_targets
 
 __all__ = ["Loss", "LOSSES", "get_loss", "mse"]
@@ -124,25 +125,40 @@ class Loss:
     #: Whether this loss trains a classifier, so that ``fit`` records accuracy.
     classifies = False
 
-    def correct(self, Y, P):
-        """How many predictions in ``P`` are right, for a classifying loss.
+    def truth(self, Y):
+        """The right answers in targets ``Y``, as :meth:`correct` compares them.
+
+        Computed once per data set, for a classifying loss.
+        """
+        raise NotImplementedError(f"loss {self.name!r} does not classify")
+
+    def correct(self, truth, P):
+        """How many predictions in ``P`` are right, against ``truth`` from :meth:`truth`.
 
         Counted out of :meth:`count`; one count per member for an ensemble.
         """
         raise NotImplementedError(f"loss {self.name!r} does not classify")
 
-    def total(self, Y, P, Z, scratch):
+    def total(self, Y, P, scratch):
         """The sum of the per-row losses (over rows, not divided).
 
-        ``P`` and ``Z`` are (rows, n_out), or (rows, n_out, members) for an
-        ensemble, with ``Y`` (rows, n_out, 1); the total is then one per
-        member. ``scratch`` is shaped like ``P``.
+        ``P`` is (rows, n_out), or (rows, n_out, members) for an ensemble,
+        with ``Y`` (rows, n_out, 1); the total is then one per member.
+        ``scratch`` is shaped like ``P``.
         """
         rows = Y.shape[0]
         if P.ndim == 3:
             Y = Y[:, :, 0]
             return np.array([self._value(Y, P[:, :, k]) for k in range(P.shape[2])]) * rows
         return self._value(Y, P) * rows
+
+    def fused_total(self, Y, Z, scratch, out=None):
+        """:meth:`total` from the output layer's logits ``Z``, for a loss that :meth:`fuses`.
+
+        With ``out``, also writes the output activation of ``Z`` there,
+        sharing the work the two have in common.
+        """
+        raise NotImplementedError(f"loss {self.name!r} fuses with no output activation")
 
     def gradient_into(self, Y, P, count, out):
         """Write the gradient of the *whole batch's* mean with respect to ``P`` into ``out``.
@@ -191,7 +207,7 @@ class _MSE(Loss):
     def count(self, Y):
         return Y.size
 
-    def total(self, Y, P, Z, scratch):
+    def total(self, Y, P, scratch):
         np.subtract(P, Y, scratch)
         if P.ndim == 3:
             np.multiply(scratch, scratch, scratch)
@@ -214,8 +230,6 @@ class _Probabilistic(Loss):
     FUSED_OUTPUT = ""
 
     def check_network(self, n_out, output):
-        from .activations import ACTIVATIONS
-
         builtin = ACTIVATIONS.get(output.name) is output
         if builtin and output.name not in self.PROBABILITY_OUTPUTS:
             raise ValueError(
@@ -224,8 +238,6 @@ class _Probabilistic(Loss):
             )
 
     def fuses(self, output):
-        from .activations import ACTIVATIONS
-
         return output is ACTIVATIONS[self.FUSED_OUTPUT]
 
     def _probabilities(self, P):
@@ -248,9 +260,13 @@ class _CrossEntropy(_Probabilistic):
     FUSED_OUTPUT = "softmax"
     classifies = True
 
-    def correct(self, Y, P):
+    def truth(self, Y):
+        # Each row's class: (rows,), or (rows, 1) beside an ensemble's members.
+        return np.argmax(Y, axis=1)
+
+    def correct(self, truth, P):
         # The most probable class against the target's; rows (axis 0) summed.
-        return (np.argmax(P, axis=1) == np.argmax(Y, axis=1)).sum(axis=0)
+        return (np.argmax(P, axis=1) == truth).sum(axis=0)
 
     def __init__(self):
         super().__init__("cross_entropy", self._public_value, self._public_gradient)
@@ -285,19 +301,22 @@ class _CrossEntropy(_Probabilistic):
             )
         return Y
 
-    def total(self, Y, P, Z, scratch):
-        if Z is not None:
-            # -sum_j y_j log softmax(z)_j = sum_j y_j (logsumexp(z) - z_j)
-            top = np.maximum.reduce(Z, axis=1, keepdims=True)
-            np.subtract(Z, top, scratch)
-            np.exp(scratch, scratch)
-            lse = np.log(np.add.reduce(scratch, axis=1, keepdims=True))
-            np.add(lse, top, lse)
-            np.subtract(lse, Z, scratch)
-        else:
-            self._probabilities(P)
-            _clamped_log(P, scratch)
-            np.negative(scratch, scratch)
+    def total(self, Y, P, scratch):
+        self._probabilities(P)
+        _clamped_log(P, scratch)
+        np.negative(scratch, scratch)
+        np.multiply(scratch, Y, scratch)
+        return _sum(scratch)
+
+    def fused_total(self, Y, Z, scratch, out=None):
+        # -sum_j y_j log softmax(z)_j = sum_j y_j (logsumexp(z) - z_j), where
+        # logsumexp(z) = max z + log(sum exp(z - max z)): softmax's own terms.
+        top, sums = _shifted_exp(Z, scratch)
+        if out is not None:
+            np.divide(scratch, sums, out)
+        lse = np.log(sums, sums)
+        np.add(lse, top, lse)
+        np.subtract(lse, Z, scratch)
         np.multiply(scratch, Y, scratch)
         return _sum(scratch)
 
@@ -309,7 +328,7 @@ class _CrossEntropy(_Probabilistic):
 
     def _public_value(self, Y, P):
         Y, P = _pair(Y, P)
-        return self.total(Y, P, None, np.empty_like(P)) / Y.shape[0]
+        return self.total(Y, P, np.empty_like(P)) / Y.shape[0]
 
     def _public_gradient(self, Y, P):
         Y, P = _pair(Y, P)
@@ -320,9 +339,12 @@ class _BinaryCrossEntropy(_Probabilistic):
     FUSED_OUTPUT = "sigmoid"
     classifies = True
 
-    def correct(self, Y, P):
+    def truth(self, Y):
+        return Y >= 0.5
+
+    def correct(self, truth, P):
         # Every output is its own yes/no question, answered yes at p >= 0.5.
-        return ((P >= 0.5) == (Y >= 0.5)).sum(axis=(0, 1))
+        return ((P >= 0.5) == truth).sum(axis=(0, 1))
 
     def __init__(self):
         super().__init__("binary_cross_entropy", self._public_value, self._public_gradient)
@@ -340,14 +362,17 @@ class _BinaryCrossEntropy(_Probabilistic):
     def count(self, Y):
         return Y.size
 
-    def total(self, Y, P, Z, scratch):
-        if Z is not None:
-            # -(y log s(z) + (1 - y) log(1 - s(z))) = softplus(z) - y z
-            # Subtracted entry by entry: the difference of the two sums would
-            # cancel away small losses beside large, right logits.
-            np.logaddexp(0, Z, scratch)
-            np.subtract(scratch, np.multiply(Y, Z), scratch)
-            return _sum(scratch)
+    def fused_total(self, Y, Z, scratch, out=None):
+        if out is not None:
+            sigmoid.forward_into(Z, out)
+        # -(y log s(z) + (1 - y) log(1 - s(z))) = softplus(z) - y z
+        # Subtracted entry by entry: the difference of the two sums would
+        # cancel away small losses beside large, right logits.
+        np.logaddexp(0, Z, scratch)
+        np.subtract(scratch, np.multiply(Y, Z), scratch)
+        return _sum(scratch)
+
+    def total(self, Y, P, scratch):
         self._probabilities(P)
         log_p = _clamped_log(P, np.empty_like(P))
         _clamped_log(1 - P, scratch)
@@ -368,7 +393,7 @@ class _BinaryCrossEntropy(_Probabilistic):
 
     def _public_value(self, Y, P):
         Y, P = _pair(Y, P)
-        return self.total(Y, P, None, np.empty_like(P)) / Y.size
+        return self.total(Y, P, np.empty_like(P)) / Y.size
 
     def _public_gradient(self, Y, P):
         Y, P = _pair(Y, P)

@@ -357,21 +357,24 @@ class _NetworkRun:
         self.classifies = net.loss_fn.classifies
         self.custom_loss = custom.loss
 
-    def evaluate(self, X, Y):
-        """The loss over ``X`` and, for a classifying loss, the accuracy (else None)."""
+    def truth(self, Y):
+        return self.net.loss_fn.truth(Y)
+
+    def evaluate(self, X, Y, truth):
+        """The loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), the accuracy (else None)."""
         from .backprop import loss_total
 
         net, count = self.net, self.net.loss_fn.count(Y)
         if self.custom_loss:
             # A subclass's own loss is what the history reports.
             loss = float(net.loss(X, Y))
-            if not self.classifies:
+            if truth is None:
                 return loss, None
-            _, correct = loss_total(self.engine, X, Y, self.eval_ws, count_correct=True)
+            _, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
             return loss, float(correct) / count
-        if not self.classifies:
+        if truth is None:
             return float(loss_total(self.engine, X, Y, self.eval_ws)) / count, None
-        total, correct = loss_total(self.engine, X, Y, self.eval_ws, count_correct=True)
+        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
         return float(total) / count, float(correct) / count
 
     members = None
@@ -380,13 +383,13 @@ class _NetworkRun:
     def stuck(self, X, Y):
         return _stuck(self.engine, X, Y, self.eval_ws)
 
-    def epoch(self, batches, X, Y):
+    def epoch(self, batches, X, Y, truth):
         """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
         np.copyto(self.before, self.flat)
         self.state = self.optimizer.state_dict()
         for Xb, Yb in batches:
             self.step(Xb, Yb)
-        loss, acc = self.evaluate(X, Y)
+        loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, not (math.isfinite(loss) and np.isfinite(self.flat).all())
 
     def full(self, values):
@@ -470,12 +473,15 @@ class _Loop:
             batches = _split(Xs, Ys, batch_size)
         else:
             batches = _split(X, Y, batch_size)
-        start = run.full(run.evaluate(X, Y)[0])
+        start = run.full(run.evaluate(X, Y, None)[0])
+        # The right answers, for the accuracy: found once, not every epoch.
+        truth = run.truth(Y) if run.classifies else None
         start_params = run.params_full().copy()
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
         if self.validation is not None:
             Xv, Yv = self.validation
+            val_truth = run.truth(Yv) if run.classifies else None
             best = np.full(np.shape(start), np.inf)
             best_epoch = np.full(np.shape(start), -1)
             if self.restore_best:
@@ -494,7 +500,7 @@ class _Loop:
                         # checked copy through a buffer.
                         np.take(X, order, axis=0, out=Xs, mode="clip")
                         np.take(Y, order, axis=0, out=Ys, mode="clip")
-                    loss, acc, bad = run.epoch(batches, X, Y)
+                    loss, acc, bad = run.epoch(batches, X, Y, truth)
                     # A network's flag is a bool, an ensemble's an array (np.any
                     # costs microseconds per epoch on a bool).
                     if bad is True or (isinstance(bad, np.ndarray) and bad.any()):
@@ -504,7 +510,7 @@ class _Loop:
                     if run.classifies:
                         accuracy.append(run.full(acc))
                     if self.validation is not None:
-                        val, val_acc = run.evaluate(Xv, Yv)
+                        val, val_acc = run.evaluate(Xv, Yv, val_truth)
                         val = run.full(val)
                         val_losses.append(val)
                         if run.classifies:
@@ -592,7 +598,10 @@ def _stuck(engine, X, Y, ws):
 
     flat, grads = engine.products.flat(engine.sizes, X.dtype)
     gradient(engine, X, Y, ws, flat, grads)
-    return ~flat.any(axis=0) & (np.asarray(loss_total(engine, X, Y, ws)) > 0)
+    zero = ~flat.any(axis=0)
+    if not zero.any():
+        return zero
+    return zero & (np.asarray(loss_total(engine, X, Y, ws)) > 0)
 
 
 def _warn_if_worse(start, final, stuck):

@@ -312,3 +312,22 @@ def test_a_user_derivative_from_either_side_gradchecks_and_trains_the_same():
         assert history.loss[-1] < 0.8 * before
         trained[side] = net.params
     np.testing.assert_allclose(trained["input"], trained["output"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_of_special_rows_is_the_same_in_a_long_batch(dtype):
+    # Long batches find a row's maximum at its argmax; NaN and infinities must
+    # come out as they do for a lone row (which uses maximum.reduce).
+    big = np.finfo(dtype).max
+    special = np.array([[np.nan, 1.0, 2.0], [1.0, np.inf, 0.0], [np.inf, np.inf, 1.0],
+                        [-np.inf, -np.inf, -np.inf], [-np.inf, 0.0, 3.0], [-0.0, 0.0, -0.0],
+                        [big, -big, 0.0], [5.0, 5.0, 5.0]], dtype)
+    rng = np.random.default_rng(6)
+    Z = rng.normal(0, 4, (600, 3)).astype(dtype)
+    Z[::75] = special
+    with np.errstate(invalid="ignore", over="ignore"):
+        whole = ACTIVATIONS["softmax"].forward_into(Z, np.empty_like(Z))
+        alone = [ACTIVATIONS["softmax"].forward_into(row[None].copy(), np.empty((1, 3), dtype))[0]
+                 for row in Z]
+    np.testing.assert_array_equal(whole, np.array(alone))
+    assert np.isnan(whole[0]).all() and np.array_equal(whole[525], np.full(3, 1 / 3, dtype))

@@ -89,3 +89,45 @@ def test_an_empty_run_is_an_empty_history():
 def test_inconsistent_records_are_refused(kwargs, error, match):
     with pytest.raises(error, match=match):
         History(**kwargs)
+
+
+# -- what fit records is what the network reports ------------------------------------------
+
+def _classifier(kind):
+    """A network and its targets: fused softmax/cross-entropy, fused sigmoid/BCE, or unfused."""
+    if kind == "softmax, cross_entropy":
+        return Network.from_sizes([4, 6, 3], ["tanh", "softmax"], seed=1,
+                                  loss="cross_entropy"), 3
+    if kind == "sigmoid, binary_cross_entropy":
+        return Network.from_sizes([4, 6, 1], ["tanh", "sigmoid"], seed=1,
+                                  loss="binary_cross_entropy"), 2
+    # A softmax output under binary_cross_entropy is not fused.
+    return Network.from_sizes([4, 6, 2], ["tanh", "softmax"], seed=1,
+                              loss="binary_cross_entropy"), None
+
+
+@pytest.mark.parametrize("kind", ["softmax, cross_entropy", "sigmoid, binary_cross_entropy",
+                                  "softmax, binary_cross_entropy"])
+@pytest.mark.parametrize("n", [40, 700])
+def test_the_loss_and_accuracy_fit_records_are_the_networks_own(kind, n):
+    # fit evaluates a fused loss from the logits, and 700 rows take the long-row
+    # path of the softmax's maximum: both must give what loss() and accuracy() give.
+    net, classes = _classifier(kind)
+    rng = np.random.default_rng(2)
+    X, Xv = rng.normal(0, 2, (n, 4)), rng.normal(0, 2, (n // 2, 4))
+    if classes is None:
+        y, yv = (np.eye(2)[rng.integers(0, 2, m)] for m in (n, n // 2))
+    else:
+        y, yv = (rng.integers(0, classes, m) for m in (n, n // 2))
+    history = net.fit(X, y, epochs=2, learning_rate=0.5, batch_size=16, seed=3,
+                      validation_data=(Xv, yv))
+    assert net._engine.fused == (classes is not None)
+    assert history.loss[-1] == net.loss(X, y)
+    assert history.val_loss[-1] == net.loss(Xv, yv)
+    if classes is None:
+        # binary_cross_entropy counts every output's yes/no answer.
+        right = (net.predict(X) >= 0.5) == (y >= 0.5)
+        assert history.accuracy[-1] == right.mean()
+    else:
+        assert history.accuracy[-1] == net.accuracy(X, y)
+        assert history.val_accuracy[-1] == net.accuracy(Xv, yv)

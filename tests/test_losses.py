@@ -340,3 +340,19 @@ def test_a_user_loss_of_the_wrong_shape_is_named():
     vector = Loss("vector", lambda Y, P: np.mean((Y - P) ** 2, axis=0), lambda Y, P: P - Y)
     with pytest.raises(ValueError, match="value of loss 'vector' must be a number"):
         Network.from_sizes([2, 2], seed=0, loss=vector).loss(np.ones((2, 2)), np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_of_many_rows_is_log_softmax_of_its_logits(dtype):
+    # 700 rows: a long batch finds each row's maximum at its argmax; the value
+    # must stay the reference's, extreme logits and ties included.
+    rng = np.random.default_rng(11)
+    Z = rng.normal(0, 3, (700, 3))
+    Z[::100] = EXTREME[rng.integers(0, 4, 7)]
+    Z = Z.astype(dtype).astype(np.float64)
+    labels = rng.integers(0, 3, 700)
+    net = Network([Dense(np.eye(3), np.zeros(3), "softmax", dtype=dtype)], loss="cross_entropy")
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    assert net.loss(Z, labels) == pytest.approx(cross_entropy_of_labels(labels, Z), rel=rtol)
+    assert net.loss(Z[:200], labels[:200]) == pytest.approx(
+        cross_entropy_of_labels(labels[:200], Z[:200]), rel=rtol)
