@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from matnn import History, Network, data
+from matnn import Ensemble, History, Network, backprop, data
 
 
 @pytest.fixture
@@ -106,19 +106,27 @@ def _classifier(kind):
                               loss="binary_cross_entropy"), None
 
 
-@pytest.mark.parametrize("kind", ["softmax, cross_entropy", "sigmoid, binary_cross_entropy",
-                                  "softmax, binary_cross_entropy"])
-@pytest.mark.parametrize("n", [40, 700])
-def test_the_loss_and_accuracy_fit_records_are_the_networks_own(kind, n):
-    # fit evaluates a fused loss from the logits, and 700 rows take the long-row
-    # path of the softmax's maximum: both must give what loss() and accuracy() give.
-    net, classes = _classifier(kind)
-    rng = np.random.default_rng(2)
+def _data(classes, n, seed=2):
+    rng = np.random.default_rng(seed)
     X, Xv = rng.normal(0, 2, (n, 4)), rng.normal(0, 2, (n // 2, 4))
     if classes is None:
-        y, yv = (np.eye(2)[rng.integers(0, 2, m)] for m in (n, n // 2))
-    else:
-        y, yv = (rng.integers(0, classes, m) for m in (n, n // 2))
+        return X, Xv, *(np.eye(2)[rng.integers(0, 2, m)] for m in (n, n // 2))
+    return X, Xv, *(rng.integers(0, classes, m) for m in (n, n // 2))
+
+
+KINDS = ["softmax, cross_entropy", "sigmoid, binary_cross_entropy", "softmax, binary_cross_entropy"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n, block_rows", [(40, None), (700, None), (700, 64)])
+def test_the_loss_and_accuracy_fit_records_are_the_networks_own(kind, n, block_rows, monkeypatch):
+    # fit evaluates a fused loss from the logits, 700 rows take the long-row
+    # path of the softmax's maximum, and blocks of 64 rows count the right
+    # answers block by block: all must give what loss() and accuracy() give.
+    if block_rows:
+        monkeypatch.setattr(backprop, "BLOCK_ROWS", block_rows)
+    net, classes = _classifier(kind)
+    X, Xv, y, yv = _data(classes, n)
     history = net.fit(X, y, epochs=2, learning_rate=0.5, batch_size=16, seed=3,
                       validation_data=(Xv, yv))
     assert net._engine.fused == (classes is not None)
@@ -131,3 +139,22 @@ def test_the_loss_and_accuracy_fit_records_are_the_networks_own(kind, n):
     else:
         assert history.accuracy[-1] == net.accuracy(X, y)
         assert history.val_accuracy[-1] == net.accuracy(Xv, yv)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_ensembles_recorded_accuracy_is_each_members_own(kind, monkeypatch):
+    monkeypatch.setattr(backprop, "BLOCK_ROWS", 64)
+    net, classes = _classifier(kind)
+    others = [net.copy(), net.copy()]
+    for k, other in enumerate(others):
+        other.params += np.random.default_rng(k).normal(0, 0.5, other.params.size)
+    ensemble = Ensemble([net, *others])
+    X, Xv, y, yv = _data(classes, 300)
+    history = ensemble.fit(X, y, epochs=2, learning_rate=0.5, batch_size=16, seed=3,
+                           validation_data=(Xv, yv))
+    for k in range(3):
+        member = ensemble.network(k)
+        assert history.loss[k, -1] == pytest.approx(member.loss(X, y), rel=1e-12)
+        if classes is not None:
+            assert history.accuracy[k, -1] == member.accuracy(X, y)
+            assert history.val_accuracy[k, -1] == member.accuracy(Xv, yv)
