@@ -73,6 +73,14 @@ NOISE_SAFETY = 4
 # every intermediate (with 1/2, half of them could line up).
 _RATIO = (math.sqrt(5) - 1) / 2
 
+#: Where a central difference still mismatches, its truncation error is
+#: estimated from a second difference at ``eps / 2``, and where it stands
+#: above their rounding, Richardson's extrapolation ``(4 D(eps/2) - D(eps)) /
+#: 3`` replaces it; but only for a truncation error up to this many times the
+#: entry's tolerance. A larger one means a step not small against the loss's
+#: length scale, where the extrapolation's own error need not be small.
+TRUNCATION_LIMIT = 10
+
 #: A failure report lists at most this many entries per parameter array.
 MAX_REPORTED = 10
 
@@ -119,13 +127,18 @@ class Entry:
     analytic : float
         From ``net.gradients`` (for a direction ``v``: ``sum(dW * v)``).
     numeric : float
-        From finite differences of ``net.loss``, in float64.
+        From finite differences of ``net.loss``, in float64: for
+        ``"central"``, ``D(eps) = (L(p + eps) - L(p - eps)) / (2 eps)``, or,
+        where ``truncation`` is set, Richardson's extrapolation
+        ``(4 D(eps/2) - D(eps)) / 3``, whose truncation error is
+        ``O(eps**4)`` instead of ``O(eps**2)``.
     error_estimate : float
         The numeric value's own error: scipy's estimate for ``"scipy"``; for
         ``"central"``, the rounding bound of the difference quotient,
         ``ROUNDING_ULPS * eps64 * |L|`` or, if it was measured and is larger,
         ``NOISE_SAFETY * loss_noise`` (see :class:`GradcheckResult`), over
-        ``2 eps``.
+        ``2 eps``; for an extrapolated value, ``(4 r(eps/2) + r(eps)) / 3``
+        from the rounding bounds ``r`` of its two differences.
     unreliable : bool
         The difference straddled a relu kink, or scipy did not converge; the
         entry is reported but never counted as a mismatch.
@@ -134,6 +147,12 @@ class Entry:
         + error_estimate`` on a reliable entry (NaN always mismatches).
     symbol : str
         The document's name for the entry (``"w2"``), on its 2-2-1 network.
+    truncation : float or None
+        Set only where ``numeric`` is the extrapolated value (``"central"``,
+        an entry that mismatched with ``D(eps)``; see :func:`gradcheck`'s
+        notes): the truncation error of ``D(eps)`` estimated from losses
+        alone, ``|D(eps) - D(eps/2)| * 4/3`` (it includes up to 4/3 of the two
+        differences' rounding). None elsewhere.
     """
 
     index: tuple | None
@@ -143,6 +162,7 @@ class Entry:
     unreliable: bool
     mismatch: bool
     symbol: str = ""
+    truncation: float | None = None
 
     @property
     def abs_error(self) -> float:
@@ -240,6 +260,11 @@ class GradcheckResult:
         The measured noise, not ``ROUNDING_ULPS`` of the loss, set the
         rounding bound of some entry: the loss loses digits to cancellation.
         The settings in the report then give the noise.
+    truncation : float or None
+        The largest :attr:`Entry.truncation`: the loss curves so sharply that
+        some central difference's truncation error stood above its rounding,
+        and gradcheck extrapolated it away. The settings in the report then
+        give it. None if no entry was extrapolated.
     """
 
     params: tuple
@@ -251,6 +276,7 @@ class GradcheckResult:
     sampled: bool
     loss_noise: float | None = None
     noisy_loss: bool = False
+    truncation: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -266,9 +292,11 @@ class GradcheckResult:
         # Only when it mattered: below the fixed bound it is a few ulps of
         # the loss, and its digits vary from one machine's rounding to another's.
         noise = f", loss rounding noise ~{self.loss_noise:.1e}" if self.noisy_loss else ""
+        truncation = ("" if self.truncation is None else
+                      f", truncation error up to ~{self.truncation:.1e} extrapolated away")
         return (f"method {self.method!r}, eps {self.eps:g}, rtol {self.rtol:g}, "
                 f"atol {self.atol:g}, dtype {self.dtype} (differences in float64), "
-                f"{coverage}{noise}")
+                f"{coverage}{noise}{truncation}")
 
     def table(self) -> str:
         """A per-parameter summary, one row per array."""
@@ -427,6 +455,21 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
     digits, the fixed bound alone failed 14% of the right gradients; with
     the measured noise none failed, over 8 seeds each.
 
+    *Truncation.* The central difference is off by its truncation error,
+    about ``eps**2 L''' / 6``, which a loss that curves sharply (one-unit
+    layers of gelu, silu or tanh) can lift above the tolerance. So for an
+    entry that still mismatches, a second difference ``D(eps/2)`` is taken
+    along the same probe (2 more losses); where ``|D(eps) - D(eps/2)|``
+    stands above the two differences' rounding bounds, and the truncation it
+    shows, 4/3 of it, is at most ``TRUNCATION_LIMIT`` times the entry's
+    tolerance, the entry is compared with Richardson's extrapolation
+    ``(4 D(eps/2) - D(eps)) / 3`` instead, whose truncation error is
+    ``O(eps**4)`` and whose rounding bound, ``(4 r(eps/2) + r(eps)) / 3``,
+    is computed from theirs; the entry's ``truncation`` holds the estimate
+    and the report gives the largest. It comes from losses alone, so a wrong
+    gradient cannot move it; but an error that happens to match the
+    truncation error passes ``D(eps)`` and is never extrapolated.
+
     *Kinks.* With relu layers a finite difference can straddle a kink, where
     the loss has no derivative. A checked entry whose steps ``±eps`` change
     which relu units are active, on any sample, is marked unreliable rather
@@ -491,6 +534,36 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
         noisy = bool(np.any(allowance > error))
         error = np.maximum(error, allowance)
         mismatch = mismatches(error)
+    truncation = np.full(len(probes), np.nan)
+    if method == "central" and mismatch.any():
+        # Where the loss curves sharply, D(eps) is off by its truncation
+        # error, about eps**2 L'(3) / 6, however right the gradient. Rather
+        # than excuse it with a safety multiple of an estimate (which would
+        # let errors of that size through), remove it: Richardson's
+        # (4 D(eps/2) - D(eps)) / 3 cancels the eps**2 term. Only losses
+        # enter, so a wrong gradient cannot move it, and its rounding bound
+        # is computed from those of D(eps) and D(eps/2). Again only mismatches
+        # pay for it, two losses each.
+        which = np.flatnonzero(mismatch & np.isfinite(analytic) & np.isfinite(numeric))
+        which, half, half_error = line.halved(probes, which, eps, noise)
+        full, full_error = numeric[which], error[which]
+        with np.errstate(invalid="ignore", over="ignore"):
+            # D(h) = L' + c h**2 + O(h**4): this is 3/4 c eps**2, up to the
+            # rounding of both differences.
+            change = np.abs(full - half)
+            # Used only where the truncation stands above that rounding (else
+            # the extrapolation, with three times the rounding of D(eps), only
+            # loosens the check) and is at most TRUNCATION_LIMIT times the
+            # tolerance (else eps is not small against the loss's length scale,
+            # and the O(eps**4) left over need not be small either).
+            use = ((change > full_error + half_error)
+                   & (change * 4 / 3 <= TRUNCATION_LIMIT * (atol + rtol * np.abs(full) + full_error)))
+            numeric[which[use]] = (4 * half[use] - full[use]) / 3
+            error[which[use]] = (4 * half_error[use] + full_error[use]) / 3
+            truncation[which[use]] = change[use] * 4 / 3
+        scale = np.maximum(np.abs(analytic), np.abs(numeric))
+        mismatch = mismatches(error)
+    extrapolated = ~np.isnan(truncation)
 
     checks, k = [], 0
     for array in arrays:
@@ -505,6 +578,7 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
                 unreliable=bool(unreliable[k]),
                 mismatch=bool(mismatch[k]),
                 symbol=_symbol(symbols, index),
+                truncation=float(truncation[k]) if extrapolated[k] else None,
             ))
             k += 1
         checks.append(ParamCheck(array.name, array.shape, tuple(entries),
@@ -520,6 +594,7 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
         sampled=sampled,
         loss_noise=noise,
         noisy_loss=noisy,
+        truncation=float(truncation[extrapolated].max()) if extrapolated.any() else None,
     )
     if raise_exception and not result.ok:
         raise GradcheckError(result)
@@ -630,8 +705,40 @@ class _LossLine:
 
         Also sets ``spans``, the step each difference was divided by.
         """
+        numeric, rounding, self.spans = self._differences(probes, eps)
+        return numeric, rounding, np.ones(len(probes), bool)
+
+    def halved(self, probes, which, eps, noise):
+        """Central differences at ``eps / 2`` along some probes, and their rounding bounds.
+
+        Parameters
+        ----------
+        probes : list of (positions, weights)
+        which : ndarray of int
+            The indices into ``probes`` to take.
+        eps : float
+            Twice the step.
+        noise : float
+            The loss's measured rounding noise (see :meth:`rounding_noise`).
+
+        Returns
+        -------
+        kept : ndarray of int
+            ``which`` less the probes whose steps ``±eps / 2`` change which
+            side of a kink some unit is on: there the two steps differentiate
+            different pieces of the loss (rare, since ``±eps`` did not).
+        numeric, rounding : ndarray of shape (len(kept),)
+            The differences and their rounding bounds, which allow for the
+            noise as :func:`gradcheck` does at ``eps``.
+        """
+        kept = np.array([k for k in which if not self.crosses_kink(*probes[k], eps / 2)], int)
+        numeric, rounding, spans = self._differences([probes[k] for k in kept], eps / 2)
+        return kept, numeric, np.maximum(rounding, NOISE_SAFETY * noise / spans)
+
+    def _differences(self, probes, eps):
+        """Central differences along ``probes``, their rounding bounds and spans."""
         numeric, rounding = np.empty(len(probes)), np.empty(len(probes))
-        self.spans = np.empty(len(probes))
+        spans = np.empty(len(probes))
         for k, (positions, weights) in enumerate(probes):
             loss_up = self._evaluate([(positions, eps * weights)], self._loss)
             loss_down = self._evaluate([(positions, -eps * weights)], self._loss)
@@ -641,13 +748,13 @@ class _LossLine:
             taken = (base + eps * weights) - (base - eps * weights)
             span = np.dot(weights, taken) / np.dot(weights, weights)
             numeric[k] = (loss_up - loss_down) / span
-            self.spans[k] = abs(span)
+            spans[k] = abs(span)
             # Each loss is a float64 sum good to some ulps of itself, and the
             # quotient magnifies that by 1 / span: the larger the loss, the
             # larger the error of the difference, however right the gradient.
             # (Where the loss cancels it is worse: see rounding_noise.)
             rounding[k] = ROUNDING_ULPS * _EPS64 * max(abs(loss_up), abs(loss_down)) / abs(span)
-        return numeric, rounding, np.ones(len(probes), bool)
+        return numeric, rounding, spans
 
     def scipy(self, probes, eps):
         from scipy.differentiate import jacobian
