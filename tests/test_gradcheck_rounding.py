@@ -8,7 +8,7 @@ import pytest
 import matnn.gradient_check
 from matnn import GradcheckError, Network, gradcheck
 from matnn.gradient_check import NOISE_SAFETY, NOISE_SAMPLES, ROUNDING_ULPS
-from test_gradient_check import alice, document_network, random_batch, random_layers
+from test_gradient_check import Corrupted, alice, document_network, random_batch, random_layers
 
 EPS64 = np.finfo(np.float64).eps
 
@@ -25,21 +25,6 @@ def softmax_with_binary_cross_entropy(cls=Network, **kwargs):
     if cls is not Network:
         net = cls(net.layers, loss=net.loss_fn, **kwargs)
     return net, X, y
-
-
-class Corrupted(Network):
-    """A network whose backward pass gets one entry wrong (any loss)."""
-
-    def __init__(self, layers, *, layer, kind, index, corrupt, loss="mse"):
-        super().__init__(layers, loss=loss)
-        self.where = (layer, "Wb".index(kind), index)
-        self.corrupt = corrupt
-
-    def gradients(self, X, y):
-        grads = super().gradients(X, y)
-        layer, which, index = self.where
-        grads[layer][which][index] = self.corrupt(grads[layer][which][index])
-        return grads
 
 
 class Cancelling(Network):

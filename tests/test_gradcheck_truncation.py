@@ -3,13 +3,13 @@ difference's truncation error, about eps**2 L''' / 6, exceeds the tolerance:
 right gradients pass (Richardson's extrapolation removes it), wrong ones are
 still caught, and only a mismatch pays for it."""
 
-import numpy as np
 import pytest
 
 import matnn.gradient_check
 from matnn import GradcheckError, Network, gradcheck
 from matnn.gradient_check import NOISE_SAMPLES
-from test_open_core import FUSED_OUTPUT, PROBABILITY_OUTPUTS, targets
+from test_gradient_check import Corrupted
+from test_open_core import open_core_case
 
 #: Right gradients that failed with the plain central difference, found by
 #: test_open_core's generator (one-unit layers make the loss curve sharply):
@@ -26,36 +26,9 @@ CURVED = {
 }
 
 
-def open_core_case(activation, loss, arch, cls=Network, **kwargs):
-    """The network and batch test_open_core's every-activation test builds from ``arch``."""
-    sizes = arch["sizes"]
-    allowed = loss == "mse" or activation in PROBABILITY_OUTPUTS
-    output = activation if allowed else FUSED_OUTPUT[loss]
-    acts = [activation] * (len(sizes) - 2) + [output]
-    net = Network.from_sizes(sizes, acts, seed=arch["seed"], loss=loss)
-    rng = np.random.default_rng(arch["seed"])
-    net.params += rng.normal(0, 0.3, net.params.shape)
-    X = rng.uniform(-2, 2, (arch["n"], sizes[0]))
-    y = targets(loss, rng, arch["n"], sizes[-1], arch["labels"])
-    if cls is not Network:
-        net = cls(net.layers, loss=net.loss_fn, **kwargs)
-    return net, X, y
-
-
-class Corrupted(Network):
-    """A network whose backward pass gets one entry wrong."""
-
-    def __init__(self, layers, *, where, corrupt, loss="mse"):
-        super().__init__(layers, loss=loss)
-        self.where = where
-        self.corrupt = corrupt
-
-    def gradients(self, X, y):
-        grads = super().gradients(X, y)
-        layer, kind, index = self.where
-        grad = grads[layer]["Wb".index(kind)]
-        grad[index] = self.corrupt(grad[index])
-        return grads
+def spot(where):
+    """``(layer, kind, index)`` as Corrupted's keywords."""
+    return dict(zip(("layer", "kind", "index"), where))
 
 
 def entry(result, where):
@@ -144,7 +117,7 @@ def test_the_finest_errors_tested_are_just_above_what_the_check_resolves(case, m
 @pytest.mark.parametrize("case", CURVED)
 def test_a_slightly_wrong_entry_is_caught_where_the_loss_curves_sharply(case, wrong):
     activation, loss, arch, where, finest = CURVED[case]
-    net, X, y = open_core_case(activation, loss, arch, Corrupted, where=where,
+    net, X, y = open_core_case(activation, loss, arch, Corrupted, **spot(where),
                                corrupt=lambda g: WRONG[wrong](g, finest))
     with pytest.raises(GradcheckError) as caught:
         gradcheck(net, X, y)
@@ -159,7 +132,7 @@ def test_the_extrapolation_comes_from_the_losses_alone_not_the_gradient_under_te
     activation, loss, arch, where, _ = CURVED[case]
     right = entry(gradcheck(*open_core_case(activation, loss, arch)), where)
     for corrupt in (lambda g: -g, lambda g: g * (1 + 1e-6)):
-        net, X, y = open_core_case(activation, loss, arch, Corrupted, where=where,
+        net, X, y = open_core_case(activation, loss, arch, Corrupted, **spot(where),
                                    corrupt=corrupt)
         wrong = entry(gradcheck(net, X, y, raise_exception=False), where)
         assert wrong.mismatch
@@ -206,7 +179,7 @@ def test_a_step_far_beyond_the_losss_length_scale_is_not_extrapolated():
 
 def test_scipy_is_not_extrapolated():
     activation, loss, arch, where, _ = CURVED["gelu"]
-    net, X, y = open_core_case(activation, loss, arch, Corrupted, where=where,
+    net, X, y = open_core_case(activation, loss, arch, Corrupted, **spot(where),
                                corrupt=lambda g: -g)
     result = gradcheck(net, X, y, method="scipy", raise_exception=False)
     assert not result.ok and result.truncation is None

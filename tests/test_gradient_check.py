@@ -36,10 +36,10 @@ def random_batch(sizes, n, seed):
 
 
 class Corrupted(Network):
-    """A network whose backward pass gets one entry wrong, as a student's might."""
+    """A network whose backward pass gets one entry wrong, as a student's might (any loss)."""
 
-    def __init__(self, layers, *, layer, kind, index, corrupt):
-        super().__init__(layers)
+    def __init__(self, layers, *, layer, kind, index, corrupt, loss="mse"):
+        super().__init__(layers, loss=loss)
         self.where = (layer, "Wb".index(kind), index)
         self.corrupt = corrupt
 

@@ -50,12 +50,8 @@ def architectures(draw, loss):
                 seed=draw(st.integers(0, 2**16)), labels=draw(st.booleans()))
 
 
-@pytest.mark.parametrize("loss", sorted(LOSSES))
-@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-@settings(max_examples=8)
-@given(draws=st.data())
-def test_every_activation_with_every_loss_passes_gradcheck(activation, loss, draws):
-    arch = draws.draw(architectures(loss))
+def open_core_case(activation, loss, arch, cls=Network, **kwargs):
+    """The network (a ``cls``), inputs and targets of one drawn ``arch``."""
     sizes = arch["sizes"]
     # On the output layer wherever the loss allows it (softmax with mse too),
     # else the loss's own output; always in the hidden layers.
@@ -67,7 +63,18 @@ def test_every_activation_with_every_loss_passes_gradcheck(activation, loss, dra
     # Biases off zero, so relu-like units are not all at their kink.
     net.params += rng.normal(0, 0.3, net.params.shape)
     X = rng.uniform(-2, 2, (arch["n"], sizes[0]))
-    result = gradcheck(net, X, targets(loss, rng, arch["n"], sizes[-1], arch["labels"]))
+    y = targets(loss, rng, arch["n"], sizes[-1], arch["labels"])
+    if cls is not Network:
+        net = cls(net.layers, loss=net.loss_fn, **kwargs)
+    return net, X, y
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@settings(max_examples=8)
+@given(draws=st.data())
+def test_every_activation_with_every_loss_passes_gradcheck(activation, loss, draws):
+    result = gradcheck(*open_core_case(activation, loss, draws.draw(architectures(loss))))
     assert result.ok
     if not ACTIVATIONS[activation].kinks:
         assert sum(p.n_unreliable for p in result.params) == 0
