@@ -903,11 +903,12 @@ def _seeds_bytes(n_runs, epochs):
 
 
 def _gradcheck_bytes(sizes, batch, max_coords):
-    # The network, its float64 twin, the analytic gradient and the twin's
-    # workspace; activations for the batch; one small probe (a few hundred
-    # bytes of Python objects) per checked coordinate.
+    # The network, its float64 twin, the analytic gradient, the twin's
+    # workspace and the two points of the rounding-noise measurement;
+    # activations for the batch; one small probe (a few hundred bytes of
+    # Python objects) per checked coordinate.
     probes = min(n_params(sizes), max_coords)
-    return _FLOAT * (6 * n_params(sizes) + 6 * batch * sum(sizes)) + 400 * probes
+    return _FLOAT * (8 * n_params(sizes) + 6 * batch * sum(sizes)) + 400 * probes
 
 
 def _check_memory(what, needed):

@@ -515,10 +515,14 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
                            for k, (positions, weights) in enumerate(probes)], bool)
     scale = np.maximum(np.abs(analytic), np.abs(numeric))
 
+    finite = np.isfinite(analytic) & np.isfinite(numeric)
+
     def mismatches(error):
-        # Written so that NaN on either side is a mismatch.
+        # Written so that NaN on either side is a mismatch; an infinity is
+        # one too, though its relative allowance would be infinite.
         with np.errstate(invalid="ignore"):
-            return ~unreliable & ~(np.abs(analytic - numeric) <= atol + rtol * scale + error)
+            close = np.abs(analytic - numeric) <= atol + rtol * scale + error
+        return ~unreliable & ~(finite & close)
 
     mismatch = mismatches(error)
     noise, noisy = None, False

@@ -90,7 +90,9 @@ def test_gradcheck_is_exported_from_matnn():
 MUTATED_SIZES = (3, 4, 2, 2)
 MUTATED_ACTIVATIONS = ("tanh", "sigmoid", "identity")
 PARAMETERS = [(layer, kind) for layer in range(3) for kind in "Wb"]
-CORRUPTIONS = {"by 1%": lambda g: g * 1.01, "sign flipped": lambda g: -g}
+CORRUPTIONS = {"by 1%": lambda g: g * 1.01, "sign flipped": lambda g: -g,
+               # Its relative allowance, rtol * |inf|, would be infinite too.
+               "infinite": lambda g: np.inf, "NaN": lambda g: np.nan}
 
 
 def largest_entry(layer, kind, dtype):
