@@ -94,7 +94,8 @@ def test_inconsistent_records_are_refused(kwargs, error, match):
 # -- what fit records is what the network reports ------------------------------------------
 
 def _classifier(kind):
-    """A network and its targets: fused softmax/cross-entropy, fused sigmoid/BCE, or unfused."""
+    """A network (fused softmax/cross-entropy, fused sigmoid/BCE, or unfused) and its
+    number of classes: labels are drawn from them, or None for one-hot rows."""
     if kind == "softmax, cross_entropy":
         return Network.from_sizes([4, 6, 3], ["tanh", "softmax"], seed=1,
                                   loss="cross_entropy"), 3
