@@ -30,6 +30,8 @@ import numbers
 import numpy as np
 from scipy.special import expit, ndtr
 
+from .validation import object_or_builtin
+
 __all__ = [
     "Activation",
     "ACTIVATIONS",
@@ -376,18 +378,4 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def get_activation(activation, name="activation") -> Activation:
     """An :class:`Activation`: the object itself, or the built-in of that name."""
-    if isinstance(activation, Activation):
-        return activation
-    if not isinstance(activation, str):
-        raise TypeError(
-            f"{name} must be an Activation or the name of one, got "
-            f"{type(activation).__name__}; choose one of {sorted(ACTIVATIONS)} "
-            "or build a matnn.Activation"
-        )
-    try:
-        return ACTIVATIONS[activation]
-    except KeyError:
-        raise ValueError(
-            f"unknown {name} {activation!r}; choose one of {sorted(ACTIVATIONS)} "
-            "or build a matnn.Activation"
-        ) from None
+    return object_or_builtin(activation, Activation, ACTIVATIONS, name)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import ACTIVATIONS, _shifted_exp, sigmoid
-from .validation import as_array, check_targets
+from .validation import as_array, check_targets, object_or_builtin
 
 __all__ = ["Loss", "LOSSES", "get_loss", "mse"]
 
@@ -442,16 +442,4 @@ LOSSES: dict[str, Loss] = {
 
 def get_loss(loss, name="loss") -> Loss:
     """A :class:`Loss`: the object itself, or the built-in of that name."""
-    if isinstance(loss, Loss):
-        return loss
-    if not isinstance(loss, str):
-        raise TypeError(
-            f"{name} must be a Loss or the name of one, got {type(loss).__name__}; "
-            f"choose one of {sorted(LOSSES)} or build a matnn.Loss"
-        )
-    try:
-        return LOSSES[loss]
-    except KeyError:
-        raise ValueError(
-            f"unknown {name} {loss!r}; choose one of {sorted(LOSSES)} or build a matnn.Loss"
-        ) from None
+    return object_or_builtin(loss, Loss, LOSSES, name)

@@ -309,3 +309,23 @@ def check_memory(nbytes, what):
 
 def _gib(n):
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def object_or_builtin(value, cls, builtins, name):
+    """``value`` if it is a ``cls``, else the built-in of that name in ``builtins``.
+
+    Anything else is a clear error that lists the built-ins' names and says
+    how to build one's own ``matnn.<cls>``.
+    """
+    if isinstance(value, cls):
+        return value
+    kind = cls.__name__
+    choices = f"choose one of {sorted(builtins)} or build a matnn.{kind}"
+    if not isinstance(value, str):
+        article = "an" if kind[0] in "AEIOU" else "a"
+        raise TypeError(f"{name} must be {article} {kind} or the name of one, got "
+                        f"{type(value).__name__}; {choices}")
+    try:
+        return builtins[value]
+    except KeyError:
+        raise ValueError(f"unknown {name} {value!r}; {choices}") from None
