@@ -72,6 +72,15 @@ class Optimizer:
     def __init__(self):
         raise TypeError("Optimizer is the base class; use matnn.SGD, matnn.Adam or matnn.AdamW")
 
+    # Every optimizer has these two; each subclass adds its own.
+    @property
+    def learning_rate(self):
+        return self._hyper["learning_rate"]
+
+    @property
+    def weight_decay(self):
+        return self._hyper["weight_decay"]
+
     def _setup(self, hyper):
         """Store validated hyperparameters (the constructor's keyword arguments)."""
         sizes = {name: np.shape(v)[-1] for name, v in _flat_items(hyper) if np.ndim(v)}
@@ -403,20 +412,12 @@ class SGD(Optimizer):
         self._setup(hyper)
 
     @property
-    def learning_rate(self):
-        return self._hyper["learning_rate"]
-
-    @property
     def momentum(self):
         return self._hyper["momentum"]
 
     @property
     def nesterov(self):
         return self._hyper["nesterov"]
-
-    @property
-    def weight_decay(self):
-        return self._hyper["weight_decay"]
 
     def _kernel(self, params):
         dtype = params.dtype
@@ -490,20 +491,12 @@ class Adam(Optimizer):
         })
 
     @property
-    def learning_rate(self):
-        return self._hyper["learning_rate"]
-
-    @property
     def betas(self):
         return self._hyper["betas"]
 
     @property
     def eps(self):
         return self._hyper["eps"]
-
-    @property
-    def weight_decay(self):
-        return self._hyper["weight_decay"]
 
     def _kernel(self, params):
         dtype = params.dtype
