@@ -173,23 +173,20 @@ def _float(V):
     return dtype if dtype.kind == "f" else np.float64
 
 
-# A 0-d array of the operand's dtype: numpy converts a Python float operand
-# on every call, which costs as much as the subtraction itself on tiny arrays.
+# A 0-d array of the operand's dtype: numpy would convert a Python float
+# operand on every call, a cost the tiny arrays of batch-1 training feel.
 _ONE = {"d": np.array(1.0), "f": np.array(1.0, np.float32)}
 
 def _sigmoid(Z, out):
     """The logistic function: ``scipy.special.expit``, in either dtype, at every size.
 
     It is accurate over the whole range (within 2.5 float32 ulps; subnormal
-    tails included) and never overflows. A float32 formula on numpy's SIMD
-    ``exp`` is about 3x faster per element on wide layers, but takes five
-    ufunc calls, which makes the lesson's batch-1 training slower than its
-    scalar code; a formula chosen by size would make a row's output depend
-    on its batch. benchmarks/case_lowerbound.py and case_session.py measure
-    both sides of that choice.
+    tails included), never overflows, and is one ufunc call where a formula
+    on numpy's float32 ``exp`` takes five, which batch-1 training would pay
+    for; a formula chosen by size would make a row's output depend on its batch.
     """
-    # ``out`` is positional: keyword parsing is a measurable part of a ufunc
-    # call on the tiny arrays of batch-1 training.
+    # ``out`` is positional: keyword parsing adds to every ufunc call, which
+    # the tiny arrays of batch-1 training feel.
     return expit(Z, out)
 
 
@@ -318,8 +315,8 @@ class _Softmax(Activation):
         return np.multiply(G, A, G)
 
 
-# The ufuncs' own reductions: np.max and np.sum add a Python wrapper that
-# costs as much as the reduction itself on a batch of a few rows.
+# The ufuncs' own reductions: np.max and np.sum add a Python wrapper to
+# every call, which a batch of a few rows feels.
 _row_max, _row_sum = np.maximum.reduce, np.add.reduce
 
 #: From this many rows on, a network's row maximum is read at the row's

@@ -17,14 +17,16 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+# MAX_REPORTED and ROUNDING_ULPS stay importable from here, with the other settings.
+from .finite_differences import ROUNDING_ULPS, LossLine
+from .gradcheck_result import MAX_REPORTED, Entry, GradcheckError, GradcheckResult, ParamCheck
 from .layers import Dense
 from .network import Network
-from .validation import check_features, check_int, check_positive
+from .validation import check_int, check_positive
 
 __all__ = [
     "gradcheck",
@@ -51,11 +53,6 @@ DEFAULT_TOLERANCES = {
 #: Networks with at most this many parameters get every coordinate checked.
 MAX_COORDS = 2000
 
-#: The central difference allows for each loss being off by this many ulps of
-#: itself; 16 covers the rounding of a float64 sum of the batch's terms.
-ROUNDING_ULPS = 16
-_EPS64 = float(np.finfo(np.float64).eps)
-
 #: The central difference also allows for the loss's rounding noise, measured
 #: at the checked parameters: where the loss cancels (``log(1 - p)`` with
 #: ``p`` near 1) it is far above ``ROUNDING_ULPS`` of the loss, however right
@@ -63,15 +60,11 @@ _EPS64 = float(np.finfo(np.float64).eps)
 #: with steps of ``NOISE_STEP * eps`` (small enough that the loss is a cubic
 #: there to well below its rounding, large enough that its intermediates move
 #: across many of their rounding steps, as they do between ``p ± eps``), and
-#: allowed ``NOISE_SAFETY`` times over; see ``_LossLine.rounding_noise`` and,
+#: allowed ``NOISE_SAFETY`` times over; see ``LossLine.rounding_noise`` and,
 #: for how these were chosen, :func:`gradcheck`'s notes.
 NOISE_SAMPLES = 8
 NOISE_STEP = 1e-2
 NOISE_SAFETY = 4
-# The inner step's ratio to the outer one, far from any simple fraction, so
-# that a sample's four points sit at unrelated places on the rounding grid of
-# every intermediate (with 1/2, half of them could line up).
-_RATIO = (math.sqrt(5) - 1) / 2
 
 #: Where a central difference still mismatches, its truncation error is
 #: estimated from a second difference at ``eps / 2``, and where it stands
@@ -80,9 +73,6 @@ _RATIO = (math.sqrt(5) - 1) / 2
 #: entry's tolerance. A larger one means a step not small against the loss's
 #: length scale, where the extrapolation's own error need not be small.
 TRUNCATION_LIMIT = 10
-
-#: A failure report lists at most this many entries per parameter array.
-MAX_REPORTED = 10
 
 #: The steps ``eps`` accepts, relative to the parameters' scale
 #: ``max(1, max |p|)``. Below the lower bound the loss difference keeps fewer
@@ -98,253 +88,6 @@ _DOCUMENT_SYMBOLS = {
     "layers[1].W": (("w5", "w6"),),
     "layers[1].b": ("b3",),
 }
-
-
-class GradcheckError(AssertionError):
-    """The analytic gradient disagrees with finite differences.
-
-    Attributes
-    ----------
-    result : GradcheckResult
-        The full result; the message is its :meth:`~GradcheckResult.report`.
-    """
-
-    def __init__(self, result):
-        super().__init__(result.report())
-        self.result = result
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One checked derivative: a coordinate of a parameter array, or a
-    random direction through the whole array.
-
-    Attributes
-    ----------
-    index : tuple of int, or None
-        The entry's index in its parameter array, ``(0, 1)`` for ``W[0, 1]``;
-        None for the random directional check.
-    analytic : float
-        From ``net.gradients`` (for a direction ``v``: ``sum(dW * v)``).
-    numeric : float
-        From finite differences of ``net.loss``, in float64: for
-        ``"central"``, ``D(eps) = (L(p + eps) - L(p - eps)) / (2 eps)``, or,
-        where ``truncation`` is set, Richardson's extrapolation
-        ``(4 D(eps/2) - D(eps)) / 3``, whose truncation error is
-        ``O(eps**4)`` instead of ``O(eps**2)``.
-    error_estimate : float
-        The numeric value's own error: scipy's estimate for ``"scipy"``; for
-        ``"central"``, the rounding bound of the difference quotient,
-        ``ROUNDING_ULPS * eps64 * |L|`` or, if it was measured and is larger,
-        ``NOISE_SAFETY * loss_noise`` (see :class:`GradcheckResult`), over
-        ``2 eps``; for an extrapolated value, ``(4 r(eps/2) + r(eps)) / 3``
-        from the rounding bounds ``r`` of its two differences.
-    unreliable : bool
-        The difference straddled a relu kink, or scipy did not converge; the
-        entry is reported but never counted as a mismatch.
-    mismatch : bool
-        ``|analytic - numeric| > atol + rtol * max(|analytic|, |numeric|)
-        + error_estimate`` on a reliable entry (NaN always mismatches).
-    symbol : str
-        The document's name for the entry (``"w2"``), on its 2-2-1 network.
-    truncation : float or None
-        Set only where ``numeric`` is the extrapolated value (``"central"``,
-        an entry that mismatched with ``D(eps)``; see :func:`gradcheck`'s
-        notes): the truncation error of ``D(eps)`` estimated from losses
-        alone, ``|D(eps) - D(eps/2)| * 4/3`` (it includes up to 4/3 of the two
-        differences' rounding). None elsewhere.
-    """
-
-    index: tuple | None
-    analytic: float
-    numeric: float
-    error_estimate: float
-    unreliable: bool
-    mismatch: bool
-    symbol: str = ""
-    truncation: float | None = None
-
-    @property
-    def abs_error(self) -> float:
-        return abs(self.analytic - self.numeric)
-
-    @property
-    def rel_error(self) -> float:
-        """``|a - n| / max(|a|, |n|)``, and 0 when both are 0."""
-        scale = max(abs(self.analytic), abs(self.numeric))
-        if scale == 0:
-            return 0.0
-        return self.abs_error / scale
-
-    @property
-    def label(self) -> str:
-        if self.index is None:
-            return "random direction"
-        return f"{self.index} {self.symbol}".rstrip()
-
-
-@dataclass(frozen=True)
-class ParamCheck:
-    """The check of one parameter array, ``layers[i].W`` or ``layers[i].b``.
-
-    The maxima and counts below leave out unreliable entries.
-    """
-
-    name: str
-    shape: tuple
-    entries: tuple
-    activation: str = ""
-
-    @property
-    def _reliable(self):
-        return [e for e in self.entries if not e.unreliable]
-
-    @property
-    def n_checked(self) -> int:
-        return len(self.entries)
-
-    @property
-    def n_unreliable(self) -> int:
-        return sum(e.unreliable for e in self.entries)
-
-    @property
-    def n_mismatches(self) -> int:
-        return sum(e.mismatch for e in self.entries)
-
-    @property
-    def max_abs_error(self) -> float:
-        return _nanmax(e.abs_error for e in self._reliable)
-
-    @property
-    def max_rel_error(self) -> float:
-        return _nanmax(e.rel_error for e in self._reliable)
-
-    @property
-    def ok(self) -> bool:
-        return self.n_mismatches == 0
-
-    @property
-    def document_names(self) -> str:
-        """The document's names of the checked entries, e.g. ``"w1, w2, w3, w4"``."""
-        return ", ".join(e.symbol for e in self.entries if e.symbol)
-
-    def worst(self, k=MAX_REPORTED):
-        """The ``k`` mismatching entries with the largest relative error, NaN first."""
-        bad = [e for e in self.entries if e.mismatch]
-        bad.sort(key=lambda e: (not math.isnan(e.rel_error), -e.rel_error, -e.abs_error))
-        return bad[:k]
-
-
-@dataclass(frozen=True)
-class GradcheckResult:
-    """What :func:`gradcheck` found, one :class:`ParamCheck` per parameter array.
-
-    Attributes
-    ----------
-    params : tuple of ParamCheck
-        In the order of ``net.params``: ``layers[0].W``, ``layers[0].b``, ...
-    method, eps, rtol, atol :
-        The settings the check ran with.
-    dtype : str
-        The checked network's dtype (the numeric side is always float64).
-    sampled : bool
-        True when the network had more than ``max_coords`` parameters and
-        only a sample of coordinates (plus a random direction) was checked.
-    loss_noise : float or None
-        How far the loss's rounding alone moved a difference of two float64
-        losses at tiny random steps around the checked parameters; the
-        rounding bound of every difference then allows ``NOISE_SAFETY`` times
-        this over the step. Measured for ``"central"`` when some entry
-        mismatched with ``ROUNDING_ULPS`` of the loss alone, else None.
-    noisy_loss : bool
-        The measured noise, not ``ROUNDING_ULPS`` of the loss, set the
-        rounding bound of some entry: the loss loses digits to cancellation.
-        The settings in the report then give the noise.
-    truncation : float or None
-        The largest :attr:`Entry.truncation`: the loss curves so sharply that
-        some central difference's truncation error stood above its rounding,
-        and gradcheck extrapolated it away. The settings in the report then
-        give it. None if no entry was extrapolated.
-    """
-
-    params: tuple
-    method: str
-    eps: float
-    rtol: float
-    atol: float
-    dtype: str
-    sampled: bool
-    loss_noise: float | None = None
-    noisy_loss: bool = False
-    truncation: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(p.ok for p in self.params)
-
-    @property
-    def failures(self):
-        """The :class:`ParamCheck` of every array with a mismatch."""
-        return [p for p in self.params if not p.ok]
-
-    def settings(self) -> str:
-        coverage = "a seeded sample of coordinates" if self.sampled else "every coordinate"
-        # Only when it mattered: below the fixed bound it is a few ulps of
-        # the loss, and its digits vary from one machine's rounding to another's.
-        noise = f", loss rounding noise ~{self.loss_noise:.1e}" if self.noisy_loss else ""
-        truncation = ("" if self.truncation is None else
-                      f", truncation error up to ~{self.truncation:.1e} extrapolated away")
-        return (f"method {self.method!r}, eps {self.eps:g}, rtol {self.rtol:g}, "
-                f"atol {self.atol:g}, dtype {self.dtype} (differences in float64), "
-                f"{coverage}{noise}{truncation}")
-
-    def table(self) -> str:
-        """A per-parameter summary, one row per array."""
-        with_names = any(p.document_names for p in self.params)
-        header = ["parameter", "shape"] + (["document"] if with_names else []) + [
-            "checked", "unreliable", "mismatches", "max abs err", "max rel err"]
-        rows = [header]
-        for p in self.params:
-            rows.append([p.name, str(p.shape)] + ([p.document_names] if with_names else []) + [
-                str(p.n_checked), str(p.n_unreliable), str(p.n_mismatches),
-                f"{p.max_abs_error:.2e}", f"{p.max_rel_error:.2e}"])
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        n_text = 3 if with_names else 2
-        lines = ["  ".join(c.ljust(w) if i < n_text else c.rjust(w)
-                           for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-                 for r in rows]
-        verdict = "passed" if self.ok else f"FAILED in {len(self.failures)} of {len(self.params)} arrays"
-        return "\n".join([f"gradcheck {verdict}: {self.settings()}"] + lines)
-
-    def report(self) -> str:
-        """The failure report: the worst entries of every failing array."""
-        if self.ok:
-            return f"gradcheck passed: {self.settings()}"
-        lines = [
-            f"gradcheck failed: net.gradients disagrees with finite differences of "
-            f"net.loss in {len(self.failures)} of {len(self.params)} parameter arrays",
-            f"  {self.settings()}",
-            "  an entry mismatches when |analytic - numeric| > atol + rtol * "
-            "max(|analytic|, |numeric|)" + (" + scipy's error estimate"
-                                            if self.method == "scipy" else
-                                            " + the difference's rounding bound"),
-        ]
-        for p in self.failures:
-            lines.append(f"{p.name}, shape {p.shape}: {p.n_mismatches} of {p.n_checked} "
-                         f"checked entries mismatch (the layer's activation is {p.activation!r})")
-            worst = p.worst()
-            width = max(len("index"), *(len(e.label) for e in worst))
-            lines.append(f"    {'index'.ljust(width)}  {'analytic':>14}  {'numeric':>14}"
-                         f"  {'abs diff':>9}  {'rel error':>9}")
-            for e in worst:
-                lines.append(f"    {e.label.ljust(width)}  {e.analytic:14.7e}  {e.numeric:14.7e}"
-                             f"  {e.abs_error:9.2e}  {e.rel_error:9.2e}")
-            if p.n_mismatches > len(worst):
-                lines.append(f"    ... and {p.n_mismatches - len(worst)} more")
-        return "\n".join(lines)
-
-    def __str__(self):
-        return self.table()
 
 
 def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
@@ -486,10 +229,8 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
         raise TypeError(f"net must be a matnn.Network, got {type(net).__name__}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
-    X = check_features(X, net.n_in, net.dtype)
-    if X.shape[0] == 0:
-        raise ValueError(f"X has no samples (shape {X.shape}); there is no loss to differentiate")
-    Y = net.loss_fn.targets(y, X.shape[0], net.n_out, net.dtype)
+    # Checked as net.loss checks them: the loss's own targets, class labels included.
+    X, Y = net._prepare(X, y)
     default_eps, default_rtol, default_atol = DEFAULT_TOLERANCES[method, net.dtype.name]
     eps = default_eps if eps is None else check_positive(eps, "eps")
     rtol = default_rtol if rtol is None else _check_tolerance(rtol, "rtol")
@@ -503,7 +244,7 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
     grads = _analytic_gradients(net, X, Y)
     arrays, sampled = _plan(net, max_coords, rng)
     probes = [probe for array in arrays for probe in array.probes]
-    line = _LossLine(twin, X.astype(np.float64), Y.astype(np.float64))
+    line = LossLine(twin, X.astype(np.float64), Y.astype(np.float64))
     if method == "central":
         numeric, error, converged = line.central(probes, eps)
     else:
@@ -549,7 +290,8 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
         # is computed from those of D(eps) and D(eps/2). Again only mismatches
         # pay for it, two losses each.
         which = np.flatnonzero(mismatch & np.isfinite(analytic) & np.isfinite(numeric))
-        which, half, half_error = line.halved(probes, which, eps, noise)
+        which, half, half_error, half_spans = line.halved(probes, which, eps)
+        half_error = np.maximum(half_error, NOISE_SAFETY * noise / half_spans)
         full, full_error = numeric[which], error[which]
         with np.errstate(invalid="ignore", over="ignore"):
             # D(h) = L' + c h**2 + O(h**4): this is 3/4 c eps**2, up to the
@@ -603,177 +345,6 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
     if raise_exception and not result.ok:
         raise GradcheckError(result)
     return result
-
-
-class _LossLine:
-    """The float64 twin's loss along probe directions, ``t -> L(p + t d)``.
-
-    A probe is ``(positions, weights)``: the flat parameter indices it moves
-    and by how much per unit ``t``; a coordinate is ``([k], [1.0])``.
-    """
-
-    def __init__(self, twin, X, Y):
-        self.twin = twin
-        self.X = X
-        self.Y = Y
-        self.base = twin.params.copy()
-        self.kinked = [l for l, layer in enumerate(twin.layers) if layer.activation.kinks]
-        self.pattern = self._pattern() if self.kinked else None
-
-    def _evaluate(self, moves, what):
-        """``what()`` with the twin moved by ``moves``, a list of (positions, delta)."""
-        p = self.twin.params
-        try:
-            for positions, delta in moves:
-                p[positions] += delta
-            return what()
-        finally:
-            for positions, _ in moves:
-                p[positions] = self.base[positions]
-
-    def _loss(self):
-        return float(self.twin.loss(self.X, self.Y))
-
-    def _pattern(self):
-        activations = self.twin.forward(self.X)
-        # Which side of each kink every unit's pre-activation Z is on.
-        sides = []
-        for l in self.kinked:
-            layer = self.twin.layers[l]
-            Z = activations[l] @ layer.W.T + layer.b
-            sides += [Z > k for k in layer.activation.kinks]
-        return sides
-
-    def crosses_kink(self, positions, weights, step):
-        if not self.kinked:
-            return False
-        for sign in (1, -1):
-            moved = self._evaluate([(positions, sign * step * weights)], self._pattern)
-            if any(not np.array_equal(a, b) for a, b in zip(moved, self.pattern)):
-                return True
-        return False
-
-    def rounding_noise(self, step, rng, samples):
-        """How far the loss's rounding alone moves a difference of two losses near ``p``.
-
-        For each of ``samples`` random directions ``v``, entries uniform in
-        ``[-1, 1]``, take ``D(t) = L(p + t v) - L(p - t v)`` at ``t = step``
-        and ``t = r * step``. In ``D(step) - D(r * step) / r`` the terms of
-        degree 0, 1 and 2 of the loss's Taylor series cancel, and the cubic
-        one, of order ``step**3``, is far below rounding; what is left is the
-        rounding of four losses. Divided by ``sqrt(1 + 1 / r**2)`` it is on
-        the scale of the rounding of one difference ``L(p + eps) - L(p - eps)``
-        for independent roundings. Returns the largest over the directions;
-        a direction whose points are not finite, or change which side of a
-        kink some unit is on, measures something else and is skipped (0 if
-        every one is).
-
-        Only losses enter, never ``net.gradients``: a wrong gradient cannot
-        raise the allowance it is checked against.
-        """
-        worst = 0.0
-        v, point = np.empty_like(self.base), np.empty_like(self.base)
-        for _ in range(samples):
-            rng.random(out=v)
-            v *= 2
-            v -= 1
-            losses = []
-            for t in (step, -step, _RATIO * step, -_RATIO * step):
-                np.multiply(v, t, out=point)
-                point += self.base
-                if self.kinked and self._at(point, self._off_pattern):
-                    break
-                losses.append(self._at(point, self._loss))
-            else:
-                up, down, up_r, down_r = losses
-                deviation = abs((up - down) - (up_r - down_r) / _RATIO) / math.sqrt(1 + _RATIO ** -2)
-                if math.isfinite(deviation):
-                    worst = max(worst, deviation)
-        return worst
-
-    def _at(self, point, what):
-        """``what()`` with the twin's parameters at ``point``, then restored."""
-        p = self.twin.params
-        try:
-            p[...] = point
-            return what()
-        finally:
-            p[...] = self.base
-
-    def _off_pattern(self):
-        """Whether some unit is on another side of a kink than at ``p``."""
-        return any(not np.array_equal(a, b) for a, b in zip(self._pattern(), self.pattern))
-
-    def central(self, probes, eps):
-        """Central differences along ``probes``, and each one's rounding bound.
-
-        Also sets ``spans``, the step each difference was divided by.
-        """
-        numeric, rounding, self.spans = self._differences(probes, eps)
-        return numeric, rounding, np.ones(len(probes), bool)
-
-    def halved(self, probes, which, eps, noise):
-        """Central differences at ``eps / 2`` along some probes, and their rounding bounds.
-
-        Parameters
-        ----------
-        probes : list of (positions, weights)
-        which : ndarray of int
-            The indices into ``probes`` to take.
-        eps : float
-            Twice the step.
-        noise : float
-            The loss's measured rounding noise (see :meth:`rounding_noise`).
-
-        Returns
-        -------
-        kept : ndarray of int
-            ``which`` less the probes whose steps ``±eps / 2`` change which
-            side of a kink some unit is on: there the two steps differentiate
-            different pieces of the loss (rare, since ``±eps`` did not).
-        numeric, rounding : ndarray of shape (len(kept),)
-            The differences and their rounding bounds, which allow for the
-            noise as :func:`gradcheck` does at ``eps``.
-        """
-        kept = np.array([k for k in which if not self.crosses_kink(*probes[k], eps / 2)], int)
-        numeric, rounding, spans = self._differences([probes[k] for k in kept], eps / 2)
-        return kept, numeric, np.maximum(rounding, NOISE_SAFETY * noise / spans)
-
-    def _differences(self, probes, eps):
-        """Central differences along ``probes``, their rounding bounds and spans."""
-        numeric, rounding = np.empty(len(probes)), np.empty(len(probes))
-        spans = np.empty(len(probes))
-        for k, (positions, weights) in enumerate(probes):
-            loss_up = self._evaluate([(positions, eps * weights)], self._loss)
-            loss_down = self._evaluate([(positions, -eps * weights)], self._loss)
-            # Divide by the step actually taken, which rounding of p ± eps
-            # may have made differ from 2 * eps.
-            base = self.base[positions]
-            taken = (base + eps * weights) - (base - eps * weights)
-            span = np.dot(weights, taken) / np.dot(weights, weights)
-            numeric[k] = (loss_up - loss_down) / span
-            spans[k] = abs(span)
-            # Each loss is a float64 sum good to some ulps of itself, and the
-            # quotient magnifies that by 1 / span: the larger the loss, the
-            # larger the error of the difference, however right the gradient.
-            # (Where the loss cancels it is worse: see rounding_noise.)
-            rounding[k] = ROUNDING_ULPS * _EPS64 * max(abs(loss_up), abs(loss_down)) / abs(span)
-        return numeric, rounding, spans
-
-    def scipy(self, probes, eps):
-        from scipy.differentiate import jacobian
-
-        def losses(T):
-            # T has shape (n_probes, ...): one column per point scipy asks for.
-            columns = T.reshape(len(probes), -1)
-            out = np.empty(columns.shape[1])
-            for j, t in enumerate(columns.T):
-                moves = [(probes[i][0], t[i] * probes[i][1]) for i in np.flatnonzero(t)]
-                out[j] = self._evaluate(moves, self._loss)
-            return out.reshape(T.shape[1:])
-
-        res = jacobian(losses, np.zeros(len(probes)), initial_step=eps)
-        return res.df, res.error, res.success
 
 
 def _analytic_gradients(net, X, Y):
@@ -886,11 +457,3 @@ def _check_tolerance(value, name):
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
-
-
-def _nanmax(values):
-    """The largest value, NaN if any is NaN, and 0 for none."""
-    values = list(values)
-    if any(math.isnan(v) for v in values):
-        return math.nan
-    return max(values, default=0.0)

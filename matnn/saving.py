@@ -61,7 +61,7 @@ from .network import Network
 
 __all__ = ["FORMAT_VERSION", "save", "load"]
 
-#: The version written by :func:`save`; :func:`load` reads only this one.
+#: The version written by :func:`save`; :func:`load` reads all of :data:`READABLE_VERSIONS`.
 FORMAT_VERSION = 2
 
 #: The versions :func:`load` reads.

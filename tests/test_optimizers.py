@@ -162,11 +162,28 @@ def test_plain_sgd_is_the_documents_training_bit_for_bit():
 
 
 def test_adamw_decay_stays_out_of_the_moments():
-    """With zero gradients AdamW only shrinks theta by (1 - lr*wd) a step; Adam moves it."""
+    """With zero gradients AdamW only shrinks theta by (1 - lr*wd) a step; Adam's
+    decay goes through the moments, so each first step has length about lr."""
     theta = np.array([1.0, -2.0, 3.0])
     zeros = np.zeros((4, 3))
     assert_close(run(AdamW(0.1, weight_decay=0.5), theta, zeros), theta * 0.95 ** 4)
-    assert not np.allclose(run(Adam(0.1, weight_decay=0.5), theta, zeros), theta * 0.95 ** 4)
+    # By hand: g = 0.5 * theta = (0.5, -1, 1.5); m_hat = g and v_hat = g**2, so
+    # the step is 0.1 * g / (|g| + 1e-8) = 0.1 * sign(g) / (1 + 1e-8 / |g|).
+    assert_close(run(Adam(0.1, weight_decay=0.5), theta, zeros[:1]),
+                 [0.9 + 2e-9, -1.9 - 1e-9, 2.9 + 1e-9 / 1.5])
+
+
+@pytest.mark.parametrize("cls", [Adam, AdamW])
+def test_weight_decay_alone_matches_torch_optim(cls):
+    """Four steps on zero gradients, where the decay is all that moves theta."""
+    torch = pytest.importorskip("torch")
+    theta = np.array([1.0, -2.0, 3.0])
+    q = torch.tensor(theta, requires_grad=True)
+    reference = getattr(torch.optim, cls.__name__)([q], lr=0.1, weight_decay=0.5)
+    for _ in range(4):
+        q.grad = torch.zeros_like(q)
+        reference.step()
+    assert_close(run(cls(0.1, weight_decay=0.5), theta, np.zeros((4, 3))), q.detach().numpy())
 
 
 def test_float32_parameters_step_in_float32():
