@@ -2,7 +2,7 @@
 
 One step is what ``fit`` runs per batch: the forward pass, the backward pass
 into the flat gradient, and the optimizer's update of the flat parameters
-(``matnn.training._NetworkRun.step``, the very function ``fit`` calls). It is
+(``matnn.network_run._NetworkRun.step``, the very function ``fit`` calls). It is
 timed at batch 1 on the lesson's 2-2-1 network, where the update's handful of
 ufunc calls weighs most against the passes: ``Adam``, and ``SGD`` with
 momentum, against the lesson's plain ``params -= learning_rate * grad``. The
@@ -19,7 +19,7 @@ import itertools
 import numpy as np
 
 from matnn import SGD, Adam, data
-from matnn.training import PlainSGD, _NetworkRun
+from matnn.network_run import _NetworkRun
 
 from .harness import Result
 from .workloads import FLAT_ORDER, as_dtype, document_pair, shim_params
@@ -53,7 +53,7 @@ def run(bench):
             order = itertools.cycle(samples)
             return net, lambda: step(*next(order))
 
-        _, plain = stepper(PlainSGD(LEARNING_RATE, dtype, None))
+        _, plain = stepper(SGD(LEARNING_RATE))
         sides, checks = [(plain, "plain SGD step")], []
         for name, make in optimizers.items():
             net, step = stepper(make())

@@ -19,12 +19,13 @@ from .history import History
 from .layers import Dense
 from .losses import LOSSES, Loss, mse
 from .network import Network
-from .optimizers import LBFGS, SGD, Adam, AdamW, LBFGSResult, Optimizer
+from .lbfgs import LBFGS, LBFGSResult
+from .optimizers import SGD, Adam, AdamW, Optimizer
 from .saving import load
 from .threads import get_num_threads, set_num_threads
 # The bridge imports torch only when called, so matnn itself never does.
 from .torch_bridge import from_torch, to_torch
-from .training import LossIncreasedWarning, TrainingDiverged
+from .training import EpochRecord, LossIncreasedWarning, TrainingDiverged
 
 __all__ = [
     "ACTIVATIONS",
@@ -36,6 +37,7 @@ __all__ = [
     "LossIncreasedWarning",
     "Dense",
     "Ensemble",
+    "EpochRecord",
     "GradcheckError",
     "GradcheckResult",
     "History",

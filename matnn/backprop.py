@@ -226,10 +226,6 @@ class Engine:
         self.keep_z = tuple(act.needs_input or (l == last and self.fused)
                             for l, act in enumerate(activations))
 
-    def rebind(self, flat):
-        """The same engine over another parameter buffer of the same layout."""
-        return Engine(flat, self.sizes, self.activations, self.loss, self.products)
-
     def workspace(self, rows, dtype):
         return Workspace(self, rows, dtype)
 

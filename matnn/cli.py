@@ -29,7 +29,8 @@ from .layers import Dense
 from .lesson import lesson_page, model_page
 from .backprop import n_params
 from .network import Network
-from .optimizers import LBFGS, SGD, Adam, AdamW
+from .lbfgs import LBFGS
+from .optimizers import SGD, Adam, AdamW
 from .saving import load, save
 from .seeds import CONVERGED, train_seeds
 from .training import TrainingDiverged
@@ -518,13 +519,14 @@ class _Progress:
         self.shown = None  # the last epoch shown
         self.length = 0    # of the line on the terminal, to blank it when it shrinks
 
-    def __call__(self, epoch, loss):
+    def __call__(self, record):
+        epoch, loss = record.epoch, record.loss
         now = time.perf_counter()
         if self.tty:
             if now - self.shown_at < 0.1 and epoch != self.total - 1:
-                return False
+                return None
         elif epoch % self.every and epoch != self.total - 1:
-            return False
+            return None
         net, val_loss, accuracy, val_accuracy = self.net, None, None, None
         if self.validation is not None:
             val_loss = net.loss(*self.validation)
@@ -535,7 +537,7 @@ class _Progress:
         left = (now - self.start) / (epoch + 1) * (self.total - epoch - 1)
         self._show(epoch, loss, val_loss, accuracy, val_accuracy, left)
         self.shown_at = now
-        return False
+        return None
 
     def finish(self, history):
         """Show the last epoch (an early stop's is not the planned last), then end the line.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import Network
+from .model import Model
 from .svg import esc, fmt, num, svg_document, text
 from .validation import as_array
 
@@ -92,7 +92,8 @@ def draw(net, X=None, y=None):
     str
         A standalone ``<svg>`` element (well-formed XML).
     """
-    if not isinstance(net, Network):
+    # Any one network (an Ensemble is many); a Network's own _repr_svg_ calls this.
+    if not isinstance(net, Model) or net._members is not None:
         raise TypeError(f"net must be a matnn.Network, got {type(net).__name__}")
     if y is not None and X is None:
         raise ValueError("y needs X: give the sample whose target y is")

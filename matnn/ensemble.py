@@ -20,7 +20,7 @@ its last finite parameters and reported, and the others train on.
 
 from __future__ import annotations
 
-import copy
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
@@ -29,16 +29,17 @@ from .backprop import (
     Engine,
     StackedProducts,
     block_rows,
-    backward,
-    forward,
     gradient,
     loss_total,
     n_params,
     outputs,
 )
+from .ensemble_run import _EnsembleRun, _GroupedRun
 from .layers import Dense
+from .model import Model
 from .network import Network, _labels_of, _true_labels
 from .threads import blas_on_one_thread, run_tasks
+from .training import fit
 from .validation import check_features, check_int, check_seed
 
 __all__ = ["Ensemble", "StackedLayer", "member_groups"]
@@ -78,6 +79,7 @@ def member_groups(members):
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+
 class StackedLayer(NamedTuple):
     """One layer of every member.
 
@@ -96,7 +98,7 @@ class StackedLayer(NamedTuple):
     activation: object
 
 
-class Ensemble:
+class Ensemble(Model):
     """K networks of identical architecture, stored and trained as one.
 
     Parameters
@@ -140,8 +142,7 @@ class Ensemble:
             if not isinstance(net, Network):
                 raise TypeError(f"networks[{k}] must be a matnn.Network, got {type(net).__name__}")
         for k, net in enumerate(networks):
-            overrides = [m for m in ("loss", "gradients")
-                         if getattr(type(net), m) is not getattr(Network, m)]
+            overrides = net._overrides()
             if overrides:
                 # The stacked passes would train the members without them.
                 raise TypeError(
@@ -153,7 +154,7 @@ class Ensemble:
         for k, net in enumerate(networks[1:], start=1):
             for what, mine, theirs, shown in (
                 ("sizes", net.sizes, first.sizes, None),
-                ("activations", net._engine.activations, first._engine.activations,
+                ("activations", net._activations, first._activations,
                  (net.activations, first.activations)),
                 ("loss", net.loss_fn, first.loss_fn, (net.loss_fn.name, first.loss_fn.name)),
                 ("dtype", net.dtype, first.dtype, None),
@@ -167,14 +168,11 @@ class Ensemble:
         self.sizes = first.sizes
         self.dtype = first.dtype
         self.loss_fn = first.loss_fn
-        self._activations = first._engine.activations
+        self._activations = first._activations
         self.failed = np.zeros(len(networks), bool)
         self.failed_at = {}
         self._flat = np.empty((n_params(self.sizes), len(networks)), self.dtype)
-        self._engine = self._engine_for(self._flat)
-        self.layers = tuple(
-            StackedLayer(WT.transpose(2, 1, 0), b.T, act) for WT, b, act in self._engine.layers
-        )
+        self._build()
         for l, layer in enumerate(self.layers):
             layer.W[...] = [net.layers[l].W for net in networks]
             layer.b[...] = [net.layers[l].b for net in networks]
@@ -183,14 +181,8 @@ class Ensemble:
         return Engine(flat, self.sizes, self._activations, self.loss_fn,
                       StackedProducts(flat.shape[1]))
 
-    # Copies and pickles rebuild the views into the copied buffer.
-    def __getstate__(self):
-        state = dict(vars(self))
-        del state["layers"], state["_engine"]
-        return state
-
-    def __setstate__(self, state):
-        vars(self).update(state)
+    def _build(self):
+        """Make the engine and ``layers`` views into ``_flat``."""
         self._engine = self._engine_for(self._flat)
         self.layers = tuple(
             StackedLayer(WT.transpose(2, 1, 0), b.T, act) for WT, b, act in self._engine.layers
@@ -241,24 +233,9 @@ class Ensemble:
     def __len__(self):
         return self.n_models
 
-    @property
-    def n_in(self) -> int:
-        return self.sizes[0]
-
-    @property
-    def n_out(self) -> int:
-        return self.sizes[-1]
-
-    @property
-    def activations(self) -> tuple:
-        """The activation name of every layer."""
-        return tuple(act.name for act in self._activations)
-
-    def __repr__(self):
-        acts = self.activations
-        act = acts[0] if len(set(acts)) == 1 else list(acts)
-        return (f"Ensemble(n_models={self.n_models}, sizes={self.sizes}, "
-                f"activation={act!r}, dtype={self.dtype}, failed={int(self.failed.sum())})")
+    def _repr_fields(self, sizes, activation):
+        return [f"n_models={self.n_models}", sizes, activation, f"dtype={self.dtype}",
+                f"failed={int(self.failed.sum())}"]
 
     def network(self, k):
         """Member ``k`` as an independent :class:`Network` (a copy)."""
@@ -389,9 +366,13 @@ class Ensemble:
         validation_data, patience, min_delta, restore_best :
             As :meth:`Network.fit`, per member; with ``patience``, training
             stops when no member has improved for that many epochs.
-        callback : callable ``(epoch, losses) -> bool``, optional
-            Called after every epoch with the losses of shape (n_models,)
-            (NaN for failed members); returning True stops training.
+        callback : callable ``EpochRecord -> None | bool``, optional
+            Called after every epoch with a :class:`matnn.EpochRecord` whose
+            ``loss``, ``val_loss``, ``accuracy`` and ``val_accuracy`` have
+            shape (n_models,) (NaN for failed members) or are None, and whose
+            ``model`` is this ensemble as of the end of that epoch. Returning
+            False stops training; None or True go on; anything else (an
+            array of per-member answers, say) raises TypeError.
 
         Returns
         -------
@@ -401,30 +382,43 @@ class Ensemble:
             epoch a member failed in (and for members that had failed before
             this call). See :attr:`failed` and :attr:`failed_at`.
         """
-        from .history import History
-        from .optimizers import LBFGS
-        from .training import _check_optimizer, _Loop
+        return fit(self, X, y, epochs=epochs, learning_rate=learning_rate,
+                   batch_size=batch_size, optimizer=optimizer, shuffle=shuffle, seed=seed,
+                   validation_data=validation_data, patience=patience, min_delta=min_delta,
+                   restore_best=restore_best, log_every=None, callback=callback)
 
-        X, Y = self._prepare(X, y)
-        optimizer = _check_optimizer(learning_rate, optimizer, self.dtype, self.n_models)
-        if isinstance(optimizer, LBFGS):
-            raise ValueError("L-BFGS trains one network at a time; fit each member with it")
+    # -- training (see matnn.training) -----------------------------------------
+
+    @property
+    def _members(self):
+        return self.n_models
+
+    @property
+    def _buffer(self):
+        return self._flat
+
+    @contextlib.contextmanager
+    def _run(self, optimizer, batch_size, n):
+        """The run of one ``fit`` (see :class:`matnn.training.Run`).
+
+        Many members on enough rows train in groups on the threads, under
+        one BLAS limit for the whole run rather than one per epoch.
+        """
         # Checked against every member's parameters before the run selects
         # the members still training from it.
         optimizer.check(self._flat)
-        loop = _Loop.check(self._prepare, X.shape[0], epochs=epochs, batch_size=batch_size,
-                           shuffle=shuffle, seed=seed, validation_data=validation_data,
-                           patience=patience, min_delta=min_delta, restore_best=restore_best,
-                           log_every=None, callback=callback)
-        if not splits(int((~self.failed).sum()), X.shape[0]):
-            return loop.run(_EnsembleRun(self, optimizer, loop.batch_size, X.shape[0]),
-                            X, Y, History)
-        # One BLAS limit for the whole run, not one per epoch.
+        if not splits(int((~self.failed).sum()), n):
+            yield _EnsembleRun(self, optimizer, batch_size, n)
+            return
         with blas_on_one_thread():
-            return loop.run(_GroupedRun(self, optimizer, loop.batch_size, X.shape[0]),
-                            X, Y, History)
+            yield _GroupedRun(self, optimizer, batch_size, n)
 
     # -- internals on validated arrays ---------------------------------------
+
+    @staticmethod
+    def _member_groups(members):
+        """:func:`member_groups`, for the runs (which read the module's settings here)."""
+        return member_groups(members)
 
     def _in_groups(self, n, task):
         """``task(engine, ws, a, b)`` for members ``a:b``: all at once, or per group on the threads.
@@ -450,238 +444,5 @@ class Ensemble:
 
     def _prepare(self, X, y, name="X"):
         """``X``, and targets with a member axis: (n_samples, n_out, 1)."""
-        X = check_features(X, self.n_in, self.dtype, name=name)
-        if X.shape[0] == 0:
-            raise ValueError(
-                f"{name} has no samples (shape {X.shape}); the loss of an empty batch is undefined"
-            )
-        Y = self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype)
+        X, Y = super()._prepare(X, y, name)
         return X, Y[:, :, None]
-
-
-class _EnsembleRun:
-    """The members still training in one :meth:`Ensemble.fit`, for the shared loop.
-
-    ``flat`` (n_params, n_active) is a compact copy of the active members'
-    parameters, so a member that fails is simply dropped and costs nothing
-    afterwards.
-    """
-
-    def __init__(self, ens, optimizer, batch_size, n, members=None):
-        self.ens, self.batch_size, self.n = ens, batch_size, n
-        self.members = ens.n_models
-        train = ~ens.failed
-        if members is not None:
-            train &= np.isin(np.arange(ens.n_models), members)
-        self.active = np.flatnonzero(train)
-        # The run steps a selection of the user's optimizer, compacted like
-        # the parameters; finish() merges its state back.
-        self.user_optimizer = optimizer
-        self._build(np.ascontiguousarray(ens._flat[:, self.active]), optimizer.select(train))
-        self.optimizer.check(self.flat)
-
-    def _build(self, flat, optimizer):
-        self.flat, self.optimizer = flat, optimizer
-        self.engine = self.ens._engine_for(flat)
-        dtype = flat.dtype
-        self.grad, self.grads = self.engine.products.flat(self.ens.sizes, dtype)
-        self.ws = self.engine.workspace(self.batch_size, dtype)
-        # Blocks sized by the whole ensemble, not by the members training
-        # here, so that a member's loss is summed the same way whichever
-        # group (see _GroupedRun) it is in.
-        self.eval_ws = self.engine.workspace(
-            block_rows(self.n, self.ens.sizes, self.members), dtype)
-
-    @property
-    def training(self):
-        return self.flat.shape[1] > 0
-
-    def epoch(self, batches, X, Y, truth):
-        """One pass over ``batches``; each member's loss over ``X`` after it, and which diverged."""
-        self.before = self.flat.copy()
-        self.state = self.optimizer.state_dict()
-        for Xb, Yb in batches:
-            self.step(Xb, Yb)
-        loss, acc = self.evaluate(X, Y, truth)
-        return loss, acc, ~(np.isfinite(loss) & np.isfinite(self.flat).all(axis=0))
-
-    def step(self, Xb, Yb):
-        w = self.ws.head(Xb.shape[0], self.engine)
-        forward(self.engine, Xb, w)
-        backward(self.engine, Xb, Yb, self.ens.loss_fn.count(Yb), w, self.grads)
-        self.optimizer.step(self.flat, self.grad)
-
-    @property
-    def classifies(self):
-        return self.ens.loss_fn.classifies
-
-    def stuck(self, X, Y):
-        from .training import _stuck
-
-        return _stuck(self.engine, X, Y, self.eval_ws)
-
-    def truth(self, Y):
-        return self.ens.loss_fn.truth(Y)
-
-    def evaluate(self, X, Y, truth):
-        """Each active member's loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), accuracy."""
-        count = self.ens.loss_fn.count(Y)
-        if truth is None:
-            return np.asarray(loss_total(self.engine, X, Y, self.eval_ws), np.float64) / count, None
-        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
-        return np.asarray(total, np.float64) / count, correct / count
-
-    def full(self, values):
-        """Per-member ``values`` of the active members, NaN for the failed ones."""
-        out = np.full(self.members, np.nan)
-        out[self.active] = values
-        return out
-
-    def params_full(self):
-        params = self.ens._flat.copy()
-        params[:, self.active] = self.flat
-        return params
-
-    def load_full(self, params, where):
-        np.copyto(self.flat, params[:, self.active], where=where[self.active])
-
-    def diverged(self, bad, batches, epoch, history):
-        """Freeze the ``bad`` members at their last finite parameters; train on the rest.
-
-        The bad members are replayed from the epoch's start (deterministic),
-        checking after every batch, as :func:`matnn.training.fit` does for
-        one network, to find the batch that broke each.
-
-        Returns
-        -------
-        ndarray of bool, shape (n_active,)
-            The members that train on.
-        """
-        replay = copy.deepcopy(self.optimizer)
-        replay.load_state_dict(self.state)
-        sub = _Replay(self, self.before[:, bad], replay.select(bad))
-        last = sub.flat.copy()
-        broke = np.full(last.shape[1], -1)
-        for i, (Xb, Yb) in enumerate(batches):
-            sub.step(Xb, Yb)
-            broke[~np.isfinite(sub.flat).all(axis=0) & (broke < 0)] = i
-            ok = broke < 0
-            last[:, ok] = sub.flat[:, ok]
-        members = self.active[bad]
-        self.ens._flat[:, members] = last
-        self.ens.failed[members] = True
-        for k, i in zip(members, broke):
-            self.ens.failed_at[int(k)] = (epoch, None if i < 0 else int(i))
-        keep = ~bad
-        self.ens._flat[:, self.active[keep]] = self.flat[:, keep]
-        self.active = self.active[keep]
-        self._build(np.ascontiguousarray(self.flat[:, keep]), self.optimizer.select(keep))
-        return keep
-
-    def finish(self):
-        self.ens._flat[:, self.active] = self.flat
-        keep = np.zeros(self.members, bool)
-        keep[self.active] = True
-        self.user_optimizer.merge(keep, self.optimizer)
-
-
-class _Replay(_EnsembleRun):
-    """A few members stepped again from the start of an epoch."""
-
-    def __init__(self, run, flat, optimizer):
-        self.ens, self.batch_size, self.n = run.ens, run.batch_size, run.n
-        self.members = run.members
-        self._build(np.ascontiguousarray(flat), optimizer)
-
-
-class _GroupedRun:
-    """The members of one :meth:`Ensemble.fit` in groups that the threads share.
-
-    Each group is an :class:`_EnsembleRun` over consecutive members with its
-    own parameters, optimizer selection and workspaces. Members never
-    interact, except through the data order all of them share, so an epoch
-    runs every group's batches and loss in parallel; the loop then sees the
-    groups' results side by side, in member order. The groups depend only
-    on the members (see :func:`member_groups`), so the number of threads
-    changes nothing.
-    """
-
-    def __init__(self, ens, optimizer, batch_size, n):
-        self.ens, self.batch_size, self.n = ens, batch_size, n
-        self.members = ens.n_models
-        self.user_optimizer = optimizer
-        self.classifies = ens.loss_fn.classifies
-        self._group()
-
-    def _group(self):
-        active = np.flatnonzero(~self.ens.failed)
-        self.groups = [_EnsembleRun(self.ens, self.user_optimizer, self.batch_size, self.n,
-                                    members=active[a:b])
-                       for a, b in member_groups(active.size)]
-        self.active = active
-
-    def _each(self, task):
-        """``task(group)`` for every group, on the threads; the results in group order."""
-        results = [None] * len(self.groups)
-
-        def run(_, g):
-            results[g] = task(self.groups[g])
-
-        run_tasks(len(self.groups), run)
-        return results
-
-    @property
-    def training(self):
-        return self.active.size > 0
-
-    def epoch(self, batches, X, Y, truth):
-        return _side_by_side(self._each(lambda g: g.epoch(batches, X, Y, truth)))
-
-    def evaluate(self, X, Y, truth):
-        return _side_by_side(self._each(lambda g: g.evaluate(X, Y, truth)))
-
-    truth = _EnsembleRun.truth
-
-    def stuck(self, X, Y):
-        return np.concatenate(self._each(lambda g: g.stuck(X, Y)))
-
-    full = _EnsembleRun.full
-
-    def params_full(self):
-        params = self.ens._flat.copy()
-        for g in self.groups:
-            params[:, g.active] = g.flat
-        return params
-
-    def load_full(self, params, where):
-        for g in self.groups:
-            g.load_full(params, where)
-
-    def diverged(self, bad, batches, epoch, history):
-        """Each group freezes its own bad members; the rest are regrouped to stay balanced.
-
-        Returns
-        -------
-        ndarray of bool, shape (n_active,)
-            The members that train on.
-        """
-        kept, start = [], 0
-        for g in self.groups:
-            stop = start + g.active.size
-            if bad[start:stop].any():
-                kept.append(g.diverged(bad[start:stop], batches, epoch, history))
-            else:
-                kept.append(np.ones(stop - start, bool))
-            start = stop
-        self.finish()
-        self._group()
-        return np.concatenate(kept)
-
-    def finish(self):
-        for g in self.groups:
-            g.finish()
-
-
-def _side_by_side(results):
-    """The groups' per-member results, concatenated in member order (None stays None)."""
-    return tuple(None if parts[0] is None else np.concatenate(parts) for parts in zip(*results))

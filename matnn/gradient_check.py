@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -26,7 +25,7 @@ from .finite_differences import ROUNDING_ULPS, LossLine
 from .gradcheck_result import MAX_REPORTED, Entry, GradcheckError, GradcheckResult, ParamCheck
 from .layers import Dense
 from .network import Network
-from .validation import check_int, check_positive
+from .validation import check_int, check_positive, check_real
 
 __all__ = [
     "gradcheck",
@@ -233,8 +232,8 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
     X, Y = net._prepare(X, y)
     default_eps, default_rtol, default_atol = DEFAULT_TOLERANCES[method, net.dtype.name]
     eps = default_eps if eps is None else check_positive(eps, "eps")
-    rtol = default_rtol if rtol is None else _check_tolerance(rtol, "rtol")
-    atol = default_atol if atol is None else _check_tolerance(atol, "atol")
+    rtol = default_rtol if rtol is None else check_real(rtol, "rtol", 0)
+    atol = default_atol if atol is None else check_real(atol, "atol", 0)
     if max_coords is not None:
         max_coords = check_int(max_coords, "max_coords", 1)
     rng = np.random.default_rng(seed)
@@ -447,13 +446,3 @@ def _check_eps(eps, params, default):
             f"eps={eps:g} with parameters as large as {scale:g}: the steps p ± eps "
             f"overflow float64; use a smaller eps {advice}"
         )
-
-
-def _check_tolerance(value, name):
-    """Return ``value`` as a finite float >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value

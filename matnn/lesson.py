@@ -127,9 +127,8 @@ def _training(seed):
     (net,) = document_networks([seed])
     doc_net = scalar.from_network(net)
     scalar_log = _quiet(doc_net.train, data.X, data.y)
-    losses = []
-    net.fit(data.X, data.y, epochs=1000, learning_rate=0.1, batch_size=1, shuffle=False,
-            callback=lambda epoch, loss: losses.append(loss))
+    losses = net.fit(data.X, data.y, epochs=1000, learning_rate=0.1, batch_size=1,
+                     shuffle=False).loss
     difference = float(np.max(np.abs(scalar.to_network(doc_net).params - net.params)))
     epochs, scalar_losses = zip(*scalar_log)
     chart = line_chart(

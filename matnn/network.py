@@ -14,6 +14,8 @@ with any activations and loss (see :mod:`matnn.activations` and
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .activations import get_activation
@@ -30,19 +32,23 @@ from .backprop import (
 )
 from .layers import Dense
 from .losses import get_loss
+from .model import Model
+from .network_run import _NetworkRun
+from .training import fit
 from .validation import (
     as_array,
     as_float_dtype,
     check_features,
-    check_int,
+    check_finite_layers,
     check_memory,
     check_seed,
+    check_sizes,
 )
 
 __all__ = ["Network"]
 
 
-class Network:
+class Network(Model):
     """A multilayer perceptron whose parameters live in one flat array.
 
     Parameters
@@ -113,16 +119,22 @@ class Network:
         for l, (W, b) in enumerate(Products().views(params, sizes)):
             W[...] = layers[l].W
             b[...] = layers[l].b
-        _check_finite(params, sizes)
+        check_finite_layers(Products().views(params, sizes),
+                            lambda where: f"{where}; parameters must be finite")
         self._bind(params, sizes, [layer.activation for layer in layers], loss)
 
     def _bind(self, params, sizes, activations, loss):
-        """Make ``layers`` and the engine views into ``params``."""
         self._params = params
         self.sizes = tuple(sizes)
-        self.dtype = params.dtype
         self.loss_fn = loss
-        self._engine = Engine(params, self.sizes, activations, loss, Products())
+        self._activations = tuple(activations)
+        self._build()
+
+    def _build(self):
+        """Make ``layers`` and the engine views into ``_params``."""
+        self.dtype = self._params.dtype
+        self._engine = Engine(self._params, self.sizes, self._activations, self.loss_fn,
+                              Products())
         self.layers = tuple(Dense(W, b, act) for W, b, act in self._engine.layers)
 
     @property
@@ -144,21 +156,6 @@ class Network:
                 f"got shape {value.shape}"
             )
         np.copyto(self._params, value)
-
-    # Copies and pickles rebuild the layers as views into the copied buffer.
-    def __getstate__(self):
-        state = dict(vars(self))
-        del state["layers"], state["_engine"]
-        state["_activations"] = self._engine.activations
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        args = (state.pop("_params"), state.pop("sizes"), state.pop("_activations"),
-                state.pop("loss_fn"))
-        state.pop("dtype", None)
-        vars(self).update(state)
-        self._bind(*args)
 
     @classmethod
     def from_sizes(cls, sizes, activation="sigmoid", seed=None, dtype=np.float64, loss="mse"):
@@ -187,7 +184,7 @@ class Network:
         Network
             An instance of ``cls``, so a subclass gets its own class back.
         """
-        sizes = _check_sizes(sizes)
+        sizes = check_sizes(sizes)
         dtype = as_float_dtype(dtype)
         seed = check_seed(seed)
         n_layers = len(sizes) - 1
@@ -214,25 +211,9 @@ class Network:
 
     # -- description -------------------------------------------------------
 
-    @property
-    def n_in(self) -> int:
-        return self.sizes[0]
-
-    @property
-    def n_out(self) -> int:
-        return self.sizes[-1]
-
-    @property
-    def activations(self) -> tuple:
-        """The activation name of every layer."""
-        return tuple(act.name for act in self._engine.activations)
-
-    def __repr__(self):
-        acts = self.activations
-        act = acts[0] if len(set(acts)) == 1 else list(acts)
-        loss = "" if self.loss_fn.name == "mse" else f", loss={self.loss_fn.name!r}"
-        return (f"{type(self).__name__}(sizes={self.sizes}, activation={act!r}{loss}, "
-                f"dtype={self.dtype})")
+    def _repr_fields(self, sizes, activation):
+        loss = [] if self.loss_fn.name == "mse" else [f"loss={self.loss_fn.name!r}"]
+        return [sizes, activation, *loss, f"dtype={self.dtype}"]
 
     def copy(self):
         """An independent network of the same class with equal parameters."""
@@ -415,27 +396,41 @@ class Network:
             restore_best=False, log_every=None, callback=None):
         """Train; see :func:`matnn.training.fit` for every argument.
 
+        ``callback(record)`` is called after every epoch (every L-BFGS
+        iteration) with a :class:`matnn.EpochRecord` (``epoch``, ``loss``,
+        ``val_loss``, ``accuracy``, ``val_accuracy`` as floats or None, and
+        this network); returning False stops training, None or True go on.
+        ``log_every=k`` prints the loss after epochs 0, k, 2k, ...
+
         Returns
         -------
         History
         """
-        from .training import fit
-
         return fit(self, X, y, epochs=epochs, learning_rate=learning_rate,
                    batch_size=batch_size, optimizer=optimizer, shuffle=shuffle, seed=seed,
                    validation_data=validation_data, patience=patience, min_delta=min_delta,
                    restore_best=restore_best, log_every=log_every, callback=callback)
 
-    # -- internals on validated arrays ---------------------------------------
+    # -- training (see matnn.training) -----------------------------------------
 
-    def _prepare(self, X, y, name="X"):
-        """``X`` and targets as arrays of the network's dtype, or a clear error."""
-        X = check_features(X, self.n_in, self.dtype, name=name)
-        if X.shape[0] == 0:
-            raise ValueError(
-                f"{name} has no samples (shape {X.shape}); the loss of an empty batch is undefined"
-            )
-        return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype)
+    _members = None
+
+    @classmethod
+    def _overrides(cls):
+        """Which of ``loss`` and ``gradients`` this class overrides (a student's own passes)."""
+        return [m for m in ("loss", "gradients") if getattr(cls, m) is not getattr(Network, m)]
+
+    @property
+    def _buffer(self):
+        return self._params
+
+    @contextlib.contextmanager
+    def _run(self, optimizer, batch_size, n):
+        """The run of one ``fit`` (see :class:`matnn.training.Run`)."""
+        optimizer.check(self._params)
+        yield _NetworkRun(self, optimizer, batch_size, n)
+
+    # -- internals on validated arrays ---------------------------------------
 
     def _loss(self, X, Y, ws=None):
         if ws is None:
@@ -471,28 +466,3 @@ def _true_labels(y, n_samples, n_out, name="y"):
     if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(y == np.round(y))):
         raise ValueError(f"{name} must hold integer class labels, got {y.dtype} values")
     return y
-
-
-def _check_finite(params, sizes):
-    """Refuse NaN or inf parameters, naming the layer and entry."""
-    if np.isfinite(params).all():
-        return
-    for l, (W, b) in enumerate(Products().views(params, sizes)):
-        for kind, arr in (("W", W), ("b", b)):
-            bad = np.argwhere(~np.isfinite(arr))
-            if bad.size:
-                where = ", ".join(str(int(i)) for i in bad[0])
-                raise ValueError(
-                    f"layers[{l}].{kind}[{where}] is {arr[tuple(bad[0])]}; "
-                    "parameters must be finite"
-                )
-
-
-def _check_sizes(sizes):
-    try:
-        sizes = tuple(sizes)
-    except TypeError:
-        raise TypeError(f"sizes must be a sequence of layer widths, got {sizes!r}") from None
-    if len(sizes) < 2:
-        raise ValueError(f"sizes needs at least an input and an output width, got {sizes}")
-    return tuple(check_int(s, f"sizes[{i}]", 1) for i, s in enumerate(sizes))

@@ -23,40 +23,87 @@ the same few calls at batch size 1 as on a large network, and a float32
 network steps in float32.
 
 For an ensemble, whose diverged members are frozen while the others train
-on, :meth:`Optimizer.select` returns the optimizer of some members (their
-hyperparameters and a copy of their state), and :meth:`Optimizer.merge`
+on, :meth:`StepOptimizer.select` returns the optimizer of some members (their
+hyperparameters and a copy of their state), and :meth:`StepOptimizer.merge`
 writes such an optimizer's state back::
 
     run = opt.select(active)        # active: bool mask of shape (n_members,)
     ...                              # run.step(...) on the active members' buffer
     opt.merge(active, run)           # their state, back into opt
 
-:class:`LBFGS` is different in kind: a full-batch method that hands the loss
-and its gradient to ``scipy.optimize.minimize``; it has :meth:`LBFGS.minimize`
-instead of ``step``.
+Every optimizer implements :class:`Optimizer`. :class:`~matnn.LBFGS`
+(:mod:`matnn.lbfgs`) is different in kind: a full-batch method that hands
+the loss and its gradient to ``scipy.optimize.minimize``; it has
+``minimize`` instead of ``step``, and says so with ``full_batch = True``.
 """
 
 from __future__ import annotations
 
+import abc
 import copy
-import numbers
-from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
 
-from .validation import FLOAT_DTYPES, as_array, check_int
+from .validation import FLOAT_DTYPES, check_int, check_real
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "LBFGS", "LBFGSResult"]
+__all__ = ["Optimizer", "StepOptimizer", "SGD", "Adam", "AdamW"]
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
+    """What every optimizer is, and what ``fit`` asks of it.
+
+    An optimizer holds its hyperparameters (the constructor's keyword
+    arguments, validated; a subclass passes them to ``super().__init__``)
+    and a state it may carry from one ``fit`` to the next. ``fit`` tells
+    the two kinds apart by :attr:`full_batch`:
+
+    - a *step* optimizer (``full_batch = False``; :class:`StepOptimizer`:
+      SGD, Adam, AdamW) updates the parameters from one batch's gradient at
+      a time. ``fit`` calls :meth:`check` once, then ``step(params, grad)``
+      per batch, and :meth:`state_dict` / :meth:`load_state_dict` to replay
+      an epoch that diverged;
+    - a *full-batch* optimizer (``full_batch = True``; :class:`~matnn.LBFGS`)
+      runs the whole training itself: ``fit`` calls :meth:`check`, then
+      ``optimizer.train(run, X, Y, callback)`` with the network's run (see
+      :class:`matnn.training.Run`), which returns the :class:`~matnn.History`.
+
+    Parameters
+    ----------
+    **hyperparameters
+        Validated values, by name; :meth:`__repr__` shows them.
+    """
+
+    #: False for a step optimizer, True for a full-batch one (see above).
+    full_batch = False
+
+    def __init__(self, **hyperparameters):
+        self._hyper = hyperparameters
+
+    @abc.abstractmethod
+    def check(self, params):
+        """Raise if ``params``, a model's flat parameters, is not a buffer this optimizer can train."""
+
+    @abc.abstractmethod
+    def state_dict(self):
+        """The state, as plain numbers and array copies (a dict)."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state):
+        """Restore a state from :meth:`state_dict`."""
+
+    def __repr__(self):
+        args = ", ".join(f"{name}={_show(v)}" for name, v in self._hyper.items())
+        return f"{type(self).__name__}({args})"
+
+
+class StepOptimizer(Optimizer):
     """Base of the optimizers that update a flat parameter buffer step by step.
 
     A subclass validates its hyperparameters in ``__init__`` and passes them
-    to :meth:`_setup`; it names its state buffers in ``_buffer_names`` and
-    builds the update itself in ``_kernel``. Everything else (state, binding
-    to a parameter buffer, member selection) lives here.
+    to ``super().__init__``; it names its state buffers in
+    ``_buffer_names`` and builds the update itself in :meth:`_kernel`.
+    Everything else (state, binding to a parameter buffer, member
+    selection) lives here.
 
     Attributes
     ----------
@@ -68,11 +115,15 @@ class Optimizer:
 
     #: Parameters whose value must stay nonzero in the parameters' dtype.
     _nonzero = ("learning_rate",)
+    #: The state buffers, by PyTorch's names, each shaped like the parameters.
+    _buffer_names = ()
 
-    def __init__(self):
-        raise TypeError("Optimizer is the base class; use matnn.SGD, matnn.Adam or matnn.AdamW")
+    def __init__(self, **hyperparameters):
+        super().__init__(**hyperparameters)
+        self._members_of(hyperparameters)
+        self.reset()
 
-    # Every optimizer has these two; each subclass adds its own.
+    # Every step optimizer has these two; each subclass adds its own.
     @property
     def learning_rate(self):
         return self._hyper["learning_rate"]
@@ -81,17 +132,24 @@ class Optimizer:
     def weight_decay(self):
         return self._hyper["weight_decay"]
 
-    def _setup(self, hyper):
-        """Store validated hyperparameters (the constructor's keyword arguments)."""
+    @abc.abstractmethod
+    def _kernel(self, params):
+        """The update ``(params, grad) -> None`` for buffers of ``params``' layout.
+
+        Called when the optimizer binds to a buffer, with its state
+        allocated; the update runs on every step and may use ``grad`` as
+        scratch.
+        """
+
+    def _members_of(self, hyper):
+        """Check that the per-member hyperparameters agree on the member count, and keep it."""
         sizes = {name: np.shape(v)[-1] for name, v in _flat_items(hyper) if np.ndim(v)}
         if len(set(sizes.values())) > 1:
             listed = ", ".join(f"{name} has {k}" for name, k in sizes.items())
             raise ValueError(
                 f"per-member hyperparameters must all have one value per member; {listed}"
             )
-        self._hyper = hyper
         self._n_hyper = next(iter(sizes.values()), None)
-        self.reset()
 
     # -- what a training loop calls -------------------------------------------
 
@@ -275,7 +333,9 @@ class Optimizer:
         if isinstance(self._t, int):
             raise ValueError("select() needs an ensemble's optimizer; this one holds a network's state")
         new = copy.copy(self)
-        new._setup({name: _take(v, keep) for name, v in self._hyper.items()})
+        new._hyper = {name: _take(v, keep) for name, v in self._hyper.items()}
+        new._members_of(new._hyper)
+        new.reset()
         if self._t is not None:
             new.load_state_dict({
                 "step": self._t[keep],
@@ -360,12 +420,8 @@ class Optimizer:
     def _unbind(self):
         self._params = self._grad = self._update = None
 
-    def __repr__(self):
-        args = ", ".join(f"{name}={_show(v)}" for name, v in self._hyper.items())
-        return f"{type(self).__name__}({args})"
 
-
-class SGD(Optimizer):
+class SGD(StepOptimizer):
     r"""Stochastic gradient descent, with optional momentum and weight decay.
 
     PyTorch's ``torch.optim.SGD`` with dampening 0. For step ``t = 1, 2, ...``
@@ -379,8 +435,10 @@ class SGD(Optimizer):
                    b_t                            otherwise
         theta_t <- theta_{t-1} - learning_rate * g_t
 
-    With the defaults this is the document's ``w -= learn_rate * dL/dw``.
-    The buffer starts at 0, so that ``momentum * b_0 + g_1`` is exactly
+    With the defaults this is the document's ``w -= learn_rate * dL/dw``,
+    which steps on a fast path: two in-place ufunc calls,
+    ``grad *= learning_rate; params -= grad`` (``fit(learning_rate=...)``
+    trains with it). The buffer starts at 0, so that ``momentum * b_0 + g_1`` is exactly
     ``g_1`` on each member's first step.
 
     Parameters
@@ -400,16 +458,14 @@ class SGD(Optimizer):
     def __init__(self, learning_rate, momentum=0.0, nesterov=False, weight_decay=0.0):
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
-        hyper = {
-            "learning_rate": _hyperparameter(learning_rate, "learning_rate", 0.0, above=True),
-            "momentum": _hyperparameter(momentum, "momentum", 0.0),
-            "nesterov": bool(nesterov),
-            "weight_decay": _hyperparameter(weight_decay, "weight_decay", 0.0),
-        }
-        if nesterov and np.any(np.asarray(hyper["momentum"]) == 0):
+        rate = check_real(learning_rate, "learning_rate", 0, per_member=True, above=True)
+        momentum = check_real(momentum, "momentum", 0.0, per_member=True)
+        weight_decay = check_real(weight_decay, "weight_decay", 0.0, per_member=True)
+        if nesterov and np.any(np.asarray(momentum) == 0):
             raise ValueError("nesterov=True needs momentum > 0 (for every member)")
-        self._buffer_names = () if _is_zero(hyper["momentum"]) else ("momentum_buffer",)
-        self._setup(hyper)
+        self._buffer_names = () if _is_zero(momentum) else ("momentum_buffer",)
+        super().__init__(learning_rate=rate, momentum=momentum, nesterov=bool(nesterov),
+                         weight_decay=weight_decay)
 
     @property
     def momentum(self):
@@ -421,13 +477,22 @@ class SGD(Optimizer):
 
     def _kernel(self, params):
         dtype = params.dtype
+        # In the parameters' dtype, so a float32 network steps in float32; a
+        # 0-d array is what numpy would convert the float to on every call.
         rate = np.array(self.learning_rate, dtype)
+        multiply, add, subtract = np.multiply, np.add, np.subtract
+        if _is_zero(self.weight_decay) and _is_zero(self.momentum):
+            # The lesson's rule, with the gradient as scratch.
+            def plain(p, g):
+                multiply(g, rate, g)
+                subtract(p, g, p)
+
+            return plain
         decay = None if _is_zero(self.weight_decay) else np.array(self.weight_decay, dtype)
         buf = self._buffers.get("momentum_buffer")
         mu = None if buf is None else np.array(self.momentum, dtype)
         nesterov = self.nesterov
         scratch = np.empty_like(params)
-        multiply, add, subtract = np.multiply, np.add, np.subtract
 
         def update(p, g):
             if decay is not None:
@@ -447,7 +512,7 @@ class SGD(Optimizer):
         return update
 
 
-class Adam(Optimizer):
+class Adam(StepOptimizer):
     r"""Adam (Kingma & Ba), with L2 weight decay added to the gradient.
 
     PyTorch's ``torch.optim.Adam`` (amsgrad off). With ``m_0 = v_0 = 0``, for
@@ -482,13 +547,13 @@ class Adam(Optimizer):
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {len(betas)} values")
-        self._setup({
-            "learning_rate": _hyperparameter(learning_rate, "learning_rate", 0.0, above=True),
-            "betas": tuple(_hyperparameter(b, f"betas[{i}]", 0.0, below=1.0)
-                           for i, b in enumerate(betas)),
-            "eps": _hyperparameter(eps, "eps", 0.0, above=True),
-            "weight_decay": _hyperparameter(weight_decay, "weight_decay", 0.0),
-        })
+        super().__init__(
+            learning_rate=check_real(learning_rate, "learning_rate", 0, per_member=True, above=True),
+            betas=tuple(check_real(b, f"betas[{i}]", 0.0, per_member=True, below=1.0)
+                        for i, b in enumerate(betas)),
+            eps=check_real(eps, "eps", 0, per_member=True, above=True),
+            weight_decay=check_real(weight_decay, "weight_decay", 0.0, per_member=True),
+        )
 
     @property
     def betas(self):
@@ -580,160 +645,6 @@ class AdamW(Adam):
 
     def __init__(self, learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
         super().__init__(learning_rate, betas, eps, weight_decay)
-
-
-@dataclass(frozen=True)
-class LBFGSResult:
-    """What one :meth:`LBFGS.minimize` run did.
-
-    Attributes
-    ----------
-    x : ndarray of shape (n_params,), float64
-        The final parameters.
-    loss : ndarray of shape (nit,), float64
-        The loss after each iteration (scipy's callback sees every one).
-    success : bool
-        Whether scipy reports convergence.
-    message : str
-        scipy's reason for stopping.
-    nit : int
-        Iterations run.
-    nfev : int
-        Evaluations of the loss and gradient.
-    """
-
-    x: np.ndarray
-    loss: np.ndarray
-    success: bool
-    message: str
-    nit: int
-    nfev: int
-
-
-class LBFGS:
-    """Full-batch L-BFGS through ``scipy.optimize.minimize(method="L-BFGS-B")``.
-
-    As scikit-learn's ``lbfgs`` solver does, the loss over all the data and
-    its gradient with respect to the flat parameter vector go to scipy, with
-    ``maxiter=max_iter``, ``gtol=tol`` and every other option at scipy's
-    default, so it stops exactly where scipy would.
-
-    It has no ``step``: one :meth:`minimize` call is a whole training run.
-    Its curvature memory lives inside that call, so there is no state to keep
-    between runs: :meth:`state_dict` is empty and a second run restarts from
-    the parameters the first one reached (as scikit-learn's ``warm_start``
-    does with lbfgs).
-
-    Parameters
-    ----------
-    max_iter : int >= 1
-    tol : float >= 0
-        scipy's ``gtol``: stop when every gradient component's magnitude
-        (of the projected gradient) is at most ``tol``.
-    """
-
-    def __init__(self, max_iter=200, tol=1e-5):
-        self.max_iter = check_int(max_iter, "max_iter", 1)
-        self.tol = _hyperparameter(tol, "tol", 0.0)
-        if np.ndim(self.tol):
-            raise TypeError(f"tol must be one number, got an array of shape {np.shape(self.tol)}")
-
-    def __repr__(self):
-        return f"LBFGS(max_iter={self.max_iter}, tol={self.tol!r})"
-
-    def minimize(self, fun, x0, callback=None):
-        """Minimise ``fun`` from ``x0``.
-
-        Parameters
-        ----------
-        fun : callable ``x -> (loss, grad)``
-            ``x`` and ``grad`` of shape (n_params,), float64; ``loss`` a float.
-            The gradient is copied, so ``fun`` may return a buffer it reuses.
-        x0 : array-like of shape (n_params,)
-        callback : callable ``(iteration, loss, x) -> bool``, optional
-            Called after every iteration (0-based) with its loss and
-            parameters (do not modify ``x``); returning True stops the run
-            (scipy then reports ``success=False``).
-
-        Returns
-        -------
-        LBFGSResult
-        """
-        if not callable(fun):
-            raise TypeError(f"fun must be callable, got {fun!r}")
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable, got {callback!r}")
-        x0 = as_array(x0, "x0", np.float64)
-        if x0.ndim != 1:
-            raise ValueError(f"x0 must be a flat vector of shape (n_params,), got shape {x0.shape}")
-        losses = []
-
-        def loss_and_grad(x):
-            loss, grad = fun(x)
-            grad = np.array(grad, np.float64)
-            if grad.shape != x.shape:
-                raise ValueError(f"fun returned a gradient of shape {grad.shape}, expected {x.shape}")
-            return float(loss), grad
-
-        # scipy passes the current iterate to a callback whose parameter is
-        # named ``intermediate_result``, and stops on StopIteration.
-        def record(intermediate_result):
-            losses.append(float(intermediate_result.fun))
-            if callback is not None and callback(len(losses) - 1, losses[-1], intermediate_result.x):
-                raise StopIteration
-
-        result = scipy.optimize.minimize(
-            loss_and_grad, x0, method="L-BFGS-B", jac=True, callback=record,
-            options={"maxiter": self.max_iter, "gtol": self.tol},
-        )
-        return LBFGSResult(
-            x=result.x, loss=np.array(losses), success=bool(result.success),
-            message=str(result.message), nit=int(result.nit), nfev=int(result.nfev),
-        )
-
-    def state_dict(self):
-        """``{}``: L-BFGS keeps nothing between :meth:`minimize` calls."""
-        return {}
-
-    def load_state_dict(self, state):
-        """Accept only the empty state :meth:`state_dict` returns."""
-        if state != {}:
-            raise ValueError("LBFGS has no state to load; state must be {}")
-
-
-def _hyperparameter(value, name, minimum, *, above=False, below=None):
-    """``value`` as a float, or a float64 array of shape (n_members,), checked.
-
-    It must be ``>= minimum`` (``> minimum`` with ``above``) and, with
-    ``below``, ``< below``.
-    """
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if np.ndim(value) == 0:
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name} must be a real number, got {value!r}")
-        values, scalar = np.array([float(value)]), True
-    else:
-        if np.asarray(value).dtype == bool:
-            raise TypeError(f"{name} must hold real numbers, got booleans")
-        values, scalar = as_array(value, name, np.float64), False
-        if values.ndim != 1 or values.size == 0:
-            raise ValueError(
-                f"{name} must be one number or one per member, shape (n_members,); "
-                f"got shape {values.shape}"
-            )
-    ok = np.isfinite(values) & ((values > minimum) if above else (values >= minimum))
-    if below is not None:
-        ok &= values < below
-    if not ok.all():
-        k = int(np.flatnonzero(~ok)[0])
-        where = name if scalar else f"{name}[{k}]"
-        bound = f"{'>' if above else '>='} {minimum}" + (f" and < {below}" if below is not None else "")
-        raise ValueError(f"{where} must be a finite number {bound}, got {values[k]}")
-    if scalar:
-        return float(values[0])
-    values.flags.writeable = False
-    return values
 
 
 def _flat_items(hyper):

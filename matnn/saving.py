@@ -58,6 +58,7 @@ from .activations import ACTIVATIONS, Activation
 from .losses import LOSSES, Loss
 from .layers import Dense
 from .network import Network
+from .validation import check_finite_layers, check_sizes
 
 __all__ = ["FORMAT_VERSION", "save", "load"]
 
@@ -152,7 +153,10 @@ def save(net, path):
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a matnn.Network, got {type(net).__name__}")
-    _check_finite(net)
+    check_finite_layers(
+        [(layer.W, layer.b) for layer in net.layers],
+        lambda where: f"cannot save a network with a non-finite parameter: {where}; a model "
+                      "file holds finite numbers only")
     _check_names(net)
     # Resolving a link keeps it a link, and puts the temporary file on the
     # target's filesystem, where os.replace is atomic.
@@ -190,20 +194,6 @@ def save(net, path):
                 exc.add_note(f"the temporary file {tmp} could not be removed: {cleanup}")
         raise
     _fsync_directory(directory)
-
-
-def _check_finite(net):
-    for l, layer in enumerate(net.layers):
-        for kind in "Wb":
-            values = getattr(layer, kind)
-            bad = ~np.isfinite(values)
-            if bad.any():
-                where = tuple(int(i) for i in np.argwhere(bad)[0])
-                raise ValueError(
-                    f"cannot save a network with a non-finite parameter: "
-                    f"layers[{l}].{kind}[{', '.join(map(str, where))}] is {values[where]}; "
-                    "a model file holds finite numbers only"
-                )
 
 
 def _existing_mode(path):
@@ -339,7 +329,10 @@ def _decode(raw, custom):
         metadata = set(_METADATA) | ({"loss"} if version >= 2 else set())
         if version >= 2 and "loss" not in present:
             raise _BadModel("missing loss; not a complete matnn model")
-        sizes = _check_sizes(reader.vector("sizes", "iu"))
+        try:
+            sizes = check_sizes(reader.vector("sizes", "iu"))
+        except (TypeError, ValueError) as exc:
+            raise _BadModel(str(exc)) from None
         names = reader.vector("activations", "U")
         if len(names) != len(sizes) - 1:
             raise _BadModel(f"{len(names)} activations for {len(sizes) - 1} layers")
@@ -457,12 +450,6 @@ def _parse_npy_header(member):
         raise ValueError(f"malformed header {header[:60]!r}")
     shape = tuple(int(n) for n in match["shape"].replace(",", " ").split())
     return shape, match["fortran"] == "True", np.dtype(match["descr"]), start + length
-
-
-def _check_sizes(sizes):
-    if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise _BadModel(f"sizes must list at least two widths, each >= 1; got {sizes}")
-    return tuple(int(s) for s in sizes)
 
 
 def _check_names(net):

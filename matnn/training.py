@@ -4,37 +4,82 @@ The lesson updates every parameter after each single sample
 (``w1 -= learn_rate * dL/dw1``). Here one step takes a batch of rows, computes
 the gradient of the batch's loss (the mean of its per-sample gradients) and
 updates all parameters at once: with ``learning_rate`` alone, by
-``params -= learning_rate * grad``, the lesson's rule; with an
-``optimizer``, by its rule (see :mod:`matnn.optimizers`). With
-``batch_size=1`` and ``shuffle=False`` the first is the lesson's loop exactly.
+``params -= learning_rate * grad``, the lesson's rule (:class:`~matnn.SGD`'s
+plain path); with an ``optimizer``, by its rule (see :mod:`matnn.optimizers`).
+With ``batch_size=1`` and ``shuffle=False`` the first is the lesson's loop
+exactly.
 
-One loop serves :meth:`matnn.Network.fit` and :meth:`matnn.Ensemble.fit`. A
-*run* says what differs: how a step is taken (the network's own engine, an
-ensemble's stacked one, or a subclass's own ``gradients``) and what happens
-when a parameter or the loss stops being finite (a network raises
-:class:`TrainingDiverged`; an ensemble freezes that member and trains on).
+One loop, :class:`Loop`, serves :meth:`matnn.Network.fit` and
+:meth:`matnn.Ensemble.fit`. It owns the epochs: the order of the rows, the
+batches, validation, early stopping, the callback and the history. A *run*
+(the :class:`Run` protocol; the model makes it) owns everything else: how a
+step is taken (a network's engine, an ensemble's stacked one, or a
+subclass's own ``gradients``) and what happens when a parameter or the loss
+stops being finite (a network raises :class:`TrainingDiverged`; an ensemble
+freezes that member and trains on). A full-batch optimizer
+(:class:`~matnn.LBFGS`) takes the run and trains without the loop.
 
-The loop validates nothing and allocates nothing per step: the data are
-checked once per call, and every pass (and each epoch's shuffle) writes into
-buffers made before the first epoch.
+The data are checked once per call, before the first epoch. The passes
+write into workspaces made before the first epoch, and a shuffled epoch
+gathers the rows into buffers made then too, so a step allocates no array
+memory. Per epoch the loop keeps what it records (the losses, and for an
+ensemble their per-member arrays) and the run keeps what it needs to replay
+a diverged epoch (a copy of the parameters and of the optimizer's state).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 import sys
 import warnings
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from .validation import check_callback, check_int, check_seed
+from .history import History
+from .optimizers import SGD, Optimizer
+from .validation import check_callback, check_int, check_real, check_seed
 
-__all__ = ["fit", "TrainingDiverged", "LossIncreasedWarning", "WORSE_FACTOR"]
+__all__ = ["fit", "EpochRecord", "Run", "Loop", "RandomPermutation", "TrainingDiverged",
+           "LossIncreasedWarning", "WORSE_FACTOR"]
 
 #: ``fit`` warns when the final loss is more than this many times the loss
 #: it started from: training made the network clearly worse.
 WORSE_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What ``fit`` hands its ``callback`` after every epoch (L-BFGS: every iteration).
+
+    The values are the ones ``fit`` computed for its history; nothing is
+    computed again for the callback.
+
+    Attributes
+    ----------
+    epoch : int
+        0-based.
+    loss : float, or ndarray of shape (n_models,) for an ensemble
+        The loss over all the training data after this epoch (NaN for an
+        ensemble's failed members).
+    val_loss : float, ndarray of shape (n_models,), or None
+        The loss on ``validation_data``; None without validation data.
+    accuracy : float, ndarray of shape (n_models,), or None
+        The training accuracy, for a loss that classifies; else None.
+    val_accuracy : float, ndarray of shape (n_models,), or None
+        The validation accuracy, for a classifying loss and validation
+        data; else None.
+    model : Network or Ensemble
+        The model being trained, with its parameters as of the end of this
+        epoch.
+    """
+
+    epoch: int
+    loss: Any
+    val_loss: Any
+    accuracy: Any
+    val_accuracy: Any
+    model: Any
 
 
 class TrainingDiverged(FloatingPointError):
@@ -72,22 +117,23 @@ class LossIncreasedWarning(RuntimeWarning):
     """
 
 
-def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
+def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
         shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
         restore_best=False, log_every=None, callback=None):
-    """Train ``net`` in place.
+    """Train ``model`` (a :class:`~matnn.Network` or an :class:`~matnn.Ensemble`) in place.
 
     Parameters
     ----------
-    net : Network
+    model : Network or Ensemble
     X : array-like of shape (n_samples, n_in)
     y : array-like
-        Targets as ``net.loss`` takes them.
+        Targets as ``model.loss`` takes them.
     epochs : int >= 0
         Passes over the data. Not taken by :class:`~matnn.LBFGS`.
     learning_rate : float > 0, optional
         The lesson's ``learn_rate`` (eta) for plain SGD,
-        ``params -= learning_rate * grad``. Give this or ``optimizer``.
+        ``params -= learning_rate * grad``; an ensemble also takes one rate
+        per member. Give this or ``optimizer``.
     batch_size : int >= 1, optional
         Samples per update; default ``min(32, n_samples)``. Batches are
         consecutive slices of the (possibly shuffled) data; the last one
@@ -98,7 +144,8 @@ def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimize
         or :class:`~matnn.LBFGS`. It keeps its state: passing the same object
         to a second ``fit`` continues where the first stopped.
     shuffle : bool
-        Draw a new sample order every epoch. The lesson keeps dataset order
+        Draw a new sample order every epoch (a permutation from
+        ``numpy.random.default_rng(seed)``). The lesson keeps dataset order
         (``shuffle=False``).
     seed : None, int >= 0 or numpy.random.Generator
         Seeds the shuffling.
@@ -112,24 +159,36 @@ def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimize
         At the end, put back the parameters of the epoch with the best
         validation loss. Needs ``validation_data``.
     log_every : int >= 1, optional
-        Print ``Epoch %d loss: %.3f`` for every epoch divisible by it, as the
-        lesson does with 10.
-    callback : callable ``(epoch, loss) -> bool``, optional
-        Called after every epoch; returning True stops training.
+        Print ``Epoch %d loss: %.3f`` after every epoch whose 0-based number
+        is divisible by it (epochs 0, k, 2k, ...), as the lesson does with
+        10. A network's only; ignored by L-BFGS.
+    callback : callable ``EpochRecord -> None | bool``, optional
+        Called after every epoch (after every iteration for L-BFGS) with an
+        :class:`EpochRecord`: the epoch, its losses and accuracies, and the
+        model as of the end of that epoch. Returning False stops training
+        (``history.stopped_early`` is then True if epochs remained); None or
+        True go on. Anything else raises TypeError, so that an ensemble's
+        per-member comparison (an array) is not mistaken for an answer.
 
     Returns
     -------
     History
         ``loss`` (the loss over all of ``X`` after each epoch, the value the
-        lesson prints), ``val_loss``, ``stopped_early``, ``best_epoch``;
-        ``history[-1]`` and ``len(history)`` index the losses.
+        lesson prints), ``val_loss``, ``accuracy``, ``val_accuracy``,
+        ``stopped_early``, ``best_epoch``. ``history[-1]`` and
+        ``len(history)`` act on ``loss``: for a network, the last epoch's
+        loss and the number of epochs; for an ensemble, whose ``loss`` has
+        shape (n_models, epochs), the last *member*'s curve and the number
+        of members (``history.loss[:, -1]`` and ``history.epochs`` give the
+        last epoch and the epoch count).
 
     Raises
     ------
     TrainingDiverged
-        A ``FloatingPointError`` raised when a parameter or the loss becomes
-        NaN or inf. It names the epoch and batch, and the network is left at
-        the last finite parameters it had.
+        A ``FloatingPointError`` raised when a network's parameter or loss
+        becomes NaN or inf. It names the epoch and batch, and the network is
+        left at the last finite parameters it had. (An ensemble freezes such
+        a member instead; see :attr:`matnn.Ensemble.failed`.)
 
     Warns
     -----
@@ -138,53 +197,56 @@ def fit(net, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimize
         starting loss, or when training left the gradient exactly 0 with the
         loss above 0 (saturated or dead units).
     """
-    from .history import History
-    from .optimizers import LBFGS
+    X, Y = model._training_data(X, y)
+    n = X.shape[0]
+    optimizer = check_optimizer(learning_rate, optimizer, model.dtype, model._members)
+    if optimizer.full_batch:
+        with model._run(optimizer, None, n) as run:
+            _refuse_with_full_batch(epochs=epochs, batch_size=batch_size, patience=patience,
+                                    restore_best=restore_best, validation_data=validation_data)
+            return optimizer.train(run, X, Y, check_callback(callback))
+    if epochs is None:
+        raise TypeError("fit needs epochs, the number of passes over the data")
+    if not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+    order = RandomPermutation(seed) if shuffle else None
+    validation = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (X_val, y_val)")
+        Xv, yv = validation_data
+        validation = model._prepare(Xv, yv, name="validation_data[0]")
+    loop = Loop(n, epochs=epochs, batch_size=batch_size, order=order, validation=validation,
+                patience=patience, min_delta=min_delta, restore_best=restore_best,
+                log_every=log_every, callback=callback)
+    with model._run(optimizer, loop.batch_size, n) as run:
+        return loop.run(run, (X, Y))
 
-    X, Y = _unshared(*net._prepare(X, y), net.params)
-    optimizer = _check_optimizer(learning_rate, optimizer, net.dtype, None)
-    if isinstance(optimizer, LBFGS):
-        _refuse_with_lbfgs(epochs=epochs, batch_size=batch_size, patience=patience,
-                           restore_best=restore_best, validation_data=validation_data)
-        return _fit_lbfgs(net, X, Y, optimizer, callback)
-    loop = _Loop.check(net._prepare, X.shape[0], epochs=epochs, batch_size=batch_size,
-                       shuffle=shuffle, seed=seed, validation_data=validation_data,
-                       patience=patience, min_delta=min_delta, restore_best=restore_best,
-                       log_every=log_every, callback=callback)
-    optimizer.check(net.params)
-    run = _NetworkRun(net, optimizer, loop.batch_size, X.shape[0])
-    return loop.run(run, X, Y, History)
 
+def check_optimizer(learning_rate, optimizer, dtype, members):
+    """The optimizer to train with: the given one, or for ``learning_rate`` the lesson's plain SGD.
 
-def _unshared(X, Y, params):
-    """Copies of ``X`` and ``Y`` where they share memory with the parameters.
-
-    Training on a view of the network's own weights would train on data that
-    changes under it.
+    Parameters
+    ----------
+    learning_rate : float, array-like of shape (members,), or None
+    optimizer : Optimizer or None
+    dtype : numpy dtype
+        The model's.
+    members : int or None
+        An ensemble's member count; None for a network.
     """
-    if np.shares_memory(X, params):
-        X = X.copy()
-    if np.shares_memory(Y, params):
-        Y = Y.copy()
-    return X, Y
-
-
-def _check_optimizer(learning_rate, optimizer, dtype, members):
-    """The optimizer to step with: the given one, or the lesson's plain SGD."""
-    from .optimizers import LBFGS, Optimizer
-
     if optimizer is not None:
         if learning_rate is not None:
             raise ValueError(
                 "give learning_rate or optimizer, not both: the optimizer has its own "
                 "learning rate"
             )
-        if isinstance(optimizer, type) and issubclass(optimizer, (Optimizer, LBFGS)):
+        if isinstance(optimizer, type) and issubclass(optimizer, Optimizer):
             raise TypeError(
                 f"optimizer must be a matnn optimizer object, got the class "
                 f"{optimizer.__name__}; make one, e.g. optimizer=matnn.{optimizer.__name__}()"
             )
-        if not isinstance(optimizer, (Optimizer, LBFGS)):
+        if not isinstance(optimizer, Optimizer):
             raise TypeError(
                 f"optimizer must be a matnn optimizer (matnn.SGD, matnn.Adam, matnn.AdamW, "
                 f"matnn.LBFGS), got {type(optimizer).__name__}"
@@ -192,62 +254,17 @@ def _check_optimizer(learning_rate, optimizer, dtype, members):
         return optimizer
     if learning_rate is None:
         raise TypeError("fit needs a learning_rate (plain SGD) or an optimizer")
-    return PlainSGD(learning_rate, dtype, members)
+    rates = check_real(learning_rate, "learning_rate", 0, above=True, per_member=True)
+    if np.ndim(rates) and rates.shape != (members,):
+        raise ValueError(
+            "learning_rate must be one number"
+            + (f" or one per member, shape ({members},)" if members else "")
+            + f"; got shape {rates.shape}"
+        )
+    return SGD(rates)
 
 
-class PlainSGD:
-    """The lesson's update ``params -= learning_rate * grad``, and nothing else.
-
-    Kept apart from :class:`~matnn.SGD` so the lesson's path is exactly the
-    lesson's arithmetic, at the lesson's speed. ``learning_rate`` is one
-    number, or for an ensemble one per member.
-    """
-
-    def __init__(self, learning_rate, dtype, members):
-        from .optimizers import _hyperparameter
-
-        rates = np.asarray(_hyperparameter(learning_rate, "learning_rate", 0, above=True))
-        if rates.ndim and rates.shape != (members,):
-            raise ValueError(
-                "learning_rate must be one number"
-                + (f" or one per member, shape ({members},)" if members else "")
-                + f"; got shape {rates.shape}"
-            )
-        if members is not None and not rates.ndim:
-            rates = np.full(members, rates)
-        # In the network's dtype, so a float32 network steps in float32; a
-        # 0-d array is what numpy would convert the float to on every call.
-        self.rate = rates.astype(dtype)
-        if (self.rate == 0).any():
-            raise ValueError(
-                f"learning_rate {float(np.min(rates)):g} rounds to 0 in {np.dtype(dtype)}; "
-                "training would change nothing"
-            )
-
-    def step(self, params, grad):
-        np.multiply(grad, self.rate, grad)
-        np.subtract(params, grad, params)
-
-    # It keeps no state; these make it usable wherever an Optimizer is.
-    def check(self, params):
-        pass
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
-    def select(self, keep):
-        new = object.__new__(PlainSGD)
-        new.rate = self.rate[keep]
-        return new
-
-    def merge(self, keep, other):
-        pass
-
-
-def _refuse_with_lbfgs(**given):
+def _refuse_with_full_batch(**given):
     for name, value in given.items():
         if value is not None and value is not False:
             raise ValueError(
@@ -255,231 +272,196 @@ def _refuse_with_lbfgs(**given):
             )
 
 
-def _fit_lbfgs(net, X, Y, optimizer, callback):
-    """Full-batch training with scipy's L-BFGS-B on the flat parameters."""
-    from .backprop import block_rows
-    from .history import History
+def callback_stops(callback, record):
+    """Call ``callback(record)``: True when it asks to stop (returns False).
 
-    callback = check_callback(callback)
-    params = net.params
-    custom = _custom_passes(net)
-
-    def loss_and_gradient(p):
-        params[...] = p
-        if custom.loss or custom.gradients:
-            # A subclass's own passes: what it overrides is what trains.
-            value = float(net.loss(X, Y))
-            grads = net.gradients(X, Y)
-            g = np.concatenate([np.concatenate([np.ravel(dW), np.ravel(db)]) for dW, db in grads])
-        else:
-            value = net._loss(X, Y)
-            g = net._gradients(X, Y)[0]
-        return value, g.astype(np.float64)
-
-    def after_iteration(iteration, loss, p):
-        return bool(callback is not None and callback(iteration, loss))
-
-    start = params.copy()
-    ws = net._engine.workspace(block_rows(X.shape[0], net.sizes), net.dtype)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        stuck_before = _stuck(net._engine, X, Y, ws)
-        result = optimizer.minimize(loss_and_gradient, params.astype(np.float64),
-                                    callback=after_iteration)
-    if not (np.isfinite(result.x).all() and np.isfinite(result.loss).all()):
-        params[...] = start
-        raise TrainingDiverged(
-            f"L-BFGS reached non-finite parameters or loss ({result.message}); the network "
-            "keeps the parameters it started from", len(result.loss), None, result.loss)
-    params[...] = result.x
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        stuck = _stuck(net._engine, X, Y, ws) & ~stuck_before
-    if result.loss.size:
-        _warn_if_worse(result.loss[0], result.loss[-1], stuck)
-    return History(result.loss, converged=result.success, message=result.message)
+    None and True go on. numpy's own booleans count as booleans; anything
+    else is refused, naming what came back.
+    """
+    answer = callback(record)
+    if answer is None or answer is True or answer is np.True_:
+        return False
+    if answer is False or answer is np.False_:
+        return True
+    shown = repr(answer)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    raise TypeError(
+        f"callback must return None or True (go on) or False (stop), got "
+        f"{type(answer).__name__} {shown}"
+    )
 
 
-class _Custom:
-    def __init__(self, loss, gradients):
-        self.loss, self.gradients = loss, gradients
+class Run(Protocol):
+    """What the loop asks of the model it trains: the run of one ``fit`` call.
 
+    The model makes it (``model._run(optimizer, batch_size, n)``, a
+    context manager that yields the run; a network's is
+    :class:`matnn.network_run._NetworkRun`, an ensemble's
+    :class:`matnn.ensemble._EnsembleRun` or, in groups of members on the
+    threads, :class:`matnn.ensemble._GroupedRun`). Per-member values (an
+    ensemble's) are arrays over the members still training; :meth:`full`
+    spreads them over all members.
 
-def _custom_passes(net):
-    """Which of ``loss`` and ``gradients`` a subclass of Network overrides."""
-    from .network import Network
+    Attributes
+    ----------
+    model : Network or Ensemble
+        What is trained; the callback's :attr:`EpochRecord.model`.
+    members : int or None
+        The number of members (None for a network): the loop then keeps
+        one curve per member.
+    classifies : bool
+        Whether the loss classifies, so the loop records accuracies.
+    training : bool
+        False once nothing is left to train (every member failed).
+    """
 
-    cls = type(net)
-    return _Custom(cls.loss is not Network.loss, cls.gradients is not Network.gradients)
-
-
-class _NetworkRun:
-    """One network's steps, losses and divergence, for :class:`_Loop`."""
-
-    def __init__(self, net, optimizer, batch_size, n):
-        from .backprop import Products, backward, block_rows, forward, gradient
-
-        self.net, self.optimizer = net, optimizer
-        self.flat = net.params
-        self.before, self.state = np.empty_like(self.flat), None
-        engine, dtype = net._engine, net.dtype
-        self.engine = engine
-        self.ws = engine.workspace(block_rows(batch_size, net.sizes), dtype)
-        self.eval_ws = engine.workspace(block_rows(n, net.sizes), dtype)
-        grad, grads = Products().flat(net.sizes, dtype)
-        count = net.loss_fn.count
-        update = optimizer.step
-        custom = _custom_passes(net)
-        params = self.flat
-
-        if custom.gradients:
-            # A subclass's own backward pass: slower, but it is what trains.
-            def step(Xb, Yb):
-                for (dW, db), (gW, gb) in zip(net.gradients(Xb, Yb), grads):
-                    gW[...] = dW
-                    gb[...] = db
-                update(params, grad)
-        elif batch_size <= self.ws.rows:
-            ws = self.ws
-
-            def step(Xb, Yb):
-                w = ws.head(Xb.shape[0], engine)
-                forward(engine, Xb, w)
-                backward(engine, Xb, Yb, count(Yb), w, grads)
-                update(params, grad)
-        else:
-            # Batches of several blocks: the blocks run on the threads.
-            ws = self.ws
-
-            def step(Xb, Yb):
-                gradient(engine, Xb, Yb, ws, grad, grads)
-                update(params, grad)
-
-        self.step = step
-        self.classifies = net.loss_fn.classifies
-        self.custom_loss = custom.loss
+    model: Any
+    members: int | None
+    classifies: bool
+    training: bool
 
     def truth(self, Y):
-        return self.net.loss_fn.truth(Y)
+        """The right answers in ``Y``, for :meth:`evaluate`'s accuracy (computed once)."""
 
     def evaluate(self, X, Y, truth):
-        """The loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), the accuracy (else None)."""
-        from .backprop import loss_total
-
-        net, count = self.net, self.net.loss_fn.count(Y)
-        if self.custom_loss:
-            # A subclass's own loss is what the history reports.
-            loss = float(net.loss(X, Y))
-            if truth is None:
-                return loss, None
-            _, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
-            return loss, float(correct) / count
-        if truth is None:
-            return float(loss_total(self.engine, X, Y, self.eval_ws)) / count, None
-        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
-        return float(total) / count, float(correct) / count
-
-    members = None
-    training = True
-
-    def stuck(self, X, Y):
-        return _stuck(self.engine, X, Y, self.eval_ws)
+        """The loss over ``(X, Y)`` and, given ``truth``, the accuracy (else None)."""
 
     def epoch(self, batches, X, Y, truth):
-        """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
-        np.copyto(self.before, self.flat)
-        self.state = self.optimizer.state_dict()
-        for Xb, Yb in batches:
-            self.step(Xb, Yb)
-        loss, acc = self.evaluate(X, Y, truth)
-        return loss, acc, not (math.isfinite(loss) and np.isfinite(self.flat).all())
+        """Train one pass over ``batches``; return ``(loss, accuracy, bad)``.
 
-    def full(self, values):
-        return values
-
-    def params_full(self):
-        return self.flat
-
-    def load_full(self, params, where):
-        np.copyto(self.flat, params, where=where)
+        ``batches`` is a list of tuples of row-aligned arrays, ``(X_b, Y_b)``
+        (and whatever further per-row arrays the loop was given, e.g.
+        sample weights), views into the epoch's (shuffled) data. The run
+        steps once per batch (``step(*batch)``), remembering what it needs
+        to replay the epoch, then returns :meth:`evaluate` of ``(X, Y)``
+        after the epoch and ``bad``: whether (per member) a parameter or the
+        loss stopped being finite.
+        """
 
     def diverged(self, bad, batches, epoch, history):
-        before = self.before
-        self.flat[...] = before
-        self.optimizer.load_state_dict(self.state)
-        for i, (Xb, Yb) in enumerate(batches):
-            self.step(Xb, Yb)
-            if not np.isfinite(self.flat).all():
-                self.flat[...] = before
-                where, what = f"epoch {epoch}, batch {i}", "parameters"
-                break
-            before[...] = self.flat
-        else:
-            i, where, what = None, f"epoch {epoch}, when evaluating the loss after the last batch", "loss"
-        rate = getattr(self.optimizer, "rate", None)
-        setting = (f"learning_rate={float(rate):g}" if rate is not None
-                   else f"optimizer {type(self.optimizer).__name__}")
-        raise TrainingDiverged(
-            f"training diverged at {where}: the {what} became NaN or inf with {setting}. "
-            "The network keeps its last finite parameters; try a smaller learning_rate "
-            "(or scale the inputs).",
-            epoch, i, np.array(history),
-        )
+        """Handle the ``bad`` members of this epoch.
+
+        A network raises :class:`TrainingDiverged`, naming the batch (it
+        replays the epoch to find it); an ensemble freezes them. Returns the
+        mask (over the members that trained this epoch) of those that go
+        on.
+        """
+
+    def full(self, values):
+        """Per-member ``values`` of the training members, as all members' (NaN for failed ones)."""
+
+    def params_full(self):
+        """The parameters of every member, to copy (best epoch, stuck check)."""
+
+    def load_full(self, params, where):
+        """Put back ``params`` (from :meth:`params_full`) where ``where`` (per member) is True."""
+
+    def stuck(self, X, Y):
+        """Whether (per member) the gradient on ``(X, Y)`` is exactly 0 with the loss above 0."""
+
+    def publish(self):
+        """Make the model's parameters the run's current ones (before the callback sees it)."""
 
     def finish(self):
-        pass
+        """Write everything back into the model (and the caller's optimizer) at the end."""
 
 
-class _Loop:
-    """The epochs: shuffling, batches, divergence, validation, early stopping."""
+class RandomPermutation:
+    """The loop's default order: a new random permutation of the rows every epoch.
 
-    @classmethod
-    def check(cls, prepare, n, *, epochs, batch_size, shuffle, seed, validation_data,
-              patience, min_delta, restore_best, log_every, callback):
-        self = cls()
-        if epochs is None:
-            raise TypeError("fit needs epochs, the number of passes over the data")
+    A shuffle strategy is any callable ``order(n) -> ndarray of int of
+    shape (n,)`` that returns a permutation of ``range(n)``, called once per
+    epoch; the loop checks that it is one, then gathers every row-aligned
+    array into that order. A caller with its own order (another random
+    stream, a fixed order) passes its own strategy to :class:`Loop`.
+
+    Parameters
+    ----------
+    seed : None, int >= 0, numpy.random.SeedSequence, BitGenerator or Generator
+        ``numpy.random.default_rng(seed)`` draws the permutations.
+    """
+
+    def __init__(self, seed=None):
+        self.rng = np.random.default_rng(check_seed(seed))
+
+    def __call__(self, n):
+        return self.rng.permutation(n)
+
+
+class Loop:
+    """The epochs: order, batches, divergence, validation, early stopping, callback.
+
+    Parameters
+    ----------
+    n : int
+        The number of training rows.
+    epochs : int >= 0
+    batch_size : int >= 1, optional
+        Default ``min(32, n)``.
+    order : callable ``n -> permutation``, optional
+        The shuffle strategy (see :class:`RandomPermutation`); None keeps
+        the dataset's order.
+    validation : (X_val, Y_val), optional
+        Prepared arrays, as the run's :meth:`Run.evaluate` takes them.
+    patience, min_delta, restore_best, log_every :
+        As :func:`fit` describes them.
+    callback : callable ``EpochRecord -> None | bool``, optional
+        As :func:`fit` describes it; returning False stops.
+    """
+
+    def __init__(self, n, *, epochs, batch_size=None, order=None, validation=None,
+                 patience=None, min_delta=0.0, restore_best=False, log_every=None,
+                 callback=None):
         self.epochs = check_int(epochs, "epochs", 0)
         self.batch_size = min(n, 32 if batch_size is None else check_int(batch_size, "batch_size", 1))
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-        self.shuffle = bool(shuffle)
-        self.rng = np.random.default_rng(check_seed(seed)) if shuffle else None
-        self.validation = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (X_val, y_val)")
-            Xv, yv = validation_data
-            self.validation = prepare(Xv, yv, name="validation_data[0]")
+        if order is not None and not callable(order):
+            raise TypeError(f"order must be a callable n -> permutation, got {order!r}")
+        self.order = order
+        self.validation = validation
         for name, value in (("patience", patience), ("restore_best", restore_best)):
-            if value not in (None, False) and self.validation is None:
+            if value not in (None, False) and validation is None:
                 raise ValueError(f"{name} needs validation_data to watch")
         self.patience = None if patience is None else check_int(patience, "patience", 1)
-        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) \
-                or not (math.isfinite(min_delta) and min_delta >= 0):
-            raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta!r}")
-        self.min_delta = float(min_delta)
+        self.min_delta = check_real(min_delta, "min_delta", 0)
         if not isinstance(restore_best, (bool, np.bool_)):
             raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
         self.restore_best = bool(restore_best)
         self.log_every = None if log_every is None else check_int(log_every, "log_every", 1)
         self.callback = check_callback(callback)
-        return self
 
-    def run(self, run, X, Y, History):
+    def run(self, run, data):
+        """Train ``run`` on ``data``; return the :class:`~matnn.History`.
+
+        Parameters
+        ----------
+        run : Run
+        data : tuple of ndarray
+            ``(X, Y)``, then any further per-row arrays (sample weights,
+            say): all with ``n`` rows, shuffled and batched together, so
+            each batch is a tuple of the same length. ``X`` and ``Y`` are
+            what :meth:`Run.evaluate` is given.
+        """
+        X, Y = data[:2]
         n, batch_size = X.shape[0], self.batch_size
-        if self.shuffle:
+        if any(a.shape[0] != n for a in data):
+            raise ValueError(f"the arrays to train on must have {n} rows each, got "
+                             f"{[a.shape[0] for a in data]}")
+        if self.order is not None:
             # Each epoch gathers the data in its new order into these buffers,
             # so the batches (views into them) are made once.
-            Xs, Ys = np.empty_like(X), np.empty_like(Y)
-            batches = _split(Xs, Ys, batch_size)
+            shuffled = tuple(np.empty_like(a) for a in data)
+            batches = _split(shuffled, batch_size)
         else:
-            batches = _split(X, Y, batch_size)
+            batches = _split(data, batch_size)
         start = run.full(run.evaluate(X, Y, None)[0])
         # The right answers, for the accuracy: found once, not every epoch.
         truth = run.truth(Y) if run.classifies else None
         start_params = run.params_full().copy()
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
-        if self.validation is not None:
+        validated = self.validation is not None
+        if validated:
             Xv, Yv = self.validation
             val_truth = run.truth(Yv) if run.classifies else None
             best = np.full(np.shape(start), np.inf)
@@ -494,12 +476,12 @@ class _Loop:
                 for epoch in range(self.epochs):
                     if not run.training:
                         break
-                    if self.shuffle:
-                        order = self.rng.permutation(n)
-                        # A permutation is always in range; "clip" spares take's
-                        # checked copy through a buffer.
-                        np.take(X, order, axis=0, out=Xs, mode="clip")
-                        np.take(Y, order, axis=0, out=Ys, mode="clip")
+                    if self.order is not None:
+                        order = _checked_order(self.order(n), n)
+                        for a, into in zip(data, shuffled):
+                            # A checked permutation is in range; "clip" spares
+                            # take's checked copy through a buffer.
+                            np.take(a, order, axis=0, out=into, mode="clip")
                     loss, acc, bad = run.epoch(batches, X, Y, truth)
                     # A network's flag is a bool, an ensemble's an array (np.any
                     # costs microseconds per epoch on a bool).
@@ -509,7 +491,7 @@ class _Loop:
                     losses.append(run.full(loss))
                     if run.classifies:
                         accuracy.append(run.full(acc))
-                    if self.validation is not None:
+                    if validated:
                         val, val_acc = run.evaluate(Xv, Yv, val_truth)
                         val = run.full(val)
                         val_losses.append(val)
@@ -525,17 +507,25 @@ class _Loop:
                             stopped_early = True
                     if self.log_every is not None and epoch % self.log_every == 0:
                         print("Epoch %d loss: %.3f" % (epoch, loss))
-                    if self.callback is not None and self.callback(epoch, _copy(losses[-1])):
-                        stopped_early = epoch + 1 < self.epochs
-                        break
+                    if self.callback is not None:
+                        run.publish()
+                        record = EpochRecord(
+                            epoch, _copy(losses[-1]),
+                            _copy(val_losses[-1]) if validated else None,
+                            _copy(accuracy[-1]) if run.classifies else None,
+                            _copy(val_accuracy[-1]) if run.classifies and validated else None,
+                            run.model)
+                        if callback_stops(self.callback, record):
+                            stopped_early = epoch + 1 < self.epochs
+                            break
                     if stopped_early:
                         break
                 stuck = _stuck_by_training(run, X, Y, start_params) if losses else False
+            if best_params is not None:
+                run.load_full(best_params, np.asarray(best_epoch >= 0))
         finally:
             run.finish()
-        if best_params is not None:
-            run.load_full(best_params, np.asarray(best_epoch >= 0))
-        _warn_if_worse(start, losses[-1] if losses else start, stuck)
+        warn_if_worse(start, losses[-1] if losses else start, stuck)
 
         def curve(values, recorded=True):
             if not recorded:
@@ -545,7 +535,6 @@ class _Loop:
                 values = values.reshape(len(values), run.members).T
             return values
 
-        validated = self.validation is not None
         return History(
             loss=curve(losses),
             val_loss=curve(val_losses, validated),
@@ -558,17 +547,31 @@ class _Loop:
         )
 
 
+def _checked_order(order, n):
+    """``order`` if it is a permutation of ``range(n)``, else a clear error."""
+    order = np.asarray(order)
+    if order.shape != (n,) or order.dtype.kind not in "iu" or (n and (
+            order.min() < 0 or order.max() >= n
+            or not (np.bincount(order, minlength=n) == 1).all())):
+        raise ValueError(
+            f"the shuffle order must be a permutation of range({n}), got an array of dtype "
+            f"{order.dtype} and shape {order.shape} that is not one"
+        )
+    return order
+
+
 def _copy(value):
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _split(X, Y, batch_size):
-    """``(X_batch, Y_batch)`` views for every batch of one epoch."""
-    return [(X[s:s + batch_size], Y[s:s + batch_size]) for s in range(0, X.shape[0], batch_size)]
+def _split(data, batch_size):
+    """The batches of one epoch: tuples of views, one per array in ``data``."""
+    n = data[0].shape[0]
+    return [tuple(a[s:s + batch_size] for a in data) for s in range(0, n, batch_size)]
 
 
 def _stuck_by_training(run, X, Y, start_params):
-    """Which members training left stuck (see :func:`_stuck`) that did not start so.
+    """Which members training left stuck (see :meth:`Run.stuck`) that did not start so.
 
     The starting parameters are checked only when some member ends stuck.
     Members that failed have left the run (``full`` gives them NaN, not stuck).
@@ -585,26 +588,13 @@ def _stuck_by_training(run, X, Y, start_params):
         run.load_full(end_params, everyone)
 
 
-def _stuck(engine, X, Y, ws):
-    """Whether no gradient flows: the batch gradient is exactly 0 while the loss is not.
 
-    Sigmoid or tanh units saturated at their limits (``f'`` exactly 0 there)
-    and dead relu units leave a network here, and no gradient step moves it
-    again; its parameters stay finite, so nothing diverges. ``fit`` warns
-    when training brought a network here (not when it started here). One
-    value per member for an ensemble's (stacked) engine.
+def warn_if_worse(start, final, stuck):
+    """Warn (:class:`LossIncreasedWarning`) when training ended worse than it started, or stuck.
+
+    ``start`` and ``final`` are losses, ``stuck`` what :meth:`Run.stuck`
+    found (and was not at the start): one value each, or one per member.
     """
-    from .backprop import gradient, loss_total
-
-    flat, grads = engine.products.flat(engine.sizes, X.dtype)
-    gradient(engine, X, Y, ws, flat, grads)
-    zero = ~flat.any(axis=0)
-    if not zero.any():
-        return zero
-    return zero & (np.asarray(loss_total(engine, X, Y, ws)) > 0)
-
-
-def _warn_if_worse(start, final, stuck):
     start, final = np.asarray(start, float), np.asarray(final, float)
     worse = np.isfinite(final) & np.isfinite(start) & (final > WORSE_FACTOR * start)
     stuck = np.asarray(stuck) & ~worse

@@ -20,7 +20,11 @@ __all__ = [
     "check_features",
     "check_targets",
     "check_batch",
+    "check_samples",
+    "check_real",
     "check_positive",
+    "check_sizes",
+    "check_finite_layers",
     "check_callback",
     "check_int",
     "check_seed",
@@ -159,7 +163,7 @@ def check_targets(y, n_samples, n_out, dtype, name="y"):
     return y
 
 
-def check_batch(X, y, n_in, n_out, dtype):
+def check_batch(X, y, n_in, n_out, dtype, name="X"):
     """Validate a training batch: features, then targets of the same length.
 
     Returns
@@ -168,16 +172,37 @@ def check_batch(X, y, n_in, n_out, dtype):
     Y : ndarray of shape (n_samples, n_out)
         Both C-contiguous, of ``dtype``, with ``n_samples >= 1``.
     """
-    X = check_features(X, n_in, dtype)
-    if X.shape[0] == 0:
-        raise ValueError(
-            f"X has no samples (shape {X.shape}); the loss of an empty batch is undefined"
-        )
+    X = check_samples(check_features(X, n_in, dtype, name=name), name)
     return X, check_targets(y, X.shape[0], n_out, dtype)
 
 
+def check_samples(X, name="X"):
+    """Return ``X`` if it has at least one row: the loss of an empty batch is undefined."""
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"{name} has no samples (shape {X.shape}); the loss of an empty batch is undefined"
+        )
+    return X
+
+
+# -- numbers ------------------------------------------------------------------
+#
+# One family: check_int for counts, check_real for everything measured
+# (check_positive is its commonest case). Their messages name the argument,
+# say what it must be and show what it got: "batch_size must be >= 1, got 0",
+# "learning_rate must be a finite number > 0, got 0.0".
+
+
 def check_int(value, name, minimum):
-    """Return ``value`` as an int >= ``minimum``; bools are refused."""
+    """Return ``value`` as an int >= ``minimum``; bools are refused.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an integer (``2.0`` and ``True`` are not).
+    ValueError
+        ``value < minimum``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
@@ -185,14 +210,104 @@ def check_int(value, name, minimum):
     return int(value)
 
 
+def check_real(value, name, minimum, *, above=False, below=None, per_member=False):
+    """Return ``value`` as a finite float ``>= minimum``, checked.
+
+    Parameters
+    ----------
+    value : real number, or with ``per_member`` array-like of shape (n_members,)
+    name : str
+        The argument's name, as the messages show it.
+    minimum : int or float
+        The lower bound, shown in messages as given (``0`` or ``0.0``).
+    above : bool
+        The bound is strict: ``value > minimum``.
+    below : int or float, optional
+        A strict upper bound: ``value < below``.
+    per_member : bool
+        Also accept one value per member of an ensemble.
+
+    Returns
+    -------
+    float, or with ``per_member`` and a sequence, a read-only float64 ndarray of shape (n_members,)
+
+    Raises
+    ------
+    TypeError
+        Not a real number (bools are refused), or an array where one number
+        is expected.
+    ValueError
+        NaN, inf or out of bounds (naming the first bad entry,
+        ``learning_rate[1]``), or an array that is not 1-D and non-empty.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if np.ndim(value) and not per_member:
+        raise TypeError(f"{name} must be one number, got an array of shape {np.shape(value)}")
+    if np.ndim(value) == 0:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
+        values, scalar = np.array([float(value)]), True
+    else:
+        if np.asarray(value).dtype == bool:
+            raise TypeError(f"{name} must hold real numbers, got booleans")
+        values, scalar = as_array(value, name, np.float64), False
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError(
+                f"{name} must be one number or one per member, shape (n_members,); "
+                f"got shape {values.shape}"
+            )
+    ok = np.isfinite(values) & ((values > minimum) if above else (values >= minimum))
+    if below is not None:
+        ok &= values < below
+    if not ok.all():
+        k = int(np.flatnonzero(~ok)[0])
+        where = name if scalar else f"{name}[{k}]"
+        bound = f"{'>' if above else '>='} {minimum}" + (f" and < {below}" if below is not None else "")
+        raise ValueError(f"{where} must be a finite number {bound}, got {values[k]}")
+    if scalar:
+        return float(values[0])
+    values.flags.writeable = False
+    return values
+
+
 def check_positive(value, name):
-    """Return ``value`` as a finite float > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
+    """Return ``value`` as a finite float > 0 (:func:`check_real` with bound ``> 0``)."""
+    return check_real(value, name, 0, above=True)
+
+
+def check_sizes(sizes):
+    """Return layer widths ``(n_in, n_hidden..., n_out)`` as a tuple of ints >= 1."""
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise TypeError(f"sizes must be a sequence of layer widths, got {sizes!r}") from None
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output width, got {sizes}")
+    return tuple(check_int(s, f"sizes[{i}]", 1) for i, s in enumerate(sizes))
+
+
+def check_finite_layers(layers, problem):
+    """Refuse a NaN or inf parameter, naming its layer and entry.
+
+    Parameters
+    ----------
+    layers : sequence of (W, b)
+        Each layer's weights, shape (n_out, n_in), and biases, shape (n_out,).
+    problem : callable ``where -> str``
+        The message for the first bad entry; ``where`` reads like
+        ``"layers[0].W[1, 0] is nan"``.
+
+    Raises
+    ------
+    ValueError
+    """
+    for l, (W, b) in enumerate(layers):
+        for kind, arr in (("W", W), ("b", b)):
+            bad = np.argwhere(~np.isfinite(arr))
+            if bad.size:
+                index = ", ".join(str(int(i)) for i in bad[0])
+                raise ValueError(problem(f"layers[{l}].{kind}[{index}] is {arr[tuple(bad[0])]}"))
 
 
 def check_callback(callback):

@@ -292,9 +292,9 @@ def test_callback_sees_every_members_loss_and_can_stop():
     ensemble = Ensemble(random_networks([2, 2, 1], "sigmoid", 3, seed=0))
     seen = []
 
-    def stop_after_three(epoch, losses):
-        seen.append(losses)
-        return epoch == 2
+    def stop_after_three(record):
+        seen.append(record.loss)
+        return record.epoch != 2
 
     history = ensemble.fit(data.X, data.y, epochs=10, learning_rate=0.1, batch_size=1,
                            callback=stop_after_three)

@@ -109,7 +109,7 @@ def snapshot_run(net, Xt, yt, Xv, yv, **fit):
     """Fit without early stopping; every epoch's parameters and validation loss."""
     params, val = [], []
 
-    def record(epoch, loss):
+    def record(epoch_record):
         params.append(net.params.copy())
         val.append(net.loss(Xv, yv))
 

@@ -323,7 +323,7 @@ def test_plain_sgd_members_merge_their_step_counts():
 
 
 def test_the_base_class_is_not_an_optimizer_itself():
-    with pytest.raises(TypeError, match="use matnn.SGD"):
+    with pytest.raises(TypeError, match="abstract class Optimizer"):
         Optimizer()
 
 
@@ -520,7 +520,9 @@ def test_repr_shows_the_hyperparameters():
         "SGD(learning_rate=0.1, momentum=0.9, nesterov=False, weight_decay=0.0)")
     assert repr(Adam([0.1, 0.2])) == (
         "Adam(learning_rate=[0.1, 0.2], betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0)")
-    assert isinstance(AdamW(), Optimizer) and not isinstance(LBFGS(), Optimizer)
+    assert repr(LBFGS()) == "LBFGS(max_iter=200, tol=1e-05)"
+    assert isinstance(AdamW(), Optimizer) and isinstance(LBFGS(), Optimizer)
+    assert LBFGS.full_batch and not AdamW.full_batch
 
 
 # -- L-BFGS ----------------------------------------------------------------------------------

@@ -81,20 +81,20 @@ def test_the_callback_sees_every_epoch_and_its_loss():
     net = matnn.Network.from_sizes([2, 3, 1], seed=1)
     seen = []
     history = net.fit(data.X, data.y, epochs=25, learning_rate=0.1, batch_size=2, seed=0,
-                      callback=lambda epoch, loss: seen.append((epoch, loss)))
+                      callback=lambda record: seen.append((record.epoch, record.loss)))
     assert [epoch for epoch, _ in seen] == list(range(25))
     assert [loss for _, loss in seen] == history.loss.tolist()
     assert seen[-1][1] == net.loss(data.X, data.y)
 
 
-def test_a_callback_that_returns_true_stops_training():
+def test_a_callback_that_returns_false_stops_training():
     net = matnn.Network.from_sizes([2, 3, 1], seed=1)
     twin = net.copy()
     calls = []
 
-    def stop_after_epoch_3(epoch, loss):
-        calls.append(epoch)
-        return epoch == 3
+    def stop_after_epoch_3(record):
+        calls.append(record.epoch)
+        return record.epoch != 3
 
     history = net.fit(data.X, data.y, epochs=50, learning_rate=0.1, batch_size=2, seed=0,
                       callback=stop_after_epoch_3)
@@ -103,12 +103,13 @@ def test_a_callback_that_returns_true_stops_training():
     expected = twin.fit(data.X, data.y, epochs=4, learning_rate=0.1, batch_size=2, seed=0)
     np.testing.assert_array_equal(history.loss, expected.loss)
     np.testing.assert_array_equal(net.params, twin.params)
+    assert history.stopped_early
 
 
 def test_a_callback_that_stops_when_the_loss_is_small():
     net = matnn.Network.from_sizes([2, 2, 1], seed=0)
     history = net.fit(data.X, data.y, epochs=5000, learning_rate=0.5, batch_size=1,
-                      shuffle=False, callback=lambda epoch, loss: loss < 0.01)
+                      shuffle=False, callback=lambda record: record.loss >= 0.01)
     assert history[-1] < 0.01
     assert (history[:-1] >= 0.01).all()
 

@@ -1,0 +1,120 @@
+"""What a :class:`~matnn.Network` and an :class:`~matnn.Ensemble` share.
+
+Both are layers of one architecture over one flat parameter buffer (an
+ensemble's has a trailing member axis), a loss, and an
+:class:`~matnn.backprop.Engine` that runs the passes over that buffer. This
+base holds what does not depend on how many networks there are: the
+description (``n_in``, ``n_out``, ``activations``, ``repr``), the checks that
+turn user data into arrays for the passes, and pickling (the engine and the
+layers are views into the buffer, rebuilt after a copy or a load).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backprop import gradient, loss_total
+from .validation import check_features, check_samples
+
+__all__ = ["Model"]
+
+
+class Model:
+    """Base of :class:`~matnn.Network` and :class:`~matnn.Ensemble`.
+
+    A subclass sets ``sizes``, ``dtype``, ``loss_fn`` and ``_activations``
+    (the :class:`~matnn.Activation` of every layer), names its flat
+    parameter buffer ``_buffer`` and, in ``_build``, makes ``_engine`` and
+    ``layers`` views into it. For ``fit`` (see :func:`matnn.training.fit`)
+    it has ``_members`` (None, or an ensemble's member count) and
+    ``_run(optimizer, batch_size, n)``, a context manager that yields the
+    :class:`matnn.training.Run` of one call.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        ``(n_in, n_hidden..., n_out)``; ``(2, 2, 1)`` for the lesson.
+    dtype : numpy dtype
+        float32 or float64; every computation runs in it.
+    loss_fn : Loss
+    """
+
+    @property
+    def n_in(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def activations(self) -> tuple:
+        """The activation name of every layer."""
+        return tuple(act.name for act in self._activations)
+
+    def __repr__(self):
+        acts = self.activations
+        act = acts[0] if len(set(acts)) == 1 else list(acts)
+        fields = self._repr_fields(f"sizes={self.sizes}", f"activation={act!r}")
+        return f"{type(self).__name__}({', '.join(fields)})"
+
+    def _repr_fields(self, sizes, activation):
+        """The ``name=value`` fields of :meth:`__repr__`, given the shared two."""
+        return [sizes, activation, f"dtype={self.dtype}"]
+
+    # Copies and pickles rebuild the engine and the layers as views into
+    # the copied buffer.
+    def __getstate__(self):
+        state = dict(vars(self))
+        del state["layers"], state["_engine"]
+        return state
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self._build()
+
+    def _prepare(self, X, y, name="X"):
+        """``X`` and targets as arrays of the model's dtype, or a clear error.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_in), n_samples >= 1
+        Y : ndarray
+            What ``loss_fn.targets`` makes of ``y``: shape (n_samples, n_out)
+            (see :meth:`matnn.Ensemble._prepare` for an ensemble's).
+        """
+        X = check_samples(check_features(X, self.n_in, self.dtype, name=name), name)
+        return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype)
+
+    def _training_data(self, X, y):
+        """:meth:`_prepare` for ``fit``: copies where the arrays share memory with the parameters.
+
+        Training on a view of the model's own weights would train on data
+        that changes under it.
+        """
+        X, Y = self._prepare(X, y)
+        if np.shares_memory(X, self._buffer):
+            X = X.copy()
+        if np.shares_memory(Y, self._buffer):
+            Y = Y.copy()
+        return X, Y
+
+
+def stuck(engine, X, Y, ws):
+    """Whether no gradient flows: the batch gradient is exactly 0 while the loss is not.
+
+    Sigmoid or tanh units saturated at their limits (``f'`` exactly 0 there)
+    and dead relu units leave a network here, and no gradient step moves it
+    again; its parameters stay finite, so nothing diverges. ``fit`` warns
+    when training brought a network here (not when it started here).
+
+    Returns
+    -------
+    bool, or for an ensemble's (stacked) engine ndarray of bool of shape (n_members,)
+    """
+    flat, grads = engine.products.flat(engine.sizes, X.dtype)
+    gradient(engine, X, Y, ws, flat, grads)
+    zero = ~flat.any(axis=0)
+    if not zero.any():
+        return zero
+    return zero & (np.asarray(loss_total(engine, X, Y, ws)) > 0)

@@ -1,0 +1,201 @@
+"""One network's side of training: its steps, losses and divergence.
+
+:func:`matnn.training.fit` runs the epochs; this run (a
+:class:`matnn.training.Run`, made by ``Network._run``) says how a
+:class:`~matnn.Network` takes a step, evaluates itself and fails: with its
+own engine, or with a subclass's own ``gradients`` and ``loss``, and by
+raising :class:`~matnn.TrainingDiverged` when a parameter or the loss stops
+being finite. :class:`~matnn.Ensemble`'s twin lives beside it, in
+:mod:`matnn.ensemble`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backprop import Products, backward, block_rows, forward, gradient, loss_total
+from .model import stuck
+from .optimizers import SGD
+from .training import TrainingDiverged
+
+__all__ = []
+
+
+class _NetworkRun:
+    """One network's training, for :class:`matnn.training.Loop` and the full-batch optimizers.
+
+    Parameters
+    ----------
+    net : Network
+    optimizer : Optimizer
+    batch_size : int or None
+        The largest batch :meth:`step` takes; None for a full-batch
+        optimizer, which calls :meth:`objective` instead.
+    n : int
+        The rows of the training data.
+
+    Notes
+    -----
+    *Another kind of step.* ``step`` is the closure :meth:`make_step`
+    returns, built once. A subclass that trains differently (an extra
+    penalty, a record of every batch's loss, per-row weights arriving as a
+    third batch array) overrides :meth:`make_step` and builds its step from
+    these attributes: ``engine`` and ``ws`` (the passes of
+    :mod:`matnn.backprop` and a workspace for ``batch_size`` rows; after
+    ``forward`` on the one-block workspace ``ws.head(rows, engine)``, its
+    ``A[-1]`` holds the batch's outputs), ``grad`` (the flat gradient,
+    shape (n_params,)) and ``grads`` (its ``(dW, db)`` views per layer),
+    ``params`` (the network's flat parameters) and ``update``
+    (``update(params, grad)``, the optimizer's step, which may overwrite
+    ``grad``).
+    """
+
+    members = None
+    training = True
+
+    def __init__(self, net, optimizer, batch_size, n):
+        self.model, self.optimizer = net, optimizer
+        self.params = net.params
+        self.before, self.state = np.empty_like(self.params), None
+        self.engine = net._engine
+        self.eval_ws = self.engine.workspace(block_rows(n, net.sizes), net.dtype)
+        self.classifies = net.loss_fn.classifies
+        overrides = net._overrides()
+        self.custom_loss, self.custom_gradients = "loss" in overrides, "gradients" in overrides
+        if batch_size is not None:
+            self.ws = self.engine.workspace(block_rows(batch_size, net.sizes), net.dtype)
+            self.grad, self.grads = Products().flat(net.sizes, net.dtype)
+            self.update = optimizer.step
+            self.step = self.make_step(batch_size)
+
+    def make_step(self, batch_size):
+        """The step ``(X_batch, Y_batch) -> None``: one batch's gradient, then one update."""
+        net, engine, params = self.model, self.engine, self.params
+        grad, grads, update = self.grad, self.grads, self.update
+        if self.custom_gradients:
+            # A subclass's own backward pass: slower, but it is what trains.
+            def step(Xb, Yb):
+                for (dW, db), (gW, gb) in zip(net.gradients(Xb, Yb), grads):
+                    gW[...] = dW
+                    gb[...] = db
+                update(params, grad)
+        elif batch_size <= self.ws.rows:
+            ws, count = self.ws, net.loss_fn.count
+
+            def step(Xb, Yb):
+                w = ws.head(Xb.shape[0], engine)
+                forward(engine, Xb, w)
+                backward(engine, Xb, Yb, count(Yb), w, grads)
+                update(params, grad)
+        else:
+            # Batches of several blocks: the blocks run on the threads.
+            ws = self.ws
+
+            def step(Xb, Yb):
+                gradient(engine, Xb, Yb, ws, grad, grads)
+                update(params, grad)
+
+        return step
+
+    def truth(self, Y):
+        return self.model.loss_fn.truth(Y)
+
+    def evaluate(self, X, Y, truth):
+        """The loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), the accuracy (else None)."""
+        net, count = self.model, self.model.loss_fn.count(Y)
+        if self.custom_loss:
+            # A subclass's own loss is what the history reports.
+            loss = float(net.loss(X, Y))
+            if truth is None:
+                return loss, None
+            _, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
+            return loss, float(correct) / count
+        if truth is None:
+            return float(loss_total(self.engine, X, Y, self.eval_ws)) / count, None
+        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
+        return float(total) / count, float(correct) / count
+
+    def objective(self, X, Y):
+        """``p -> (loss, gradient)`` over all of ``X`` at parameters ``p``, for a full-batch optimizer.
+
+        ``p`` (float64, shape (n_params,)) is copied into the network's
+        parameters; the gradient comes back as a new float64 array.
+        """
+        net, params = self.model, self.params
+        if self.custom_loss or self.custom_gradients:
+            # A subclass's own passes: what it overrides is what trains.
+            def loss_and_gradient(p):
+                params[...] = p
+                value = float(net.loss(X, Y))
+                g = np.concatenate([np.concatenate([np.ravel(dW), np.ravel(db)])
+                                    for dW, db in net.gradients(X, Y)])
+                return value, g.astype(np.float64)
+
+            return loss_and_gradient
+        engine, ws, count = self.engine, self.eval_ws, net.loss_fn.count(Y)
+        flat, grads = Products().flat(net.sizes, net.dtype)
+
+        def loss_and_gradient(p):
+            params[...] = p
+            value = float(loss_total(engine, X, Y, ws)) / count
+            gradient(engine, X, Y, ws, flat, grads)
+            return value, flat.astype(np.float64)
+
+        return loss_and_gradient
+
+    def stuck(self, X, Y):
+        return stuck(self.engine, X, Y, self.eval_ws)
+
+    def epoch(self, batches, X, Y, truth):
+        """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
+        np.copyto(self.before, self.params)
+        self.state = self.optimizer.state_dict()
+        step = self.step
+        for batch in batches:
+            step(*batch)
+        loss, acc = self.evaluate(X, Y, truth)
+        return loss, acc, not (math.isfinite(loss) and np.isfinite(self.params).all())
+
+    def full(self, values):
+        return values
+
+    def params_full(self):
+        return self.params
+
+    def load_full(self, params, where):
+        np.copyto(self.params, params, where=where)
+
+    def publish(self):
+        """The network's parameters are the run's own: nothing to write back."""
+
+    def diverged(self, bad, batches, epoch, history):
+        before = self.before
+        self.params[...] = before
+        self.optimizer.load_state_dict(self.state)
+        for i, batch in enumerate(batches):
+            self.step(*batch)
+            if not np.isfinite(self.params).all():
+                self.params[...] = before
+                where, what = f"epoch {epoch}, batch {i}", "parameters"
+                break
+            before[...] = self.params
+        else:
+            i, where, what = None, f"epoch {epoch}, when evaluating the loss after the last batch", "loss"
+        raise TrainingDiverged(
+            f"training diverged at {where}: the {what} became NaN or inf with "
+            f"{_setting(self.optimizer)}. The network keeps its last finite parameters; try a "
+            "smaller learning_rate (or scale the inputs).",
+            epoch, i, np.array(history),
+        )
+
+    def finish(self):
+        pass
+
+
+def _setting(optimizer):
+    """How the message names the optimizer: the plain rule by its rate, any other by its class."""
+    if type(optimizer) is SGD and optimizer.momentum == 0 and optimizer.weight_decay == 0:
+        return f"learning_rate={float(optimizer.learning_rate):g}"
+    return f"optimizer {type(optimizer).__name__}"
