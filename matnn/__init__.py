@@ -25,7 +25,8 @@ from .saving import load
 from .threads import get_num_threads, set_num_threads
 # The bridge imports torch only when called, so matnn itself never does.
 from .torch_bridge import from_torch, to_torch
-from .training import EpochRecord, LossIncreasedWarning, TrainingDiverged
+from .diagnostics import LossIncreasedWarning, TrainingDiverged
+from .training import EpochRecord
 
 __all__ = [
     "ACTIVATIONS",

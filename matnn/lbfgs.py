@@ -15,8 +15,9 @@ import numpy as np
 import scipy.optimize
 
 from .history import History
-from .optimizers import Optimizer
-from .training import EpochRecord, TrainingDiverged, callback_stops, warn_if_worse
+from .optimizer_base import Optimizer
+from .diagnostics import TrainingDiverged, warn_if_worse
+from .training import EpochRecord, callback_stops
 from .validation import as_array, check_int, check_real
 
 __all__ = ["LBFGS", "LBFGSResult"]

@@ -18,7 +18,7 @@ import numpy as np
 from .backprop import Products, backward, block_rows, forward, gradient, loss_total
 from .model import stuck
 from .optimizers import SGD
-from .training import TrainingDiverged
+from .diagnostics import TrainingDiverged
 
 __all__ = []
 
