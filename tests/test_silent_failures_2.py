@@ -107,3 +107,33 @@ def test_a_custom_entry_of_the_wrong_kind_is_named_as_such(tmp_path):
                                          r"Loss\('cube'\), not an Activation\), loss 'rows' "
                                          r"\(custom\['rows'\] is Activation\('rows'\), not a Loss\)"):
         matnn.load(tmp_path / "model.npz", custom={"cube": my_loss("cube"), "rows": mine("rows")})
+
+
+# -- 3: the PyTorch bridge exports what an activation is, not what it is called ---------
+
+def test_to_torch_refuses_a_user_activation_named_like_a_built_in():
+    pytest.importorskip("torch")
+    net = Network.from_sizes([2, 3, 1], [mine("relu"), "sigmoid"], seed=0)
+    with pytest.raises(ValueError, match=r"layer 0's activation is a user-defined Activation "
+                                         r"named 'relu', not the built-in relu"):
+        matnn.to_torch(net)
+
+
+def test_from_torch_refuses_a_model_on_the_meta_device():
+    torch = pytest.importorskip("torch")
+    with torch.device("meta"):
+        module = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sigmoid())
+    with pytest.raises(ValueError, match=r"module\[0\].weight is on the meta device"):
+        matnn.from_torch(module)
+
+
+def test_from_torch_refuses_a_float64_bias_beside_float32_weights():
+    # Casting it down would silently round the bias.
+    torch = pytest.importorskip("torch")
+    module = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sigmoid())
+    with torch.no_grad():
+        module[0].bias = torch.nn.Parameter(torch.tensor([0.1, 1 + 2.0 ** -40, 0.3],
+                                                         dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"module\[0\].bias is torch.float64 but "
+                                         r"module\[0\].weight is torch.float32"):
+        matnn.from_torch(module)
