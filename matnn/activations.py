@@ -144,6 +144,11 @@ class Activation:
 
 def _into(result, out, name, what):
     result = np.asarray(result)
+    if result.dtype.kind not in "biuf":
+        raise TypeError(
+            f"the {what} of activation {name!r} returned an array of dtype {result.dtype}; "
+            "it must return real numbers"
+        )
     if result.shape != out.shape:
         raise ValueError(
             f"the {what} of activation {name!r} returned shape {result.shape} for an input "
@@ -375,4 +380,7 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def get_activation(activation, name="activation") -> Activation:
     """An :class:`Activation`: the object itself, or the built-in of that name."""
-    return object_or_builtin(activation, Activation, ACTIVATIONS, name)
+    # Imported here: losses imports this module.
+    from .losses import LOSSES, Loss
+
+    return object_or_builtin(activation, Activation, ACTIVATIONS, name, (Loss, LOSSES))

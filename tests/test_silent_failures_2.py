@@ -137,3 +137,88 @@ def test_from_torch_refuses_a_float64_bias_beside_float32_weights():
     with pytest.raises(ValueError, match=r"module\[0\].bias is torch.float64 but "
                                          r"module\[0\].weight is torch.float32"):
         matnn.from_torch(module)
+
+
+# -- 4: cross_entropy needs rows that are distributions ---------------------------
+
+class UserSoftmax(Activation):
+    """A user's row-wise activation: softmax, written as a subclass that is not elementwise."""
+
+    elementwise = False
+
+    def __init__(self):
+        super().__init__("user_softmax", self._softmax, lambda A: None, derivative_from="output")
+
+    @staticmethod
+    def _softmax(Z):
+        E = np.exp(Z - Z.max(axis=1, keepdims=True))
+        return E / E.sum(axis=1, keepdims=True)
+
+    def backward_into(self, A, G, scratch):
+        G[...] = A * (G - np.sum(G * A, axis=1, keepdims=True))
+        return G
+
+
+@pytest.mark.parametrize("output", ["sigmoid", mine("my_tanh")], ids=["sigmoid", "user"])
+def test_cross_entropy_refuses_an_elementwise_output_at_construction(output):
+    # With sigmoid outputs the loss fell to 0 while accuracy sat at 0.79.
+    match = "cross_entropy needs each output row to be a probability distribution"
+    with pytest.raises(ValueError, match=match):
+        Network.from_sizes([2, 3, 3], ["tanh", output], seed=0, loss="cross_entropy")
+    with pytest.raises(ValueError, match=match):
+        Network([Dense(np.eye(3), np.zeros(3), output)], loss="cross_entropy")
+    with pytest.raises(ValueError, match=match):
+        Ensemble.from_sizes([2, 3], 2, output, seed=0, loss="cross_entropy")
+
+
+def test_cross_entropy_takes_softmax_or_a_users_row_wise_output():
+    y = [0, 2, 1]
+    for output in ("softmax", UserSoftmax()):
+        net = Network([Dense([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [0.0, 0.1, 0.2], output)],
+                      loss="cross_entropy")
+        # -log of each row's softmax at its label, computed here.
+        Z = X @ np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]).T + [0.0, 0.1, 0.2]
+        log_p = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+        assert net.loss(X, y) == pytest.approx(-np.mean(log_p[[0, 1, 2], y]), rel=1e-12)
+
+
+# -- 8: softmax over one output is the constant 1 ------------------------------------
+
+def test_softmax_over_one_unit_is_refused_where_it_meets_its_width():
+    match = r"activation softmax over a layer of 1 output \(W shape \(1, 3\)\) is always 1"
+    with pytest.raises(ValueError, match=match):
+        Dense(np.ones((1, 3)), np.zeros(1), "softmax")
+    with pytest.raises(ValueError, match=match):
+        Network.from_sizes([2, 3, 1], ["sigmoid", "softmax"], seed=0)
+    with pytest.raises(ValueError, match=match):
+        Ensemble.from_sizes([2, 3, 1], 3, ["sigmoid", "softmax"], seed=0)
+    with pytest.raises(ValueError, match=r"over a layer of 1 output \(W shape \(1, 2\)\)"):
+        Network.from_sizes([2, 1, 3], ["softmax", "softmax"], seed=0)  # a hidden layer too
+    assert Dense(np.ones((2, 3)), np.zeros(2), "softmax").n_out == 2
+
+
+# -- rough edges: errors that name the right thing ------------------------------------
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(activation="mse"), ValueError,
+     "activation 'mse' is the name of a built-in Loss, where an Activation is expected"),
+    (dict(loss="tanh"), ValueError,
+     "loss 'tanh' is the name of a built-in Activation, where a Loss is expected"),
+    (dict(activation=my_loss("rows")), TypeError,
+     r"got Loss\('rows'\), a Loss where an Activation is expected"),
+    (dict(loss=mine("cube")), TypeError,
+     r"got Activation\('cube'\), an Activation where a Loss is expected"),
+])
+def test_a_loss_where_an_activation_goes_is_called_a_loss(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Network.from_sizes([2, 1], seed=0, **kwargs)
+
+
+@pytest.mark.parametrize("function, dtype", [(lambda Z: Z + 1j, "complex128"),
+                                             (lambda Z: Z.astype(str), "<U32")])
+def test_an_activation_returning_no_real_numbers_is_named(function, dtype):
+    odd = Activation("odd", function, np.ones_like)
+    net = Network.from_sizes([2, 3, 1], [odd, "sigmoid"], seed=0)
+    with pytest.raises(TypeError, match=rf"the function of activation 'odd' returned an array "
+                                        rf"of dtype {dtype}; it must return real numbers"):
+        net.predict(X)
