@@ -197,6 +197,62 @@ def test_softmax_over_one_unit_is_refused_where_it_meets_its_width():
     assert Dense(np.ones((2, 3)), np.zeros(2), "softmax").n_out == 2
 
 
+# -- 12: CSV files are read like model files: regular files, with a bound -------------
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_read_table_refuses_a_device_without_reading_it():
+    # `matnn predict model.npz /dev/zero` read until it was killed for memory.
+    with pytest.raises(ValueError, match="/dev/zero: not a regular file but a character device"):
+        read_table("/dev/zero")
+
+
+def test_read_table_refuses_a_directory(tmp_path):
+    with pytest.raises(ValueError, match="not a regular file but a directory"):
+        read_table(tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
+def test_read_table_refuses_a_fifo_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def read():
+        try:
+            read_table(fifo)
+        except ValueError as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():
+        # Release the blocked open, so that the thread ends.
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("read_table blocked on a FIFO")
+    assert outcome and "not a regular file but a FIFO (named pipe)" in outcome[0]
+
+
+def test_read_table_refuses_a_file_over_the_limit_with_its_size(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("1,2\n" * 1000)  # 4000 bytes
+    with pytest.raises(ValueError, match=r"data.csv: the file is 4000 bytes, more than the 3999 "
+                                         r"bytes a table may hold \(read_table's max_bytes\)"):
+        read_table(path, max_bytes=3999)
+    values, _ = read_table(path, max_bytes=4000)
+    np.testing.assert_array_equal(values, np.tile([1.0, 2.0], (1000, 1)))
+    assert matnn.csvfile.MAX_BYTES == 256 * 2**20
+
+
+def test_read_table_bounds_what_it_reads_whatever_the_size_says():
+    # /proc files report a size of 0 but hold more.
+    status = "/proc/self/status"
+    if not os.path.exists(status) or os.stat(status).st_size != 0:
+        pytest.skip("needs a /proc file whose size reads 0")
+    with pytest.raises(ValueError, match="holds more than the 16 bytes a table may hold"):
+        read_table(status, max_bytes=16)
+
+
 # -- rough edges: errors that name the right thing ------------------------------------
 
 @pytest.mark.parametrize("kwargs, error, message", [
