@@ -253,6 +253,48 @@ def test_read_table_bounds_what_it_reads_whatever_the_size_says():
         read_table(status, max_bytes=16)
 
 
+# -- 14 and 15: threads ---------------------------------------------------------------
+
+@pytest.fixture
+def restore_threads():
+    before = matnn.get_num_threads()
+    yield
+    matnn.set_num_threads(before)
+
+
+def test_raising_the_thread_count_never_kills_another_threads_work(race, restore_threads):
+    # Each call raises the count, so each replaces the pool, which used to be
+    # shut down while another thread was still handing it work: "cannot
+    # schedule new futures after shutdown". Many tasks keep that window open.
+    counts, lock, errors = iter(range(8, 1000)), threading.Lock(), []
+
+    def work(rounds):
+        for _ in range(rounds):
+            with lock:
+                n = next(counts)
+            matnn.set_num_threads(n)
+            try:
+                threads.run_tasks(n, lambda state, i: i)
+            except RuntimeError as exc:
+                errors.append(exc)
+
+    race(work, [(20,), (20,)])
+    assert errors == []
+
+
+@pytest.mark.parametrize("value, message", [
+    ("four", "must be a whole number of threads >= 1, got 'four'"),
+    ("0", "must be >= 1, got 0"),
+])
+def test_a_bad_thread_count_in_the_environment_fails_the_import(value, message):
+    # It used to fail only at the first large computation, partway through a run.
+    env = dict(os.environ, MATNN_NUM_THREADS=value)
+    run = subprocess.run([sys.executable, "-c", "import matnn"], env=env, capture_output=True,
+                         text=True)
+    assert run.returncode != 0
+    assert f"the environment variable MATNN_NUM_THREADS {message}" in run.stderr
+
+
 # -- rough edges: errors that name the right thing ------------------------------------
 
 @pytest.mark.parametrize("kwargs, error, message", [
