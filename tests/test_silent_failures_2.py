@@ -295,6 +295,18 @@ def test_a_bad_thread_count_in_the_environment_fails_the_import(value, message):
     assert f"the environment variable MATNN_NUM_THREADS {message}" in run.stderr
 
 
+# -- 21: names with characters XML cannot hold ----------------------------------------
+
+def test_control_characters_in_names_leave_the_svg_and_the_page_well_formed():
+    net = Network.from_sizes([2, 2, 1], [mine("a\x01b\ufffe"), "sigmoid"], seed=0)
+    svg = matnn.draw(net)
+    texts = " ".join(ET.fromstring(svg).itertext())
+    assert "a\\x01b\\ufffe" in texts
+    page = model_page(net, X, [1.0, 0.0, 1.0], source="data\x02.csv")
+    root = ET.fromstring(page.split("\n", 1)[1])
+    assert "data\\x02.csv" in " ".join(root.itertext())
+
+
 # -- rough edges: errors that name the right thing ------------------------------------
 
 @pytest.mark.parametrize("kwargs, error, message", [
