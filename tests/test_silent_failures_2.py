@@ -332,3 +332,54 @@ def test_an_activation_returning_no_real_numbers_is_named(function, dtype):
     with pytest.raises(TypeError, match=rf"the function of activation 'odd' returned an array "
                                         rf"of dtype {dtype}; it must return real numbers"):
         net.predict(X)
+
+
+# -- tests that could not fail: BCE where p (1 - p) is tiny but above the clip ------
+
+def bce_gradient_exactly(y, p, count):
+    """d/dp of -(y log p + (1 - y) log(1 - p)), over ``count`` entries, in exact rationals."""
+    y, p = Fraction(float(y)), Fraction(float(p))
+    return (-y / p + (1 - y) / (1 - p)) / count
+
+
+@pytest.mark.parametrize("dtype, P", [
+    (np.float64, [1e-20, 1e-300, 3e-308, 1 - 2.0 ** -52]),
+    (np.float32, [1e-30, 2e-38, 4e-8, 1 - 2.0 ** -23]),
+])
+def test_binary_cross_entropy_gradient_where_p_is_tiny_but_above_the_clip(dtype, P):
+    # p (1 - p) is far below eps here, but above the smallest normal number,
+    # where the clip starts; a clip at eps would be off by many orders.
+    P = np.array([P, P], dtype)
+    Y = np.array([[1, 0, 1, 0], [0, 1, 0, 1]], dtype)
+    assert (P * (1 - P) > np.finfo(dtype).tiny).all()
+    got = matnn.LOSSES["binary_cross_entropy"].gradient(Y, P)
+    assert got.dtype == dtype
+    want = [[float(bce_gradient_exactly(y, p, P.size)) for y, p in zip(*rows)]
+            for rows in zip(Y, P)]
+    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("dtype, logits", [
+    (np.float64, [-46.0, -300.0, -700.0, 30.0]),
+    (np.float32, [-17.0, -40.0, -85.0, 12.0]),
+])
+def test_binary_cross_entropy_through_a_user_sigmoid_matches_torch_far_out(dtype, logits):
+    # A user's sigmoid is not fused with the loss: the generic path divides
+    # dL/dp by p (1 - p), down to 1e-304 here, and the sigmoid's derivative
+    # multiplies it back. Every dL/dZ entry is compared, the tiny ones too.
+    torch = pytest.importorskip("torch")
+    my_sigmoid = Activation("my_sigmoid", lambda Z: 1 / (1 + np.exp(-Z)),
+                            lambda A: A * (1 - A), derivative_from="output")
+    W = np.array([[1.0], [0.5]])
+    inputs = np.array(logits)[:, None]
+    # Targets 0 beside the tiny p, whose gradient is p itself; none is 1 at
+    # the positive logit, where the user's rounded 1 - p would be all there is.
+    Y = np.array([[1, 0], [0, 1], [1, 0], [0, 0]], float)
+    net = Network([Dense(W, [0.0, 0.0], my_sigmoid, dtype=dtype)], loss="binary_cross_entropy")
+    (delta,), _ = net.backward(net.forward(inputs), Y)
+
+    z = torch.tensor(inputs @ W.T, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy_with_logits(
+        z, torch.tensor(Y, dtype=torch.float64)).backward()
+    assert delta.dtype == dtype
+    np.testing.assert_allclose(delta, z.grad.numpy(), rtol=1e-12 if dtype == np.float64 else 1e-5)
