@@ -380,7 +380,4 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def get_activation(activation, name="activation") -> Activation:
     """An :class:`Activation`: the object itself, or the built-in of that name."""
-    # Imported here: losses imports this module.
-    from .losses import LOSSES, Loss
-
-    return object_or_builtin(activation, Activation, ACTIVATIONS, name, (Loss, LOSSES))
+    return object_or_builtin(activation, Activation, ACTIVATIONS, name)

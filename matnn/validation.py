@@ -431,8 +431,8 @@ def object_or_builtin(value, cls, builtins, name, other=None):
 
     Anything else is a clear error that lists the built-ins' names and says
     how to build one's own ``matnn.<cls>``. ``other``, the ``(class,
-    built-ins)`` of the other kind (Loss for an Activation), lets it say
-    when ``value`` is one of those, or one's name.
+    built-ins)`` of another kind (Activation for a Loss), lets it say when
+    ``value`` is one of those, or one's name.
     """
     if isinstance(value, cls):
         return value
