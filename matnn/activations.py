@@ -144,6 +144,11 @@ class Activation:
 
 def _into(result, out, name, what):
     result = np.asarray(result)
+    if result.dtype.kind not in "biuf":
+        raise TypeError(
+            f"the {what} of activation {name!r} returned an array of dtype {result.dtype}; "
+            "it must return real numbers"
+        )
     if result.shape != out.shape:
         raise ValueError(
             f"the {what} of activation {name!r} returned shape {result.shape} for an input "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import get_activation
+from .activations import get_activation, softmax
 from .validation import as_array, as_float_dtype
 
 __all__ = ["Dense"]
@@ -28,7 +28,8 @@ class Dense:
         Biases; ``b[i]`` belongs to output neuron ``i``.
     activation : str or Activation
         A built-in name (``sorted(matnn.ACTIVATIONS)``) or an
-        :class:`~matnn.Activation` object.
+        :class:`~matnn.Activation` object. Softmax needs at least two
+        outputs (over one it is the constant 1).
     dtype : float32 or float64, optional
         Defaults to the dtype of ``W`` when it is a float array, else float64.
 
@@ -56,6 +57,12 @@ class Dense:
             )
         if 0 in W.shape:
             raise ValueError(f"W must have at least one row and column, got shape {W.shape}")
+        if self._activation is softmax and W.shape[0] == 1:
+            raise ValueError(
+                f"activation softmax over a layer of 1 output (W shape {W.shape}) is always 1, "
+                "so its gradient is 0 and training cannot move it; use 'sigmoid' for one "
+                "output, or give the layer one output per class"
+            )
         self._W = W
         self._b = b
 

@@ -10,8 +10,16 @@ The built-ins:
   ``(y - p) ** 2`` over every entry, with no factor 1/2.
 - ``"cross_entropy"``: the mean over rows of ``-sum_j y_j log p_j``. Targets
   are integer class labels of shape (n,) or probability rows of shape (n, k).
+  Each row of ``P`` must be a distribution, so the output activation must be
+  row-wise: softmax, or a user's :class:`~matnn.Activation` subclass with
+  ``elementwise = False`` and its own ``backward_into``, as softmax has
+  (whose rows are then trusted to sum to 1). An elementwise one (sigmoid, or
+  any user-defined function of one entry) is refused: each output follows
+  its own logit, so only a constant could make every row sum to 1.
 - ``"binary_cross_entropy"``: the mean over every entry of
-  ``-(y log p + (1 - y) log(1 - p))``, targets in [0, 1].
+  ``-(y log p + (1 - y) log(1 - p))``, targets in [0, 1]. Its output
+  activation is sigmoid, softmax, or a user-defined one whose outputs are
+  checked to lie in [0, 1] as it runs.
 
 The two canonical pairs, softmax with cross-entropy and sigmoid with binary
 cross-entropy, are *fused*: the output delta is ``(P - Y) / count`` and the
@@ -29,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import ACTIVATIONS, _shifted_exp, sigmoid
+from .activations import ACTIVATIONS, Activation, _shifted_exp, sigmoid
 from .validation import as_array, check_targets, object_or_builtin
 
 __all__ = ["Loss", "LOSSES", "get_loss", "mse"]
@@ -277,7 +285,16 @@ class _CrossEntropy(_Probabilistic):
                 "cross_entropy needs a network with one output per class (at least 2); "
                 "for two classes with one output use binary_cross_entropy and a sigmoid"
             )
-        super().check_network(n_out, output)
+        # An elementwise f gives each output from its own logit, so no f
+        # but a constant makes every row sum to 1; only a row-wise one can.
+        if output.elementwise:
+            raise ValueError(
+                f"cross_entropy needs each output row to be a probability distribution "
+                f"(summing to 1), but the output activation {output.name!r} is elementwise: "
+                "its outputs need not sum to 1, and the loss falls to 0 as they all go to 1; "
+                "use 'softmax' on the output layer (or binary_cross_entropy for independent "
+                "yes/no outputs)"
+            )
 
     def targets(self, y, n_samples, n_out, dtype, name="y"):
         arr = as_array(y, name)
@@ -442,4 +459,4 @@ LOSSES: dict[str, Loss] = {
 
 def get_loss(loss, name="loss") -> Loss:
     """A :class:`Loss`: the object itself, or the built-in of that name."""
-    return object_or_builtin(loss, Loss, LOSSES, name)
+    return object_or_builtin(loss, Loss, LOSSES, name, (Activation, ACTIVATIONS))

@@ -453,23 +453,43 @@ def _parse_npy_header(member):
 
 
 def _check_names(net):
-    """Refuse a user-defined activation or loss that carries a built-in's name.
+    """Refuse a network whose file would not load back as the same network.
 
-    The file records names only, so such a network would load as the
-    built-in: a different network, with no error.
+    The file records names only, and :func:`load` rebuilds each one from the
+    built-ins or from ``custom``, which holds one object per name and no
+    built-in's name. So a user-defined activation or loss must have a name
+    of its own: not a built-in's (it would load as the built-in), not
+    another object's in the same network (both would load as one), and one
+    that numpy stores unchanged (it drops trailing NUL characters).
     """
-    for l, act in enumerate(net._engine.activations):
-        if act.name in ACTIVATIONS and ACTIVATIONS[act.name] is not act:
+    parts = [(f"layers[{l}] has", f"layers[{l}]'s activation", "activation", act)
+             for l, act in enumerate(net._engine.activations)]
+    parts.append(("the network's loss is", "the network's loss", "loss", net.loss_fn))
+    seen = {}
+    for subject, owner, kind, obj in parts:
+        name = obj.name
+        stored = str(np.array(name))
+        if stored != name:
             raise ValueError(
-                f"layers[{l}] has a user-defined activation named {act.name!r}, a built-in's "
-                "name; give it a name of its own so that load can tell them apart"
+                f"{subject} a user-defined {kind} named {name!r}, which a model file cannot "
+                f"hold: numpy drops trailing NUL characters, so it would load as {stored!r}; "
+                "give it a name without them"
             )
-    loss = net.loss_fn
-    if loss.name in LOSSES and LOSSES[loss.name] is not loss:
-        raise ValueError(
-            f"the network's loss is a user-defined Loss named {loss.name!r}, a built-in's "
-            "name; give it a name of its own so that load can tell them apart"
-        )
+        if obj is ACTIVATIONS.get(name) or obj is LOSSES.get(name):
+            continue
+        if name in ACTIVATIONS or name in LOSSES:
+            builtin = "activation" if name in ACTIVATIONS else "loss"
+            raise ValueError(
+                f"{subject} a user-defined {kind} named {name!r}, the name of a built-in "
+                f"{builtin}; give it a name of its own so that load can tell them apart"
+            )
+        first_owner, first = seen.setdefault(name, (owner, obj))
+        if first is not obj:
+            raise ValueError(
+                f"{first_owner} and {owner} are two different objects, both named {name!r}; "
+                f"load would rebuild both from the one custom[{name!r}], so give each a name "
+                "of its own (or use one object for both)"
+            )
 
 
 def _check_custom(custom):
@@ -498,11 +518,11 @@ def _resolve(names, loss_name, custom):
     for l, name in enumerate(names):
         act = ACTIVATIONS.get(name) or custom.get(name)
         if not isinstance(act, Activation):
-            unknown.append(f"activation {name!r} (layer {l})")
+            unknown.append(f"activation {name!r} (layer {l}){_wrong_kind(name, act)}")
         activations.append(act)
     loss = LOSSES.get(loss_name) or custom.get(loss_name)
     if not isinstance(loss, Loss):
-        unknown.append(f"loss {loss_name!r}")
+        unknown.append(f"loss {loss_name!r}{_wrong_kind(loss_name, loss)}")
     if unknown:
         raise _BadModel(
             f"unknown {', '.join(unknown)}; built in are activations {sorted(ACTIVATIONS)} "
@@ -510,6 +530,14 @@ def _resolve(names, loss_name, custom):
             "matnn.load(path, custom={name: matnn.Activation(...) or matnn.Loss(...)})"
         )
     return activations, loss
+
+
+def _wrong_kind(name, found):
+    """A note on a custom entry of the wrong kind: a Loss where the file names an activation."""
+    if found is None:
+        return ""
+    expected = "a Loss" if isinstance(found, Activation) else "an Activation"
+    return f" (custom[{name!r}] is {found!r}, not {expected})"
 
 
 def _check_dtype(name):

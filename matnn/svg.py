@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import struct
 import zlib
 
@@ -18,9 +19,20 @@ __all__ = ["esc", "fmt", "num", "svg_document", "text", "png_data_uri"]
 NS = "http://www.w3.org/2000/svg"
 
 
+# The characters XML 1.0 forbids even as character references: the C0
+# controls but tab, newline and carriage return, lone surrogates, and the
+# non-characters U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def esc(value) -> str:
-    """``str(value)`` escaped for XML text and double- or single-quoted attributes."""
-    return html.escape(str(value), quote=True)
+    """``str(value)`` escaped for XML text and double- or single-quoted attributes.
+
+    A character XML cannot hold at all (``"\\x01"``, ``"\\ufffe"``) is
+    shown as its Python escape, ``\\x01`` or ``\\ufffe``.
+    """
+    text = _NOT_XML.sub(lambda m: ascii(m.group())[1:-1], str(value))
+    return html.escape(text, quote=True)
 
 
 def fmt(value, digits=3) -> str:

@@ -19,13 +19,17 @@ workers.
 
 The number of threads is, in order of precedence, what
 :func:`set_num_threads` set, the ``MATNN_NUM_THREADS`` environment variable,
-or the number of cores this process may run on.
+or the number of cores this process may run on. The variable is read when
+matnn is imported, so a bad value fails the import, naming the variable and
+the value, rather than the first large computation, partway through a run;
+``set_num_threads(None)`` reads it again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +45,6 @@ ENVIRONMENT_VARIABLE = "MATNN_NUM_THREADS"
 # is process-wide in OpenBLAS, so it is set when the first region starts and
 # restored when the last one ends.
 _state_lock = threading.Lock()
-_num_threads = None
 _pool = None
 _pool_workers = 0
 _blas_lock = threading.Lock()
@@ -77,6 +80,10 @@ def _from_environment():
     return n
 
 
+# Read at import, so that a bad value fails at once, not mid-run.
+_num_threads = _from_environment()
+
+
 def set_num_threads(n):
     """Set how many threads matnn's large computations use.
 
@@ -105,19 +112,24 @@ def get_num_threads():
         What :func:`set_num_threads` set, else ``MATNN_NUM_THREADS``, else
         the cores this process may use.
     """
-    global _num_threads
     with _state_lock:
-        if _num_threads is None:
-            _num_threads = _from_environment()
         return _num_threads
 
 
-def _worker_pool(n):
-    """A pool of at least ``n - 1`` workers (the caller is the n-th thread), made on first use.
+def _submit(n, calls):
+    """Hand ``calls`` to a pool of at least ``n - 1`` workers (the caller is the n-th thread).
 
-    A region hands the pool only as many tasks as it has threads, so a pool
-    that grew for a larger count serves smaller ones as it is; only a larger
-    count replaces it (work already handed to the old pool finishes there).
+    The pool is made on first use. A region hands it only as many calls as
+    it has threads, so a pool that grew for a larger count serves smaller
+    ones as it is; only a larger count replaces it, and work already handed
+    to the old pool finishes there. Submitting under the lock keeps another
+    thread from shutting a pool down between this one's choosing it and
+    handing it work.
+
+    Returns
+    -------
+    list of concurrent.futures.Future
+        One per call, in order.
     """
     global _pool, _pool_workers
     with _state_lock:
@@ -127,7 +139,7 @@ def _worker_pool(n):
             _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="matnn",
                                        initializer=_limit_this_thread)
             _pool_workers = n - 1
-        return _pool
+        return [_pool.submit(call) for call in calls]
 
 
 def _limit_this_thread():
@@ -198,17 +210,19 @@ def run_tasks(n_tasks, work, combine=None, local=None):
             if combine is not None:
                 combine(i, value)
         return
-    n = min(get_num_threads(), n_tasks)
+    # Read once: another thread may set a new count while this one runs.
+    n_threads = get_num_threads()
+    n = min(n_threads, n_tasks)
     queue = _Tasks(n_tasks, work, combine, local)
     with blas_on_one_thread():
         if n == 1:
             queue.serve(0)
         else:
-            pool = _worker_pool(get_num_threads())
             # Each worker runs in a copy of the caller's context, so that
             # numpy's error state (np.errstate) holds in the workers too.
-            futures = [pool.submit(contextvars.copy_context().run, queue.serve, j)
-                       for j in range(1, n)]
+            futures = _submit(n_threads, [functools.partial(contextvars.copy_context().run,
+                                                            queue.serve, j)
+                                          for j in range(1, n)])
             queue.serve(0)
             for future in futures:
                 future.result()

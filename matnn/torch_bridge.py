@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import ACTIVATIONS
+
 __all__ = ["to_torch", "from_torch"]
 
 _INSTALL_HINT = "pip install torch"
@@ -112,7 +114,8 @@ def to_torch(net):
     ImportError
         When torch is not installed.
     ValueError
-        When an activation has no torch module in the table.
+        When an activation is not a built-in one of the table: a user-defined
+        :class:`~matnn.Activation` is refused, even under a built-in's name.
     """
     torch = _import_torch()
     nn = torch.nn
@@ -123,11 +126,18 @@ def to_torch(net):
     makers = _torch_modules(nn)
     dtype = torch.float32 if net.dtype == np.float32 else torch.float64
     modules = []
-    for i, (layer, name) in enumerate(zip(net.layers, net.activations)):
+    for i, layer in enumerate(net.layers):
+        name = layer.activation.name
         if name not in makers:
             raise ValueError(
                 f"layer {i}'s activation {name!r} has no torch equivalent; "
                 f"to_torch knows {sorted(makers)}"
+            )
+        if layer.activation is not ACTIVATIONS[name]:
+            raise ValueError(
+                f"layer {i}'s activation is a user-defined Activation named {name!r}, not "
+                f"the built-in {name}; to_torch exports only the built-in activations of "
+                "its table, by what they are, not by name"
             )
         # skip_init: no random initialisation, so torch's global RNG is untouched.
         linear = nn.utils.skip_init(nn.Linear, layer.n_in, layer.n_out, dtype=dtype)
@@ -169,8 +179,10 @@ def from_torch(module, loss="mse"):
         express; the message names it and its position.
     ValueError
         When a supported module has settings matnn does not (a LeakyReLU
-        slope other than 0.01, ...), or the Linear layers' dtypes differ or
-        are not float32/float64.
+        slope other than 0.01, ...), a Linear layer is on the meta device
+        (it holds no values), or the Linear layers' weights and biases do not
+        all have one dtype, float32 or float64: none is cast, so a float64
+        bias beside float32 weights is refused, never rounded.
     """
     torch = _import_torch()
     nn = torch.nn
@@ -204,12 +216,22 @@ def from_torch(module, loss="mse"):
             raise TypeError(f"module[{i}] is {m!r} right after another activation; "
                             "matnn applies one activation per Linear layer")
         layers[-1][1] = name
-    dtypes = {linear.weight.dtype for linear, _ in layers}
-    if len(dtypes) > 1 or not dtypes <= {torch.float32, torch.float64}:
-        raise ValueError(
-            f"the Linear layers have dtypes {sorted(map(str, dtypes))}; matnn needs "
-            "them all float32 or all float64 (convert with module.double() or .float())"
-        )
+    tensors = [(f"module[{i}].{kind}", t) for i, m in enumerate(module) if type(m) is nn.Linear
+               for kind, t in (("weight", m.weight), ("bias", m.bias)) if t is not None]
+    for where, t in tensors:
+        if t.is_meta:
+            raise ValueError(
+                f"{where} is on the meta device, so it holds no values; materialize the "
+                "module first (e.g. module.to_empty(device='cpu'), then load its weights)"
+            )
+    first, dtype = tensors[0][0], tensors[0][1].dtype
+    for where, t in tensors:
+        if t.dtype not in (torch.float32, torch.float64) or t.dtype != dtype:
+            found = f"{where} is {t.dtype}" + (f" but {first} is {dtype}" if where != first else "")
+            raise ValueError(
+                f"{found}; matnn needs every Linear weight and bias in one dtype, float32 "
+                "or float64, and casts none of them (convert with module.double() or .float())"
+            )
     dense = []
     for linear, name in layers:
         W = linear.weight.detach().cpu().numpy().copy()

@@ -426,21 +426,33 @@ def _gib(n):
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 
 
-def object_or_builtin(value, cls, builtins, name):
+def object_or_builtin(value, cls, builtins, name, other=None):
     """``value`` if it is a ``cls``, else the built-in of that name in ``builtins``.
 
     Anything else is a clear error that lists the built-ins' names and says
-    how to build one's own ``matnn.<cls>``.
+    how to build one's own ``matnn.<cls>``. ``other``, the ``(class,
+    built-ins)`` of another kind (Activation for a Loss), lets it say when
+    ``value`` is one of those, or one's name.
     """
     if isinstance(value, cls):
         return value
-    kind = cls.__name__
-    choices = f"choose one of {sorted(builtins)} or build a matnn.{kind}"
+    a_kind = _a(cls.__name__)
+    choices = f"choose one of {sorted(builtins)} or build a matnn.{cls.__name__}"
+    other_cls, other_builtins = other or (None, {})
     if not isinstance(value, str):
-        article = "an" if kind[0] in "AEIOU" else "a"
-        raise TypeError(f"{name} must be {article} {kind} or the name of one, got "
-                        f"{type(value).__name__}; {choices}")
+        got = type(value).__name__
+        if other_cls is not None and isinstance(value, other_cls):
+            got = f"{value!r}, {_a(other_cls.__name__)} where {a_kind} is expected"
+        raise TypeError(f"{name} must be {a_kind} or the name of one, got {got}; {choices}")
     try:
         return builtins[value]
     except KeyError:
+        if value in other_builtins:
+            raise ValueError(f"{name} {value!r} is the name of a built-in "
+                             f"{other_cls.__name__}, where {a_kind} is expected; "
+                             f"{choices}") from None
         raise ValueError(f"unknown {name} {value!r}; {choices}") from None
+
+
+def _a(noun):
+    return f"{'an' if noun[0] in 'AEIOU' else 'a'} {noun}"

@@ -112,6 +112,8 @@ def networks(draw_):
     sizes = draw_(st.lists(st.integers(1, WIDE + 3), min_size=2, max_size=5))
     acts = draw_(st.lists(st.sampled_from(sorted(matnn.ACTIVATIONS)),
                           min_size=len(sizes) - 1, max_size=len(sizes) - 1))
+    # Over one unit softmax is the constant 1, which a Dense layer refuses.
+    sizes = sizes[:1] + [max(n, 2) if act == "softmax" else n for n, act in zip(sizes[1:], acts)]
     layers = []
     for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts):
         W = draw_(st.lists(EXTREME, min_size=n_in * n_out, max_size=n_in * n_out))

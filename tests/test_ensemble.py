@@ -36,6 +36,9 @@ def training_setups(draw):
                           max_size=n_layers + 1))
     activation = draw(st.lists(st.sampled_from(sorted(ACTIVATIONS)), min_size=n_layers,
                                max_size=n_layers))
+    # Over one unit softmax is the constant 1, which a Dense layer refuses.
+    sizes = sizes[:1] + [max(n, 2) if act == "softmax" else n
+                         for n, act in zip(sizes[1:], activation)]
     n_models = draw(st.integers(1, 4))
     n = draw(st.integers(1, 2 * UNROLL_MAX + 1))
     # Moderate inputs and rates: in exploding regimes (linear layers, large

@@ -12,8 +12,9 @@ from matnn import ACTIVATIONS, LOSSES, GradcheckError, Network, gradcheck
 from test_gradient_check import Corrupted, random_layers
 
 ALL = tuple(sorted(ACTIVATIONS))
-#: The outputs the cross-entropies take: probabilities.
-PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
+#: The outputs the cross-entropies take: rows that are distributions for
+#: cross_entropy, probabilities for the binary one.
+PROBABILITY_OUTPUTS = {"cross_entropy": ("softmax",), "binary_cross_entropy": ("sigmoid", "softmax")}
 DTYPES = (np.float64, np.float32)
 
 
@@ -21,8 +22,9 @@ DTYPES = (np.float64, np.float32)
 def checks(draw, activations=ALL):
     """An architecture, one of the losses it can take, and a batch in its shape:
     ``(spec, X, y)``, with ``spec`` as :func:`network` takes it."""
-    outputs = [a for a in activations if a in PROBABILITY_OUTPUTS]
-    loss = draw(st.sampled_from(sorted(LOSSES) if outputs else ["mse"]))
+    loss = draw(st.sampled_from([name for name in sorted(LOSSES) if name == "mse" or
+                                 set(PROBABILITY_OUTPUTS[name]) & set(activations)]))
+    outputs = [a for a in PROBABILITY_OUTPUTS.get(loss, ()) if a in activations]
     depth = draw(st.integers(1, 3))
     sizes = draw(st.lists(st.integers(1, 5), min_size=depth, max_size=depth))
     sizes.append(draw(st.integers(2 if loss == "cross_entropy" else 1, 5)))
@@ -46,8 +48,13 @@ def network(spec, dtype, shift=0):
     sizes, layer_activations, loss, seed = spec
     moved = [ALL[(ALL.index(a) + shift) % len(ALL)] for a in layer_activations]
     if loss != "mse":
-        output = layer_activations[-1]
-        moved[-1] = PROBABILITY_OUTPUTS[(PROBABILITY_OUTPUTS.index(output) + shift) % 2]
+        outputs = PROBABILITY_OUTPUTS[loss]
+        moved[-1] = outputs[(outputs.index(layer_activations[-1]) + shift) % len(outputs)]
+    # Softmax over one unit is the constant 1, which a Dense layer refuses: a
+    # one-unit output takes sigmoid instead, a hidden layer a second unit.
+    if moved[-1] == "softmax" and sizes[-1] == 1:
+        moved[-1] = "sigmoid"
+    sizes = sizes[:1] + [max(n, 2) if a == "softmax" else n for n, a in zip(sizes[1:], moved)]
     return Network(random_layers(sizes, moved, seed, dtype), loss=loss)
 
 

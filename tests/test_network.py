@@ -237,14 +237,15 @@ def test_network_dtype_is_float64_when_layers_mix():
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_extreme_pre_activations_stay_finite_without_warnings(activation, dtype):
     # Pre-activations reach +-1e4, where a naive 1 / (1 + exp(-z)) overflows.
+    # Two outputs, the second the first's negative: softmax needs two.
     net = Network([Dense([[1.0, 0.0], [0.0, -1.0]], [0.0, 0.0], activation, dtype=dtype),
-                   Dense([[1.0, 1.0]], [0.0], activation, dtype=dtype)])
+                   Dense([[1.0, 1.0], [-1.0, -1.0]], [0.0, 0.0], activation, dtype=dtype)])
     X = np.array([[1e4, 1e4], [-1e4, -1e4], [1e4, -1e4], [0.0, 0.0]])
     out = net.predict(X)
     assert np.isfinite(out).all()
-    assert np.isfinite(net.loss(X, np.zeros(4)))
+    assert np.isfinite(net.loss(X, np.zeros((4, 2))))
     assert all(np.isfinite(dW).all() and np.isfinite(db).all()
-               for dW, db in net.gradients(X, np.zeros(4)))
+               for dW, db in net.gradients(X, np.zeros((4, 2))))
 
 
 # -- bad input ------------------------------------------------------------------------

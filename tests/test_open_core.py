@@ -26,8 +26,9 @@ from matnn import (
     gradcheck,
 )
 
-#: The built-in output activations whose outputs are probabilities.
-PROBABILITY_OUTPUTS = {"softmax", "sigmoid"}
+#: The built-in output activations each cross-entropy takes: rows that are
+#: distributions for cross_entropy, entries in [0, 1] for the binary one.
+PROBABILITY_OUTPUTS = {"cross_entropy": {"softmax"}, "binary_cross_entropy": {"softmax", "sigmoid"}}
 FUSED_OUTPUT = {"mse": "sigmoid", "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
 
 
@@ -53,9 +54,12 @@ def architectures(draw, loss):
 def open_core_case(activation, loss, arch, cls=Network, **kwargs):
     """The network (a ``cls``), inputs and targets of one drawn ``arch``."""
     sizes = arch["sizes"]
+    if activation == "softmax":
+        # Over one unit softmax is the constant 1, which a Dense layer refuses.
+        sizes = sizes[:1] + [max(width, 2) for width in sizes[1:]]
     # On the output layer wherever the loss allows it (softmax with mse too),
     # else the loss's own output; always in the hidden layers.
-    allowed = loss == "mse" or activation in PROBABILITY_OUTPUTS
+    allowed = loss == "mse" or activation in PROBABILITY_OUTPUTS[loss]
     output = activation if allowed else FUSED_OUTPUT[loss]
     acts = [activation] * (len(sizes) - 2) + [output]
     net = Network.from_sizes(sizes, acts, seed=arch["seed"], loss=loss)
