@@ -332,8 +332,11 @@ class _MLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by the user (KeyboardInterrupt).",
                           stacklevel=3)
-        if self.early_stopping:
+        if self.early_stopping and self._best_params is not None:
             self.network_.params[...] = self._best_params
+            # scikit-learn then trains its best weights themselves: until a
+            # later epoch improves on them, the best are the live parameters.
+            self._best_params = None
 
     def _after_epoch(self, loss, n, validation, incremental):
         """scikit-learn's bookkeeping after an epoch; returns whether to go on."""
@@ -394,7 +397,7 @@ class _MLP(BaseEstimator):
                 self._no_improvement_count = 0
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
-                self._best_params[...] = self.network_.params
+                self._best_params = self.network_.params.copy()
         else:
             loss = self.loss_curve_[-1]
             if loss > self.best_loss_ - self.tol:
