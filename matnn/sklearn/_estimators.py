@@ -241,9 +241,10 @@ class _MLP(BaseEstimator):
                      else LBFGS(max_iter=self.max_iter, tol=self.tol))
         run = self._run(X.shape[0])
         params = self.network_.params
-        evaluated = {}
+        evaluated, calls = {}, [0]
 
         def loss_and_gradient(p):
+            calls[0] += 1
             params[...] = p
             with np.errstate(all="ignore"):
                 loss = run.loss_and_gradient(X, Y, sample_weight)
@@ -254,7 +255,8 @@ class _MLP(BaseEstimator):
         def report(iteration, loss, x):
             if self.verbose:
                 print("Iteration %d, loss = %.8f" % (iteration + 1, loss))
-            return False
+            # scipy checks its own maxfun at this very point of an iteration.
+            return calls[0] > self.max_fun
 
         result = optimizer.minimize(loss_and_gradient, params.astype(np.float64),
                                     callback=report)
@@ -264,10 +266,12 @@ class _MLP(BaseEstimator):
         if self.loss_ is None:
             self.loss_ = loss_and_gradient(result.x)[0]
         if not result.success:
+            why = (f"{calls[0]} evaluations of the loss passed max_fun={self.max_fun}"
+                   if calls[0] > self.max_fun else result.message)
             warnings.warn(
-                f"L-BFGS stopped before converging, after {result.nit} iterations: "
-                f"{result.message}. Raise max_iter (now {optimizer.max_iter}) or max_fun, or "
-                "scale the data (sklearn.preprocessing.StandardScaler).",
+                f"L-BFGS stopped before converging, after {result.nit} iterations: {why}. "
+                f"Raise max_iter (now {optimizer.max_iter}) or max_fun, or scale the data "
+                "(sklearn.preprocessing.StandardScaler).",
                 ConvergenceWarning, stacklevel=3,
             )
 
