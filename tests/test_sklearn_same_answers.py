@@ -302,3 +302,14 @@ def test_a_run_that_stops_on_tol_stops_where_sklearn_stops():
 
 def test_an_lbfgs_run_that_hits_max_fun_stops_where_sklearn_stops():
     _check(MLPRegressor, "regression", solver="lbfgs", max_fun=15, max_iter=100, tol=0.0)
+
+
+def test_the_regressors_partial_fit_with_lbfgs_gives_what_sklearn_gives():
+    X, y = DATA["regression"]
+
+    def twice(est, X, y):
+        return est.partial_fit(X, y).partial_fit(X, y)
+
+    (ours, theirs), _ = fit_both(MLPRegressor, X, y, fit=twice, hidden_layer_sizes=(6,),
+                                 solver="lbfgs", max_iter=15, random_state=0)
+    assert_same_model(ours, theirs, 1e-6, X)

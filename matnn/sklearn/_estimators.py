@@ -777,6 +777,10 @@ class MLPRegressor(RegressorMixin, _MLP):
 
     _score_function = staticmethod(r2_score)
 
+    def _check_solver(self):
+        # scikit-learn's regressor offers partial_fit with every solver.
+        return True
+
     def _objective_name(self):
         return self.loss
 
@@ -812,6 +816,9 @@ class MLPRegressor(RegressorMixin, _MLP):
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X`` and ``y``, from where the model is.
+
+        As in scikit-learn, with lbfgs this is a whole L-BFGS run, started
+        from the current parameters.
 
         Parameters
         ----------
