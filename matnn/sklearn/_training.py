@@ -255,7 +255,9 @@ class SklearnRun:
         db_l = (delta_l summed over rows) / s
 
     with ``delta_L = w * (P - Y)`` and the hidden deltas backpropagated from
-    it by the engine.
+    it by the engine. With several outputs the squared error reported is
+    averaged over them, while the gradient is that of their sum: both as
+    scikit-learn computes them.
     """
 
     def __init__(self, params, sizes, activations, objective, alpha, rows):
