@@ -143,6 +143,9 @@ CLASSIFIER_CASES = [
     ("binary", dict(solver="sgd", early_stopping=True)),
     ("multiclass", dict(solver="adam", early_stopping=True, validation_fraction=0.2)),
     ("strings", dict(solver="sgd", early_stopping=True, tol=0.05, n_iter_no_change=2)),
+    # tol 0: a validation accuracy equal to the best is no improvement.
+    ("binary", dict(solver="sgd", early_stopping=True, tol=0.0, n_iter_no_change=2,
+                        max_iter=60)),
     ("multiclass", dict(solver="adam", shuffle=False, batch_size=17, beta_1=0.8,
                         beta_2=0.99, epsilon=1e-6)),
     ("multiclass", dict(solver="sgd", hidden_layer_sizes=(12, 7), alpha=0.01,
