@@ -148,13 +148,13 @@ def test_each_epochs_order_shuffles_the_previous_one():
     np.testing.assert_array_equal(second, first[again])
 
 
-def _run(sizes, alpha, rows, objective="squared_error", seed=0):
+def _run(sizes, alpha, rows, objective="squared_error", seed=0, sparse=False):
     from matnn.activations import ACTIVATIONS
 
     rng = np.random.default_rng(seed)
     params = rng.normal(size=sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:])))
     acts = [ACTIVATIONS["tanh"]] * (len(sizes) - 2) + [OBJECTIVES[objective].output]
-    return SklearnRun(params, sizes, acts, OBJECTIVES[objective], alpha, rows)
+    return SklearnRun(params, sizes, acts, OBJECTIVES[objective], alpha, rows, sparse)
 
 
 def test_the_gradient_is_the_finite_difference_of_the_loss_with_weights_and_l2():
@@ -197,7 +197,7 @@ def test_a_sparse_first_layer_gives_the_dense_loss_and_gradient(fmt):
     Y = np.eye(3)[RNG.integers(0, 3, 8)]
     run = _run((6, 4, 3), alpha=0.01, rows=8, objective="log_loss")
     dense = run.loss_and_gradient(X, Y, None)
-    dense_grad = run.grad.copy()
-    sparse = run.loss_and_gradient(scipy.sparse.csr_matrix(X).asformat(fmt), Y, None)
+    sparse_run = _run((6, 4, 3), alpha=0.01, rows=8, objective="log_loss", sparse=True)
+    sparse = sparse_run.loss_and_gradient(scipy.sparse.csr_matrix(X).asformat(fmt), Y, None)
     np.testing.assert_allclose(sparse, dense, rtol=1e-14)
-    np.testing.assert_allclose(run.grad, dense_grad, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(sparse_run.grad, run.grad, rtol=1e-13, atol=1e-16)

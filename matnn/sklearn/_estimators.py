@@ -229,17 +229,18 @@ class _MLP(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _run(self, rows):
+    def _run(self, rows, X):
         net = self.network_
         return SklearnRun(net.params, net.sizes, net._engine.activations,
-                          OBJECTIVES[self._objective_name()], self.alpha, rows)
+                          OBJECTIVES[self._objective_name()], self.alpha, rows,
+                          scipy.sparse.issparse(X))
 
     # -- L-BFGS -----------------------------------------------------------------------------
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         optimizer = (copy.deepcopy(self.solver) if isinstance(self.solver, LBFGS)
                      else LBFGS(max_iter=self.max_iter, tol=self.tol))
-        run = self._run(X.shape[0])
+        run = self._run(X.shape[0], X)
         params = self.network_.params
         evaluated, calls = {}, [0]
 
@@ -325,7 +326,7 @@ class _MLP(BaseEstimator):
                     f"batch_size={self.batch_size} is larger than the {n} training samples; "
                     f"it is clipped to {n}", stacklevel=3)
             batch_size = min(self.batch_size, n)
-        run = self._run(batch_size)
+        run = self._run(batch_size, X)
         order = ReshuffledOrder(n, self._random_state) if self.shuffle else None
         self.n_iter_ = 0
         try:
@@ -426,7 +427,8 @@ class _MLP(BaseEstimator):
         X = _as_dtype(X, net.dtype)
         if scipy.sparse.issparse(X):
             X = X.tocsr()
-        engine = engine_for(net.params, net.sizes, net._engine.activations)
+        engine = engine_for(net.params, net.sizes, net._engine.activations,
+                            scipy.sparse.issparse(X))
         n = X.shape[0]
         out = np.empty((n, net.n_out), net.dtype)
         ws = engine.workspace(block_rows(n, net.sizes), net.dtype)

@@ -30,7 +30,6 @@ loss and gradient L-BFGS needs), :class:`ReshuffledOrder` and
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse
 from scipy.special import xlogy
 from sklearn.utils import shuffle
 
@@ -104,17 +103,23 @@ class Objective:
         self.name, self.output, self.network_loss, self.value = name, output, network_loss, value
 
 
-def _weighted_sum(S, w):
+def _weighted_sum(S, w, by=None):
+    """The sum of ``S * by`` (``by`` like ``S``, or 1) over rows weighted by ``w``."""
     if w is not None:
         np.multiply(S, w, S)
-    return S.sum()
+    # One BLAS dot: the batch-sized sums run once per step.
+    return np.vdot(S, S if by is S else by) if by is not None else np.add.reduce(S.ravel())
 
 
 def _half_squared_error(Y, P, w, total, S):
     np.subtract(P, Y, S)
-    np.multiply(S, S, S)
+    if w is None:
+        squares = np.vdot(S, S)
+    else:
+        np.multiply(S, S, S)
+        squares = _weighted_sum(S, w)
     # A weighted mean over rows, then the mean over outputs, then half.
-    return 0.5 * float(_weighted_sum(S, w) / total / S.shape[1])
+    return 0.5 * float(squares / total / S.shape[1])
 
 
 def _half_poisson(Y, P, w, total, S):
@@ -128,24 +133,22 @@ def _half_poisson(Y, P, w, total, S):
 def _clipped_log(P, S):
     """``log(clip(P, eps, 1 - eps))`` into ``S``: probabilities of exactly 0 or 1 stay finite."""
     eps = np.finfo(P.dtype).eps
-    np.clip(P, eps, 1 - eps, out=S)
+    # The two ufuncs, without np.clip's Python wrapper.
+    np.maximum(P, eps, out=S)
+    np.minimum(S, 1 - eps, out=S)
     return np.log(S, S)
 
 
 def _log_loss(Y, P, w, total, S):
     # Y is one-hot, so y * log(p) is the class's log-probability and 0 elsewhere.
-    _clipped_log(P, S)
-    np.multiply(S, Y, S)
-    return -float(_weighted_sum(S, w) / total)
+    return -float(_weighted_sum(_clipped_log(P, S), w, Y) / total)
 
 
 def _binary_log_loss(Y, P, w, total, S):
     # y log(p) + (1 - y) log(1 - p) for 0/1 targets: one of the two terms is
     # exactly 0, so each entry is exactly its class's log-probability.
-    eps = np.finfo(P.dtype).eps
-    other = np.clip(P, eps, 1 - eps)
-    np.subtract(1, other, other)
-    np.log(other, other)
+    other = np.subtract(1, P)
+    _clipped_log(other, other)
     np.multiply(other, np.subtract(1, Y), other)
     _clipped_log(P, S)
     np.multiply(S, Y, S)
@@ -199,14 +202,16 @@ class WeightedSparseProducts(Products):
     ----------
     last : int
         The index of the output layer.
+    sparse : bool
+        Whether the inputs will be scipy sparse matrices.
     """
 
-    def __init__(self, last):
-        self.last = last
+    def __init__(self, last, sparse):
+        self.last, self.sparse = last, sparse
         self.weights = None
 
     def affine(self, l, prev, W, b, out, ws):
-        if l == 0 and scipy.sparse.issparse(prev):
+        if l == 0 and self.sparse:
             np.copyto(out, prev @ W.T)
             np.add(out, b, out)
         else:
@@ -215,17 +220,18 @@ class WeightedSparseProducts(Products):
     def weight_gradients(self, l, D, prev, dW, db, ws):
         if l == self.last and self.weights is not None:
             np.multiply(D, self.weights, D)
-        if l == 0 and scipy.sparse.issparse(prev):
+        if l == 0 and self.sparse:
             np.copyto(dW, (prev.T @ D).T)
             np.dot(ws.ones, D, db)
         else:
             super().weight_gradients(l, D, prev, dW, db, ws)
 
 
-def engine_for(params, sizes, activations):
-    """An engine over ``params`` that trains with the canonical deltas and sparse inputs."""
+def engine_for(params, sizes, activations, sparse=False):
+    """An engine over ``params`` that trains with the canonical deltas (and sparse inputs)."""
     last = len(sizes) - 2
-    return Engine(params, tuple(sizes), activations, _CANONICAL, WeightedSparseProducts(last))
+    return Engine(params, tuple(sizes), activations, _CANONICAL,
+                  WeightedSparseProducts(last, sparse))
 
 
 # -- one step ------------------------------------------------------------------------
@@ -244,6 +250,8 @@ class SklearnRun:
         The L2 strength.
     rows : int
         The most rows a batch will have.
+    sparse : bool
+        Whether the batches' ``X`` will be scipy sparse matrices.
 
     Notes
     -----
@@ -260,17 +268,20 @@ class SklearnRun:
     scikit-learn computes them.
     """
 
-    def __init__(self, params, sizes, activations, objective, alpha, rows):
+    def __init__(self, params, sizes, activations, objective, alpha, rows, sparse=False):
         self.params = params
-        self.engine = engine_for(params, sizes, activations)
+        self.engine = engine_for(params, sizes, activations, sparse)
         self.objective, self.alpha = objective, float(alpha)
         dtype = params.dtype
         self.ws = self.engine.workspace(rows, dtype)
         self.scratch = np.empty((rows, sizes[-1]), dtype)
         self.grad, self.grads = Products().flat(tuple(sizes), dtype)
-        self.l2, l2_views = Products().flat(tuple(sizes), dtype)
-        self.weights = [(W, dW, l2W) for (W, _, _), (dW, _), (l2W, _) in
-                        zip(self.engine.layers, self.grads, l2_views)]
+        # alpha on every weight, 0 on every bias: the L2 term in two calls.
+        self.decay, decay_views = Products().flat(tuple(sizes), dtype)
+        for W, b in decay_views:
+            W.fill(self.alpha)
+            b.fill(0)
+        self.l2 = np.empty_like(self.grad)
 
     def loss_and_gradient(self, X, Y, w):
         """The batch's loss (a float); its gradient is left in :attr:`grad`.
@@ -290,12 +301,10 @@ class SklearnRun:
         engine.products.weights = column
         backward(engine, X, Y, 1, ws, self.grads)
         if self.alpha:
-            squares = 0.0
-            for W, dW, l2W in self.weights:
-                squares += float(np.vdot(W, W))
-                np.multiply(W, self.alpha, l2W)
-                np.add(dW, l2W, dW)
-            loss += 0.5 * self.alpha * squares / total
+            np.multiply(self.params, self.decay, self.l2)
+            np.add(self.grad, self.l2, self.grad)
+            # alpha * sum(W ** 2), halved
+            loss += 0.5 * float(np.vdot(self.l2, self.params)) / total
         np.divide(self.grad, total, self.grad)
         return loss
 
