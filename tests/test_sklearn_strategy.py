@@ -137,7 +137,7 @@ def test_the_start_is_sklearns(activation):
 
 def test_each_epochs_order_shuffles_the_previous_one():
     order = ReshuffledOrder(10, np.random.RandomState(0))
-    first, second = order().copy(), order().copy()
+    first, second = order(10).copy(), order(10).copy()
     # shuffling the first order with the next draws of the same generator
     rs = np.random.RandomState(0)
     idx = np.arange(10)
@@ -149,12 +149,13 @@ def test_each_epochs_order_shuffles_the_previous_one():
 
 
 def _run(sizes, alpha, rows, objective="squared_error", seed=0, sparse=False):
-    from matnn.activations import ACTIVATIONS
+    import matnn
 
     rng = np.random.default_rng(seed)
-    params = rng.normal(size=sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:])))
-    acts = [ACTIVATIONS["tanh"]] * (len(sizes) - 2) + [OBJECTIVES[objective].output]
-    return SklearnRun(params, sizes, acts, OBJECTIVES[objective], alpha, rows, sparse)
+    acts = ["tanh"] * (len(sizes) - 2) + [OBJECTIVES[objective].output]
+    net = matnn.Network([matnn.Dense(rng.normal(size=(o, i)), rng.normal(size=o), act)
+                         for i, o, act in zip(sizes[:-1], sizes[1:], acts)])
+    return SklearnRun(net, None, rows, OBJECTIVES[objective], alpha, sparse)
 
 
 def test_the_gradient_is_the_finite_difference_of_the_loss_with_weights_and_l2():

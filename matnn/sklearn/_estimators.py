@@ -37,9 +37,12 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ..activations import ACTIVATIONS, Activation, get_activation
 from ..backprop import block_rows, outputs
+from ..diagnostics import _first_caller_outside_matnn
 from ..layers import Dense
+from ..lbfgs import LBFGS
 from ..network import Network
-from ..optimizers import LBFGS, Optimizer
+from ..optimizer_base import Optimizer
+from ..training import Loop
 from ._optimizers import BiasCorrectedStepAdam, VelocitySGD
 from ._training import OBJECTIVES, ReshuffledOrder, SklearnRun, engine_for, initial_layers
 
@@ -58,7 +61,7 @@ class _MLP(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "activation": [StrOptions(HIDDEN_ACTIVATIONS), Activation, list, tuple],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"}), Optimizer, LBFGS],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"}), Optimizer],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -104,7 +107,9 @@ class _MLP(BaseEstimator):
             ) from None
 
     def _stochastic(self):
-        return isinstance(self.solver, Optimizer) or self.solver in STOCHASTIC
+        if isinstance(self.solver, Optimizer):
+            return not self.solver.full_batch
+        return self.solver in STOCHASTIC
 
     def _check_solver(self):
         if not self._stochastic():
@@ -229,11 +234,9 @@ class _MLP(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _run(self, rows, X):
-        net = self.network_
-        return SklearnRun(net.params, net.sizes, net._engine.activations,
-                          OBJECTIVES[self._objective_name()], self.alpha, rows,
-                          scipy.sparse.issparse(X))
+    def _run(self, rows, X, optimizer=None):
+        return SklearnRun(self.network_, optimizer, rows, OBJECTIVES[self._objective_name()],
+                          self.alpha, scipy.sparse.issparse(X))
 
     # -- L-BFGS -----------------------------------------------------------------------------
 
@@ -242,16 +245,16 @@ class _MLP(BaseEstimator):
                      else LBFGS(max_iter=self.max_iter, tol=self.tol))
         run = self._run(X.shape[0], X)
         params = self.network_.params
+        objective = run.objective_with_weights(X, Y, sample_weight)
         evaluated, calls = {}, [0]
 
         def loss_and_gradient(p):
             calls[0] += 1
-            params[...] = p
             with np.errstate(all="ignore"):
-                loss = run.loss_and_gradient(X, Y, sample_weight)
+                loss, grad = objective(p)
             evaluated.clear()
             evaluated[p.tobytes()] = loss
-            return loss, run.grad
+            return loss, grad
 
         def report(iteration, loss, x):
             if self.verbose:
@@ -273,7 +276,7 @@ class _MLP(BaseEstimator):
                 f"L-BFGS stopped before converging, after {result.nit} iterations: {why}. "
                 f"Raise max_iter (now {optimizer.max_iter}) or max_fun, or scale the data "
                 "(sklearn.preprocessing.StandardScaler).",
-                ConvergenceWarning, stacklevel=3,
+                ConvergenceWarning, stacklevel=_first_caller_outside_matnn(),
             )
 
     # -- the stochastic solvers -----------------------------------------------------------
@@ -324,19 +327,22 @@ class _MLP(BaseEstimator):
             if self.batch_size > n:
                 warnings.warn(
                     f"batch_size={self.batch_size} is larger than the {n} training samples; "
-                    f"it is clipped to {n}", stacklevel=3)
+                    f"it is clipped to {n}", stacklevel=_first_caller_outside_matnn())
             batch_size = min(self.batch_size, n)
-        run = self._run(batch_size, X)
+        run = self._run(batch_size, X, self._optimizer)
         order = ReshuffledOrder(n, self._random_state) if self.shuffle else None
         self.n_iter_ = 0
+        # matnn's one loop; scikit-learn's bookkeeping after every epoch is
+        # the callback, and its convergence reporting replaces matnn's.
+        loop = Loop(n, epochs=1 if incremental else self.max_iter, batch_size=batch_size,
+                    order=order, diagnose=False,
+                    callback=lambda record: self._after_epoch(record.loss, n, validation,
+                                                              incremental))
         try:
-            with np.errstate(all="ignore"):
-                _epochs(run, self._optimizer, (X, Y, w), batch_size, order,
-                        1 if incremental else self.max_iter,
-                        lambda loss: self._after_epoch(loss, n, validation, incremental))
+            loop.run(run, (X, Y) if w is None else (X, Y, w))
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by the user (KeyboardInterrupt).",
-                          stacklevel=3)
+                          stacklevel=_first_caller_outside_matnn())
         if self.early_stopping and self._best_params is not None:
             self.network_.params[...] = self._best_params
             # scikit-learn then trains its best weights themselves: until a
@@ -370,7 +376,7 @@ class _MLP(BaseEstimator):
                 f"the stochastic solver ran max_iter={self.max_iter} epochs without "
                 "converging; raise max_iter, or scale the data "
                 "(sklearn.preprocessing.StandardScaler).",
-                ConvergenceWarning, stacklevel=4,
+                ConvergenceWarning, stacklevel=_first_caller_outside_matnn(),
             )
         return True
 
@@ -445,40 +451,6 @@ def _as_dtype(X, dtype):
     if scipy.sparse.issparse(X):
         return X if X.dtype == dtype else X.astype(dtype)
     return np.ascontiguousarray(X, dtype=dtype)
-
-
-def _epochs(run, optimizer, arrays, batch_size, order, epochs, after_epoch):
-    """Train for up to ``epochs`` passes over the row-aligned ``arrays`` ``(X, Y, w)``.
-
-    Each epoch takes the rows in ``order()``'s order (in their own order
-    without one), in consecutive batches of ``batch_size``; its loss is the
-    mean of the batch losses weighted by their rows. ``after_epoch(loss)``
-    returning False stops.
-    """
-    X, Y, w = arrays
-    n = X.shape[0]
-    dense = [a for a in (X, Y, w) if isinstance(a, np.ndarray)]
-    buffers = {id(a): np.empty_like(a) for a in dense} if order is not None else {}
-
-    def gathered(a, idx):
-        if a is None or scipy.sparse.issparse(a):
-            return None if a is None else a[idx]
-        return np.take(a, idx, axis=0, out=buffers[id(a)], mode="clip")
-
-    for _ in range(epochs):
-        if order is not None:
-            idx = order()
-            X_epoch, Y_epoch, w_epoch = (gathered(a, idx) for a in (X, Y, w))
-        else:
-            X_epoch, Y_epoch, w_epoch = X, Y, w
-        total = 0.0
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            wb = None if w_epoch is None else w_epoch[start:stop]
-            loss = run.step(optimizer, X_epoch[start:stop], Y_epoch[start:stop], wb)
-            total += loss * (stop - start)
-        if not after_epoch(total / n):
-            return
 
 
 class MLPClassifier(ClassifierMixin, _MLP):

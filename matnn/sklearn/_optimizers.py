@@ -1,6 +1,7 @@
 """scikit-learn's two stochastic update rules, as matnn optimizers.
 
-Both act on matnn's flat parameter buffer like every :class:`matnn.Optimizer`;
+Both act on matnn's flat parameter buffer like every step optimizer
+(:class:`matnn.optimizer_base.StepOptimizer`);
 they differ from :class:`matnn.SGD` and :class:`matnn.Adam` (PyTorch's rules)
 in where the learning rate and ``eps`` enter, and that difference shows in
 the parameters after a few hundred steps.
@@ -38,12 +39,13 @@ import math
 
 import numpy as np
 
-from ..optimizers import Optimizer, _hyperparameter
+from ..optimizer_base import StepOptimizer
+from ..validation import check_real
 
 __all__ = ["VelocitySGD", "BiasCorrectedStepAdam"]
 
 
-class VelocitySGD(Optimizer):
+class VelocitySGD(StepOptimizer):
     """scikit-learn's SGD: a velocity that carries the learning rate (see the module).
 
     Parameters
@@ -68,12 +70,9 @@ class VelocitySGD(Optimizer):
     def __init__(self, learning_rate, momentum=0.9, nesterov=True):
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
-        self._setup({
-            "learning_rate": _hyperparameter(learning_rate, "learning_rate", 0.0, above=True),
-            "momentum": _hyperparameter(momentum, "momentum", 0.0),
-            "nesterov": bool(nesterov),
-            "weight_decay": 0.0,
-        })
+        super().__init__(learning_rate=check_real(learning_rate, "learning_rate", 0, above=True),
+                         momentum=check_real(momentum, "momentum", 0.0),
+                         nesterov=bool(nesterov), weight_decay=0.0)
         self.rate = self.learning_rate
 
     @property
@@ -106,7 +105,7 @@ class VelocitySGD(Optimizer):
         return update
 
 
-class BiasCorrectedStepAdam(Optimizer):
+class BiasCorrectedStepAdam(StepOptimizer):
     """scikit-learn's Adam: bias corrections in the step, ``eps`` outside them (see the module).
 
     Parameters
@@ -129,13 +128,11 @@ class BiasCorrectedStepAdam(Optimizer):
     def __init__(self, learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8):
         if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self._setup({
-            "learning_rate": _hyperparameter(learning_rate, "learning_rate", 0.0, above=True),
-            "betas": tuple(_hyperparameter(b, f"betas[{i}]", 0.0, below=1.0)
-                           for i, b in enumerate(betas)),
-            "eps": _hyperparameter(eps, "eps", 0.0, above=True),
-            "weight_decay": 0.0,
-        })
+        super().__init__(
+            learning_rate=check_real(learning_rate, "learning_rate", 0, above=True),
+            betas=tuple(check_real(b, f"betas[{i}]", 0.0, below=1.0) for i, b in enumerate(betas)),
+            eps=check_real(eps, "eps", 0.0, above=True),
+            weight_decay=0.0)
 
     @property
     def betas(self):

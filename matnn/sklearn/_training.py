@@ -36,6 +36,7 @@ from sklearn.utils import shuffle
 from ..activations import ACTIVATIONS, Activation
 from ..backprop import Engine, Products, backward, forward
 from ..losses import Loss
+from ..network_run import _NetworkRun
 
 __all__ = [
     "EXP",
@@ -236,20 +237,29 @@ def engine_for(params, sizes, activations, sparse=False):
 
 # -- one step ------------------------------------------------------------------------
 
-class SklearnRun:
-    """scikit-learn's loss and gradient of a batch, and its step, on matnn's passes.
+class SklearnRun(_NetworkRun):
+    """A network's run that trains as scikit-learn's MLP does (see the module).
+
+    A :class:`matnn.training.Run` for :class:`matnn.training.Loop`: its step
+    takes ``(X_b, Y_b)`` or ``(X_b, Y_b, w_b)`` with the rows' sample
+    weights, adds the L2 term, keeps the batch's loss from the forward pass
+    it already made, and steps the optimizer; an epoch's loss is the mean of
+    those batch losses weighted by their rows, so no pass is made to
+    evaluate it. Parameters that stop being finite do not stop the run:
+    scikit-learn trains on, and its estimator reports them at the end.
 
     Parameters
     ----------
-    params : ndarray of shape (n_params,)
-        The network's parameters (``Network.params``), updated in place.
-    sizes : tuple of int
-    activations : sequence of Activation, one per layer
+    net : Network
+        Its ``params`` are trained in place.
+    optimizer : Optimizer
+        A step optimizer, or None for a run that only computes
+        :meth:`loss_and_gradient` (L-BFGS's objective).
+    rows : int
+        The most rows a batch (for L-BFGS: the data) will have.
     objective : Objective
     alpha : float >= 0
         The L2 strength.
-    rows : int
-        The most rows a batch will have.
     sparse : bool
         Whether the batches' ``X`` will be scipy sparse matrices.
 
@@ -268,22 +278,27 @@ class SklearnRun:
     scikit-learn computes them.
     """
 
-    def __init__(self, params, sizes, activations, objective, alpha, rows, sparse=False):
-        self.params = params
-        self.engine = engine_for(params, sizes, activations, sparse)
+    classifies = False
+
+    def __init__(self, net, optimizer, rows, objective, alpha, sparse=False):
+        super().__init__(net, optimizer, None, rows)
+        sizes, dtype = net.sizes, net.dtype
+        self.engine = engine_for(net.params, sizes, net._activations, sparse)
         self.objective, self.alpha = objective, float(alpha)
-        dtype = params.dtype
         self.ws = self.engine.workspace(rows, dtype)
         self.scratch = np.empty((rows, sizes[-1]), dtype)
-        self.grad, self.grads = Products().flat(tuple(sizes), dtype)
+        self.grad, self.grads = Products().flat(sizes, dtype)
         # alpha on every weight, 0 on every bias: the L2 term in two calls.
-        self.decay, decay_views = Products().flat(tuple(sizes), dtype)
+        self.decay, decay_views = Products().flat(sizes, dtype)
         for W, b in decay_views:
             W.fill(self.alpha)
             b.fill(0)
         self.l2 = np.empty_like(self.grad)
+        if optimizer is not None:
+            self.update = optimizer.step
+            self.step = self.make_step(rows)
 
-    def loss_and_gradient(self, X, Y, w):
+    def loss_and_gradient(self, X, Y, w=None):
         """The batch's loss (a float); its gradient is left in :attr:`grad`.
 
         Parameters
@@ -308,11 +323,34 @@ class SklearnRun:
         np.divide(self.grad, total, self.grad)
         return loss
 
-    def step(self, optimizer, X, Y, w):
-        """One update of the parameters; returns the batch's loss before it."""
-        loss = self.loss_and_gradient(X, Y, w)
-        optimizer.step(self.params, self.grad)
-        return loss
+    def make_step(self, batch_size):
+        """The step ``(X_b, Y_b[, w_b]) -> loss``: the batch's loss before one update."""
+        loss_and_gradient, update = self.loss_and_gradient, self.update
+        params, grad = self.params, self.grad
+
+        def step(Xb, Yb, wb=None):
+            loss = loss_and_gradient(Xb, Yb, wb)
+            update(params, grad)
+            return loss
+
+        return step
+
+    def epoch(self, batches, X, Y, truth):
+        """One pass over ``batches``; the mean of the batch losses, weighted by their rows."""
+        step, total = self.step, 0.0
+        for batch in batches:
+            total += step(*batch) * batch[0].shape[0]
+        return total / X.shape[0], None, False
+
+    def objective_with_weights(self, X, Y, w):
+        """``p -> (loss, gradient)`` over all of ``X`` with weights ``w``, for L-BFGS."""
+        params, loss_and_gradient = self.params, self.loss_and_gradient
+
+        def objective(p):
+            params[...] = p
+            return loss_and_gradient(X, Y, w), self.grad
+
+        return objective
 
 
 # -- the epochs' order and the start ----------------------------------------------------
@@ -320,7 +358,7 @@ class SklearnRun:
 class ReshuffledOrder:
     """Each epoch's sample order: the previous one, shuffled again.
 
-    scikit-learn shuffles the *previous* order with
+    A shuffle strategy for :class:`matnn.training.Loop`. scikit-learn shuffles the *previous* order with
     :func:`sklearn.utils.shuffle` and its ``RandomState``, so epoch ``k``'s
     order depends on every shuffle before it.
 
@@ -334,7 +372,7 @@ class ReshuffledOrder:
         self.order = np.arange(n)
         self.random_state = random_state
 
-    def __call__(self):
+    def __call__(self, n):
         self.order = shuffle(self.order, random_state=self.random_state)
         return self.order
 
