@@ -375,11 +375,18 @@ class Loop:
         As :func:`fit` describes them.
     callback : callable ``EpochRecord -> None | bool``, optional
         As :func:`fit` describes it; returning False stops.
+    diagnose : bool
+        Evaluate the loss before the first epoch, and at the end warn
+        (:class:`LossIncreasedWarning`) when training made the model worse
+        or left it stuck. A caller that reports on convergence its own way
+        (:mod:`matnn.sklearn`, as scikit-learn does) turns it off; the loop
+        then never calls the run's ``evaluate`` on the training data nor
+        its ``stuck``.
     """
 
     def __init__(self, n, *, epochs, batch_size=None, order=None, validation=None,
                  patience=None, min_delta=0.0, restore_best=False, log_every=None,
-                 callback=None):
+                 callback=None, diagnose=True):
         self.epochs = check_int(epochs, "epochs", 0)
         self.batch_size = min(n, 32 if batch_size is None else check_int(batch_size, "batch_size", 1))
         if order is not None and not callable(order):
@@ -396,6 +403,9 @@ class Loop:
         self.restore_best = bool(restore_best)
         self.log_every = None if log_every is None else check_int(log_every, "log_every", 1)
         self.callback = check_callback(callback)
+        if not isinstance(diagnose, (bool, np.bool_)):
+            raise TypeError(f"diagnose must be True or False, got {diagnose!r}")
+        self.diagnose = bool(diagnose)
 
     def run(self, run, data):
         """Train ``run`` on ``data``; return the :class:`~matnn.History`.
@@ -407,32 +417,37 @@ class Loop:
             ``(X, Y)``, then any further per-row arrays (sample weights,
             say): all with ``n`` rows, shuffled and batched together, so
             each batch is a tuple of the same length. ``X`` and ``Y`` are
-            what :meth:`Run.evaluate` is given.
+            what :meth:`Run.evaluate` is given. ``X`` may also be a scipy
+            sparse matrix in CSR format (for a run whose products take one):
+            a shuffled epoch then gathers its rows by indexing, into a new
+            matrix.
         """
         X, Y = data[:2]
         n, batch_size = X.shape[0], self.batch_size
         if any(a.shape[0] != n for a in data):
             raise ValueError(f"the arrays to train on must have {n} rows each, got "
                              f"{[a.shape[0] for a in data]}")
-        if self.order is not None:
+        dense = all(isinstance(a, np.ndarray) for a in data)
+        if self.order is not None and dense:
             # Each epoch gathers the data in its new order into these buffers,
             # so the batches (views into them) are made once.
             shuffled = tuple(np.empty_like(a) for a in data)
             batches = _split(shuffled, batch_size)
         else:
             batches = _split(data, batch_size)
-        start = run.full(run.evaluate(X, Y, None)[0])
+        members = () if run.members is None else (run.members,)
+        start = run.full(run.evaluate(X, Y, None)[0]) if self.diagnose else None
         # The right answers, for the accuracy: found once, not every epoch.
         truth = run.truth(Y) if run.classifies else None
-        start_params = run.params_full().copy()
+        start_params = run.params_full().copy() if self.diagnose else None
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
         best = best_params = None
         validated = self.validation is not None
         if validated:
             Xv, Yv = self.validation
             val_truth = run.truth(Yv) if run.classifies else None
-            best = np.full(np.shape(start), np.inf)
-            best_epoch = np.full(np.shape(start), -1)
+            best = np.full(members, np.inf)
+            best_epoch = np.full(members, -1)
             if self.restore_best:
                 best_params = run.params_full().copy()
         stopped_early = False
@@ -445,10 +460,13 @@ class Loop:
                         break
                     if self.order is not None:
                         order = _checked_order(self.order(n), n)
-                        for a, into in zip(data, shuffled):
-                            # A checked permutation is in range; "clip" spares
-                            # take's checked copy through a buffer.
-                            np.take(a, order, axis=0, out=into, mode="clip")
+                        if dense:
+                            for a, into in zip(data, shuffled):
+                                # A checked permutation is in range; "clip" spares
+                                # take's checked copy through a buffer.
+                                np.take(a, order, axis=0, out=into, mode="clip")
+                        else:
+                            batches = _split(tuple(a[order] for a in data), batch_size)
                     loss, acc, bad = run.epoch(batches, X, Y, truth)
                     # A network's flag is a bool, an ensemble's an array (np.any
                     # costs microseconds per epoch on a bool).
@@ -487,12 +505,14 @@ class Loop:
                             break
                     if stopped_early:
                         break
-                stuck = stuck_by_training(run, X, Y, start_params) if losses else False
+                if self.diagnose:
+                    stuck = stuck_by_training(run, X, Y, start_params) if losses else False
             if best_params is not None:
                 run.load_full(best_params, np.asarray(best_epoch >= 0))
         finally:
             run.finish()
-        warn_if_worse(start, losses[-1] if losses else start, stuck)
+        if self.diagnose:
+            warn_if_worse(start, losses[-1] if losses else start, stuck)
 
         def curve(values, recorded=True):
             if not recorded:

@@ -193,3 +193,64 @@ def test_extra_arrays_must_have_the_rows_of_x():
     X, y = people(6, seed=0)
     with pytest.raises(ValueError, match="must have 6 rows each"):
         loop_fit(Network.from_sizes([2, 3, 1], seed=0), X, y, None, np.arange(5.0))
+
+
+# -- a loop that does not diagnose, and a sparse X -------------------------------------
+
+class Counting(_NetworkRun):
+    """A run that counts the passes the loop asks of it over the training data."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.evaluated = self.stuck_checked = 0
+
+    def evaluate(self, X, Y, truth):
+        self.evaluated += 1
+        return super().evaluate(X, Y, truth)
+
+    def stuck(self, X, Y):
+        self.stuck_checked += 1
+        return super().stuck(X, Y)
+
+
+@pytest.mark.parametrize("diagnose", [True, False])
+def test_without_diagnose_the_loop_asks_no_start_loss_no_stuck_check_and_never_warns(diagnose):
+    X, y = people(20, seed=0)
+    net = Network.from_sizes([2, 3, 1], seed=1)
+    X, Y = net._prepare(X, y)
+    # A rate this large makes this network clearly worse, which the loop
+    # reports only when it diagnoses.
+    loop = Loop(20, epochs=3, batch_size=5, diagnose=diagnose)
+    run = Counting(net, matnn.SGD(200.0), loop.batch_size, 20)
+    if diagnose:
+        with pytest.warns(matnn.LossIncreasedWarning):
+            loop.run(run, (X, Y))
+    else:
+        loop.run(run, (X, Y))
+    # Every epoch evaluates its loss; diagnosing adds the start and the stuck check.
+    assert (run.evaluated, run.stuck_checked) == ((4, 1) if diagnose else (3, 0))
+
+
+def test_a_sparse_x_is_shuffled_and_batched_by_its_rows():
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    X = np.arange(12.0).reshape(6, 2)
+    sparse = scipy_sparse.csr_matrix(X)
+    seen = []
+
+    class Rows(_NetworkRun):
+        def epoch(self, batches, X, Y, truth):
+            seen.extend((Xb.toarray(), Yb.copy()) for Xb, Yb in batches)
+            return 0.0, None, False
+
+    net = Network.from_sizes([2, 1], seed=0)
+    Y = np.arange(6.0)[:, None]
+    loop = Loop(6, epochs=2, batch_size=4, order=RandomPermutation(3), diagnose=False)
+    loop.run(Rows(net, matnn.SGD(0.1), 4, 6), (sparse, Y))
+    assert [b[0].shape[0] for b in seen] == [4, 2, 4, 2]
+    for Xb, Yb in seen:
+        # Y's value is its row's number: each X row travelled with its Y.
+        np.testing.assert_array_equal(Xb, X[Yb[:, 0].astype(int)])
+    rng = np.random.default_rng(3)
+    for epoch in range(2):
+        order = np.concatenate([Yb[:, 0] for _, Yb in seen[2 * epoch:2 * epoch + 2]])
+        np.testing.assert_array_equal(order, rng.permutation(6))

@@ -1,0 +1,20 @@
+"""scikit-learn's MLPClassifier and MLPRegressor, trained by matnn: a drop-in.
+
+>>> from matnn.sklearn import MLPClassifier, MLPRegressor
+
+Same parameters, fitted attributes and answers as scikit-learn 1.9's
+``sklearn.neural_network`` estimators, on matnn's engine; see
+:mod:`matnn.sklearn._estimators`. Needs scikit-learn (``pip install
+'matnn[sklearn]'``); ``import matnn`` itself never imports it.
+"""
+
+try:
+    import sklearn  # noqa: F401
+except ImportError:
+    raise ImportError(
+        "matnn.sklearn needs scikit-learn: pip install 'matnn[sklearn]'"
+    ) from None
+
+from ._estimators import MLPClassifier, MLPRegressor
+
+__all__ = ["MLPClassifier", "MLPRegressor"]

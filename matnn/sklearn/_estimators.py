@@ -1,0 +1,808 @@
+"""MLPClassifier and MLPRegressor: scikit-learn's estimators, trained by matnn.
+
+They take scikit-learn 1.9's parameters with their defaults and meanings,
+fit the same model from the same data and ``random_state`` (the same start,
+shuffles, validation split, losses, updates, schedules and stopping; see
+:mod:`matnn.sklearn._training`), and set the same fitted attributes, so they
+go wherever scikit-learn's go: pipelines, cross-validation, grid search.
+
+Beyond scikit-learn's:
+
+- ``activation`` also takes any matnn activation (a name or an
+  :class:`~matnn.Activation`), or a list of them, one per hidden layer;
+- ``solver`` also takes a matnn optimizer object (a copy of it trains, with
+  PyTorch's update rules) or a :class:`matnn.LBFGS`;
+- ``network_`` is the trained :class:`matnn.Network` (layer ``i``'s ``W`` is
+  ``coefs_[i].T``); ``coefs_`` and ``intercepts_`` are views into it.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+import scipy.sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ..activations import ACTIVATIONS, Activation, get_activation
+from ..backprop import block_rows, outputs
+from ..diagnostics import _first_caller_outside_matnn
+from ..layers import Dense
+from ..lbfgs import LBFGS
+from ..network import Network
+from ..optimizer_base import Optimizer
+from ..training import Loop
+from ._optimizers import BiasCorrectedStepAdam, VelocitySGD
+from ._training import OBJECTIVES, ReshuffledOrder, SklearnRun, engine_for, initial_layers
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+#: scikit-learn's hidden activations and the matnn built-ins they are.
+SKLEARN_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
+                       "relu": "relu"}
+HIDDEN_ACTIVATIONS = set(SKLEARN_ACTIVATIONS) | (set(ACTIVATIONS) - {"softmax"})
+STOCHASTIC = ("sgd", "adam")
+
+
+class _MLP(BaseEstimator):
+    """What the two estimators share: parameters, the fit and the forward pass."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "activation": [StrOptions(HIDDEN_ACTIVATIONS), Activation, list, tuple],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"}), Optimizer],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"),
+                             Options(numbers.Real, {np.inf})],
+        "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    # -- the fitted model -------------------------------------------------------------
+
+    @property
+    def coefs_(self):
+        """list of ndarray, ``coefs_[i]`` of shape (n_units[i], n_units[i + 1]): ``W.T`` views."""
+        return [layer.W.T for layer in self._network().layers]
+
+    @property
+    def intercepts_(self):
+        """list of ndarray, ``intercepts_[i]`` of shape (n_units[i + 1],): ``b`` views."""
+        return [layer.b for layer in self._network().layers]
+
+    def _network(self):
+        try:
+            return vars(self)["network_"]
+        except KeyError:
+            raise AttributeError(
+                f"this {type(self).__name__} is not fitted yet: it has no coefs_ or "
+                "intercepts_ before fit"
+            ) from None
+
+    def _stochastic(self):
+        if isinstance(self.solver, Optimizer):
+            return not self.solver.full_batch
+        return self.solver in STOCHASTIC
+
+    def _check_solver(self):
+        if not self._stochastic():
+            raise AttributeError(
+                f"partial_fit is only available for the stochastic solvers ('sgd', 'adam' or "
+                f"a matnn optimizer object); {self.solver!r} is not one"
+            )
+        return True
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        if "_optimizer" in state:
+            # A stepping optimizer holds its bound update; its copy holds the state only.
+            state["_optimizer"] = state["_optimizer"].copy()
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- fit ------------------------------------------------------------------------------
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix (CSR or CSC) of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classifier) or real targets (regressor).
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _hidden_activations(self, n_hidden):
+        acts = self.activation
+        if isinstance(acts, (list, tuple)):
+            if len(acts) != n_hidden:
+                raise ValueError(
+                    f"activation lists {len(acts)} activations but hidden_layer_sizes has "
+                    f"{n_hidden} hidden layers; give one, or one per hidden layer"
+                )
+        else:
+            acts = [acts] * n_hidden
+        return [get_activation(SKLEARN_ACTIVATIONS.get(a, a) if isinstance(a, str) else a,
+                               "activation") for a in acts]
+
+    def _fit(self, X, y, sample_weight, incremental):
+        hidden = self._hidden_sizes()
+        first_pass = "network_" not in vars(self) or not (self.warm_start or incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        self.n_outputs_ = Y.shape[1]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(Y, [X.shape[1], *hidden, self.n_outputs_], X.dtype)
+        net = self.network_
+        X = _as_dtype(X, net.dtype)
+        if scipy.sparse.issparse(X):
+            # Batches are rows: CSR slices them without copying the matrix.
+            X = X.tocsr()
+        Y = np.asarray(Y, net.dtype)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, net.dtype)
+        if self._stochastic():
+            self._fit_stochastic(X, Y, sample_weight, incremental)
+        else:
+            self._fit_lbfgs(X, Y, sample_weight)
+        if not np.isfinite(net.params).all():
+            # The wording scikit-learn's own tests expect.
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                "large values and need to be preprocessed."
+            )
+        return self
+
+    def _initialize(self, Y, sizes, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(sizes)
+        self.out_activation_ = self._output_name()
+        objective = OBJECTIVES[self._objective_name()]
+        hidden = self._hidden_activations(len(sizes) - 2)
+        # scikit-learn's bound uses 2 for a logistic network, 6 otherwise; the
+        # output layer takes the factor of the layer before it.
+        if not hidden:
+            hidden_act = self.activation
+            logistic = isinstance(hidden_act, str) and hidden_act in ("logistic", "sigmoid")
+            factors = [2.0 if logistic else 6.0]
+        else:
+            factors = [2.0 if act is ACTIVATIONS["sigmoid"] else 6.0 for act in hidden]
+            factors.append(factors[-1])
+        layers = initial_layers(self._random_state, sizes, factors, dtype)
+        self.network_ = Network(
+            [Dense(W, b, act) for (W, b), act in zip(layers, [*hidden, objective.output])],
+            loss=objective.network_loss)
+        self._best_params = self.network_.params.copy()
+        if self._stochastic():
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _run(self, rows, X, optimizer=None):
+        return SklearnRun(self.network_, optimizer, rows, OBJECTIVES[self._objective_name()],
+                          self.alpha, scipy.sparse.issparse(X))
+
+    # -- L-BFGS -----------------------------------------------------------------------------
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        optimizer = (copy.deepcopy(self.solver) if isinstance(self.solver, LBFGS)
+                     else LBFGS(max_iter=self.max_iter, tol=self.tol))
+        run = self._run(X.shape[0], X)
+        params = self.network_.params
+        objective = run.objective_with_weights(X, Y, sample_weight)
+        evaluated, calls = {}, [0]
+
+        def loss_and_gradient(p):
+            calls[0] += 1
+            with np.errstate(all="ignore"):
+                loss, grad = objective(p)
+            evaluated.clear()
+            evaluated[p.tobytes()] = loss
+            return loss, grad
+
+        def report(iteration, loss, x):
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (iteration + 1, loss))
+            # scipy checks its own maxfun at this very point of an iteration.
+            return calls[0] > self.max_fun
+
+        result = optimizer.minimize(loss_and_gradient, params.astype(np.float64),
+                                    callback=report)
+        params[...] = result.x
+        self.n_iter_ = min(result.nit, optimizer.max_iter)
+        self.loss_ = evaluated.get(result.x.tobytes())
+        if self.loss_ is None:
+            self.loss_ = loss_and_gradient(result.x)[0]
+        if not result.success:
+            why = (f"{calls[0]} evaluations of the loss passed max_fun={self.max_fun}"
+                   if calls[0] > self.max_fun else result.message)
+            warnings.warn(
+                f"L-BFGS stopped before converging, after {result.nit} iterations: {why}. "
+                f"Raise max_iter (now {optimizer.max_iter}) or max_fun, or scale the data "
+                "(sklearn.preprocessing.StandardScaler).",
+                ConvergenceWarning, stacklevel=_first_caller_outside_matnn(),
+            )
+
+    # -- the stochastic solvers -----------------------------------------------------------
+
+    def _new_optimizer(self):
+        if isinstance(self.solver, Optimizer):
+            optimizer = copy.deepcopy(self.solver)
+            optimizer.reset()
+            return optimizer
+        if self.solver == "sgd":
+            return VelocitySGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+        return BiasCorrectedStepAdam(self.learning_rate_init, (self.beta_1, self.beta_2),
+                                     self.epsilon)
+
+    def _split(self, X, Y, sample_weight):
+        """The training rows and, with early stopping, the validation rows (y as labels)."""
+        if not self.early_stopping:
+            return (X, Y, sample_weight), None
+        # Stratified only for one output: a binary classifier.
+        stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 else None
+        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+        parts = train_test_split(*arrays, random_state=self._random_state,
+                                 test_size=self.validation_fraction, stratify=stratify)
+        train, val = parts[0::2], parts[1::2]
+        if val[0].shape[0] < 2:
+            # The wording scikit-learn's own tests expect.
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                "of your dataset."
+            )
+        if sample_weight is None:
+            train, val = (*train, None), (*val, None)
+        return train, val
+
+    def _fit_stochastic(self, X, Y, sample_weight, incremental):
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._new_optimizer()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        (X, Y, w), validation = self._split(X, Y, sample_weight)
+        if validation is not None:
+            Xv, Yv, wv = validation
+            validation = (Xv, self._labels(Yv), wv)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn(
+                    f"batch_size={self.batch_size} is larger than the {n} training samples; "
+                    f"it is clipped to {n}", stacklevel=_first_caller_outside_matnn())
+            batch_size = min(self.batch_size, n)
+        run = self._run(batch_size, X, self._optimizer)
+        order = ReshuffledOrder(n, self._random_state) if self.shuffle else None
+        self.n_iter_ = 0
+        # matnn's one loop; scikit-learn's bookkeeping after every epoch is
+        # the callback, and its convergence reporting replaces matnn's.
+        loop = Loop(n, epochs=1 if incremental else self.max_iter, batch_size=batch_size,
+                    order=order, diagnose=False,
+                    callback=lambda record: self._after_epoch(record.loss, n, validation,
+                                                              incremental))
+        try:
+            loop.run(run, (X, Y) if w is None else (X, Y, w))
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by the user (KeyboardInterrupt).",
+                          stacklevel=_first_caller_outside_matnn())
+        if self.early_stopping and self._best_params is not None:
+            self.network_.params[...] = self._best_params
+            # scikit-learn then trains its best weights themselves: until a
+            # later epoch improves on them, the best are the live parameters.
+            self._best_params = None
+
+    def _after_epoch(self, loss, n, validation, incremental):
+        """scikit-learn's bookkeeping after an epoch; returns whether to go on."""
+        self.n_iter_ += 1
+        self.loss_ = loss
+        self.t_ += n
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print("Iteration %d, loss = %.8f" % (self.n_iter_, loss))
+        self._count_no_improvement(validation)
+        optimizer = self._optimizer
+        if self.learning_rate == "invscaling" and isinstance(optimizer, VelocitySGD):
+            optimizer.rate = self.learning_rate_init / (self.t_ + 1) ** self.power_t
+        if self._no_improvement_count > self.n_iter_no_change:
+            what = ("validation score did not improve" if self.early_stopping
+                    else "training loss did not improve")
+            message = (f"The {what} by more than tol={self.tol:f} for "
+                       f"{self.n_iter_no_change} consecutive epochs.")
+            if self._plateau_stops(message):
+                return False
+            self._no_improvement_count = 0
+        if incremental:
+            return False
+        if self.n_iter_ == self.max_iter:
+            warnings.warn(
+                f"the stochastic solver ran max_iter={self.max_iter} epochs without "
+                "converging; raise max_iter, or scale the data "
+                "(sklearn.preprocessing.StandardScaler).",
+                ConvergenceWarning, stacklevel=_first_caller_outside_matnn(),
+            )
+        return True
+
+    def _plateau_stops(self, message):
+        """Stop, or with the 'adaptive' schedule divide the rate by 5 and go on."""
+        optimizer = self._optimizer
+        if self.learning_rate != "adaptive" or not isinstance(optimizer, VelocitySGD):
+            if self.verbose:
+                print(message + " Stopping.")
+            return True
+        if optimizer.rate <= 1e-6:
+            if self.verbose:
+                print(message + " The learning rate is too small. Stopping.")
+            return True
+        optimizer.rate /= 5.0
+        if self.verbose:
+            print(message + " Setting the learning rate to %f" % optimizer.rate)
+        return False
+
+    def _count_no_improvement(self, validation):
+        if validation is not None:
+            score = self._validation_score(*validation)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self.network_.params.copy()
+        else:
+            loss = self.loss_curve_[-1]
+            if loss > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if loss < self.best_loss_:
+                self.best_loss_ = loss
+
+    def _validation_score(self, X, y, sample_weight):
+        predicted = self._from_outputs(self._forward(X))
+        # Only real-valued predictions can be NaN; class labels never are.
+        if predicted.dtype.kind == "f" and not np.isfinite(predicted).all():
+            return np.nan
+        return float(self._score_function(y, predicted, sample_weight=sample_weight))
+
+    # -- the forward pass ---------------------------------------------------------------------
+
+    def _forward(self, X):
+        """The network's outputs for validated ``X``, shape (n_samples, n_outputs_)."""
+        net = self.network_
+        X = _as_dtype(X, net.dtype)
+        if scipy.sparse.issparse(X):
+            X = X.tocsr()
+        engine = engine_for(net.params, net.sizes, net._engine.activations,
+                            scipy.sparse.issparse(X))
+        n = X.shape[0]
+        out = np.empty((n, net.n_out), net.dtype)
+        ws = engine.workspace(block_rows(n, net.sizes), net.dtype)
+        with np.errstate(all="ignore"):
+            return outputs(engine, X, ws, out)
+
+    def _validated_outputs(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return self._forward(X)
+
+
+def _as_dtype(X, dtype):
+    if scipy.sparse.issparse(X):
+        return X if X.dtype == dtype else X.astype(dtype)
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+class MLPClassifier(ClassifierMixin, _MLP):
+    """A multi-layer perceptron classifier: scikit-learn's, trained by matnn.
+
+    Same parameters, defaults and fitted attributes as
+    ``sklearn.neural_network.MLPClassifier`` 1.9, and the same fitted model
+    from the same data and ``random_state``. The output is a softmax over
+    the classes (multiclass) or one logistic unit per output (binary,
+    multilabel), trained on the log loss plus ``alpha / 2`` times the
+    squared weights.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or array-like of int, default=(100,)
+        The width of each hidden layer.
+    activation : str, Activation, or a list of them, default="relu"
+        The hidden layers' activation: scikit-learn's "identity", "logistic",
+        "tanh", "relu", or any matnn activation name or object; a list gives
+        one per hidden layer.
+    solver : {"lbfgs", "sgd", "adam"}, matnn Optimizer or matnn.LBFGS, default="adam"
+        scikit-learn's solvers; a matnn optimizer object trains a copy of
+        itself with its own (PyTorch's) rule, and a ``matnn.LBFGS`` its own
+        ``max_iter`` and ``tol``.
+    alpha : float >= 0, default=1e-4
+        L2 strength; the term is divided by the batch's total weight.
+    batch_size : int >= 1 or "auto", default="auto"
+        ``min(200, n_samples)`` for "auto". Not used by lbfgs.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The schedule of "sgd": constant; ``learning_rate_init / (t_ + 1) **
+        power_t`` after each epoch; or divided by 5 whenever
+        ``n_iter_no_change`` epochs pass without improving by ``tol``.
+    learning_rate_init : float > 0, default=1e-3
+    power_t : float >= 0, default=0.5
+    max_iter : int >= 1, default=200
+        Epochs for the stochastic solvers, iterations for lbfgs.
+    shuffle : bool, default=True
+    random_state : None, int or numpy.random.RandomState, default=None
+        Seeds the start, the validation split and the shuffles.
+    tol : float >= 0, default=1e-4
+    verbose : bool or int, default=False
+    warm_start : bool, default=False
+    momentum : float in [0, 1], default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified for a
+        binary target) and stop when its accuracy stops improving by ``tol``.
+    validation_fraction : float in [0, 1), default=0.1
+    beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
+    epsilon : float > 0, default=1e-8
+    n_iter_no_change : int >= 1 or inf, default=10
+    max_fun : int >= 1, default=15000
+        lbfgs's most evaluations of the loss.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    loss_ : float
+    best_loss_ : float or None
+    loss_curve_ : list of float, one per epoch
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    t_ : int
+        Training samples seen.
+    coefs_ : list of ndarray, ``coefs_[i]`` of shape (n_units[i], n_units[i + 1])
+    intercepts_ : list of ndarray, ``intercepts_[i]`` of shape (n_units[i + 1],)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_iter_ : int
+    n_layers_ : int
+    n_outputs_ : int
+    out_activation_ : str
+    network_ : matnn.Network
+        The trained network; ``network_.predict(X)`` gives the outputs
+        ``predict_proba`` is made of.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from matnn.sklearn import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier((8,), solver="lbfgs", random_state=0, max_iter=500).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    _score_function = staticmethod(accuracy_score)
+
+    def _objective_name(self):
+        return "log_loss" if self._label_binarizer.y_type_ == "multiclass" else "binary_log_loss"
+
+    def _output_name(self):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or not (self.warm_start or incremental):
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    # The wording scikit-learn's own tests expect.
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in "
+                        f"the previous call to fit. Previously got {self.classes_}, `y` has "
+                        f"{classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    f"y holds classes that are not in classes_: classes_ is {self.classes_}, "
+                    f"y has {classes}"
+                )
+        return X, self._label_binarizer.transform(y).astype(bool)
+
+    def _labels(self, Y):
+        """Class labels from 0/1 rows of shape (n, n_outputs_)."""
+        return self._label_binarizer.inverse_transform(Y[:, 0] if self.n_outputs_ == 1 else Y)
+
+    def _from_outputs(self, P):
+        return self._label_binarizer.inverse_transform(P[:, 0] if self.n_outputs_ == 1 else P)
+
+    def predict(self, X):
+        """The predicted classes.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), or (n_samples, n_classes) for multilabel
+        """
+        return self._from_outputs(self._validated_outputs(X))
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over ``X`` and ``y``, from where the model is.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        sample_weight : array-like of shape (n_samples,), optional
+        classes : array-like of shape (n_classes,)
+            Every class of the whole data: needed on the first call only.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict_proba(self, X):
+        """The probability of each class.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``; for a binary problem
+            ``[1 - p, p]`` from the network's one output ``p``.
+        """
+        P = self._validated_outputs(X)
+        if self.n_outputs_ == 1:
+            return np.hstack([1 - P, P])
+        return P
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        P = self.predict_proba(X)
+        return np.log(P, out=P)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _MLP):
+    """A multi-layer perceptron regressor: scikit-learn's, trained by matnn.
+
+    Same parameters, defaults and fitted attributes as
+    ``sklearn.neural_network.MLPRegressor`` 1.9, and the same fitted model
+    from the same data and ``random_state``; every parameter but ``loss``
+    is as in :class:`MLPClassifier`.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        Half the squared error with an identity output, or half the Poisson
+        deviance with an exponential output (targets >= 0).
+
+    Attributes
+    ----------
+    As :class:`MLPClassifier`'s, without ``classes_``; ``validation_scores_``
+    holds R^2 scores. ``network_.predict(X)`` equals ``predict(X)`` (as a
+    column for one output).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matnn.sklearn import MLPRegressor
+    >>> X = np.linspace(-1, 1, 50)[:, None]
+    >>> reg = MLPRegressor((8,), solver="lbfgs", random_state=0).fit(X, X[:, 0] ** 2)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **_MLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    _score_function = staticmethod(r2_score)
+
+    def _check_solver(self):
+        # scikit-learn's regressor offers partial_fit with every solver.
+        return True
+
+    def _objective_name(self):
+        return self.loss
+
+    def _output_name(self):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _labels(self, Y):
+        return Y[:, 0] if Y.shape[1] == 1 else Y
+
+    def _from_outputs(self, P):
+        return P[:, 0] if P.shape[1] == 1 else P
+
+    def predict(self, X):
+        """The predicted targets.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), or (n_samples, n_outputs) for several outputs
+        """
+        return self._from_outputs(self._validated_outputs(X))
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X`` and ``y``, from where the model is.
+
+        As in scikit-learn, with lbfgs this is a whole L-BFGS run, started
+        from the current parameters.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=True)

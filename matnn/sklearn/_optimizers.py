@@ -1,0 +1,169 @@
+"""scikit-learn's two stochastic update rules, as matnn optimizers.
+
+Both act on matnn's flat parameter buffer like every step optimizer
+(:class:`matnn.optimizer_base.StepOptimizer`);
+they differ from :class:`matnn.SGD` and :class:`matnn.Adam` (PyTorch's rules)
+in where the learning rate and ``eps`` enter, and that difference shows in
+the parameters after a few hundred steps.
+
+:class:`VelocitySGD` keeps a *velocity* that already holds the learning
+rate. For step ``t`` with gradient ``g_t``::
+
+    v_t <- momentum * v_{t-1} - rate * g_t
+    theta_t <- theta_{t-1} + momentum * v_t - rate * g_t     (nesterov)
+    theta_t <- theta_{t-1} + v_t                             (otherwise)
+
+With a constant rate ``v_t = -rate * b_t`` for PyTorch's buffer ``b_t``, so
+the two rules agree; once a schedule changes the rate they part, because
+the velocity remembers the rates of earlier steps.
+
+:class:`BiasCorrectedStepAdam` folds both bias corrections into the step
+size and adds ``eps`` to the uncorrected ``sqrt(v_t)``::
+
+    m_t <- beta1 * m_{t-1} + (1 - beta1) * g_t
+    v_t <- beta2 * v_{t-1} + (1 - beta2) * g_t**2
+    step <- rate * sqrt(1 - beta2**t) / (1 - beta1**t)
+    theta_t <- theta_{t-1} - step * m_t / (sqrt(v_t) + eps)
+
+which is PyTorch's rule with ``eps`` scaled by ``sqrt(1 - beta2**t)``.
+
+The rate of :class:`VelocitySGD` is a settable attribute, ``rate``, which a
+learning-rate schedule moves between epochs. Neither takes weight decay:
+scikit-learn's L2 term is part of the gradient (see
+:mod:`matnn.sklearn._training`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..optimizer_base import StepOptimizer
+from ..validation import check_real
+
+__all__ = ["VelocitySGD", "BiasCorrectedStepAdam"]
+
+
+class VelocitySGD(StepOptimizer):
+    """scikit-learn's SGD: a velocity that carries the learning rate (see the module).
+
+    Parameters
+    ----------
+    learning_rate : float > 0
+        The starting ``rate``.
+    momentum : float in [0, 1]
+    nesterov : bool
+
+    Attributes
+    ----------
+    rate : float
+        The learning rate of the next step; a schedule may set it.
+
+    Notes
+    -----
+    The state is ``step`` and ``velocity`` (``v_t``).
+    """
+
+    _buffer_names = ("velocity",)
+
+    def __init__(self, learning_rate, momentum=0.9, nesterov=True):
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+        super().__init__(learning_rate=check_real(learning_rate, "learning_rate", 0, above=True),
+                         momentum=check_real(momentum, "momentum", 0.0),
+                         nesterov=bool(nesterov), weight_decay=0.0)
+        self.rate = self.learning_rate
+
+    @property
+    def momentum(self):
+        return self._hyper["momentum"]
+
+    @property
+    def nesterov(self):
+        return self._hyper["nesterov"]
+
+    def _kernel(self, params):
+        v = self._buffers["velocity"]
+        mu, nesterov = self.momentum, self.nesterov
+        scaled = np.empty_like(params)
+        ahead = np.empty_like(params) if nesterov else None
+        multiply, add, subtract = np.multiply, np.add, np.subtract
+
+        def update(p, g):
+            # The rate is read at every step: a schedule changes it between epochs.
+            multiply(g, self.rate, scaled)
+            multiply(v, mu, v)
+            subtract(v, scaled, v)
+            if ahead is None:
+                add(p, v, p)
+            else:
+                multiply(v, mu, ahead)
+                subtract(ahead, scaled, ahead)
+                add(p, ahead, p)
+
+        return update
+
+
+class BiasCorrectedStepAdam(StepOptimizer):
+    """scikit-learn's Adam: bias corrections in the step, ``eps`` outside them (see the module).
+
+    Parameters
+    ----------
+    learning_rate : float > 0
+    betas : pair of float in [0, 1)
+    eps : float > 0
+
+    Notes
+    -----
+    The state is ``step`` (``t``), ``exp_avg`` (``m_t``) and ``exp_avg_sq``
+    (``v_t``). A float32 network's step ``step * m_t / (sqrt(v_t) + eps)`` is
+    formed in float64 before it is added, as numpy does when the step size
+    is a float64 scalar (scikit-learn's arithmetic).
+    """
+
+    _buffer_names = ("exp_avg", "exp_avg_sq")
+    _nonzero = ("learning_rate", "eps")
+
+    def __init__(self, learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        super().__init__(
+            learning_rate=check_real(learning_rate, "learning_rate", 0, above=True),
+            betas=tuple(check_real(b, f"betas[{i}]", 0.0, below=1.0) for i, b in enumerate(betas)),
+            eps=check_real(eps, "eps", 0.0, above=True),
+            weight_decay=0.0)
+
+    @property
+    def betas(self):
+        return self._hyper["betas"]
+
+    @property
+    def eps(self):
+        return self._hyper["eps"]
+
+    def _kernel(self, params):
+        lr, (beta1, beta2), eps = self.learning_rate, self.betas, self.eps
+        m, v = self._buffers["exp_avg"], self._buffers["exp_avg_sq"]
+        scratch = np.empty_like(params)
+        step = np.empty(params.shape, np.float64)
+        multiply, add, divide, sqrt = np.multiply, np.add, np.divide, np.sqrt
+
+        def update(p, g):
+            t = self._t
+            multiply(m, beta1, m)
+            multiply(g, 1 - beta1, scratch)
+            add(m, scratch, m)
+            multiply(v, beta2, v)
+            multiply(g, g, g)
+            multiply(g, 1 - beta2, g)
+            add(v, g, v)
+            size = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+            # A numpy float64, not a Python float: float32 moments step in float64.
+            multiply(m, np.float64(-size), step)
+            sqrt(v, scratch)
+            add(scratch, eps, scratch)
+            divide(step, scratch, step)
+            add(p, step, p, casting="same_kind")
+
+        return update

@@ -1,0 +1,403 @@
+"""How scikit-learn's MLP trains, in matnn's terms, on matnn's engine.
+
+scikit-learn's MLPClassifier and MLPRegressor train the network matnn
+trains, with choices of their own that decide every number of the result:
+
+- *the start*: each layer draws its weights, then its biases, uniformly
+  from ``[-r, r]`` with ``r = sqrt(6 / (fan_in + fan_out))`` (``2``
+  instead of ``6`` for a logistic network), from one ``RandomState``, the
+  weights drawn in the (fan_in, fan_out) layout, which is ``W.T``;
+- *the loss*: half the squared error averaged over rows and outputs; the
+  log loss of probabilities clipped to ``[eps, 1 - eps]``; or half the
+  Poisson deviance; each a weighted mean over rows when there are sample
+  weights. Each is paired with its canonical output (identity, softmax or
+  logistic, exp), so the output delta is ``(P - Y)`` times the row's weight;
+- *the L2 term*: ``alpha / 2 * sum(W ** 2)`` over the weights (not the
+  biases), divided by the batch's total weight, like the gradient;
+- *the epoch*: the previous epoch's order shuffled again with the same
+  ``RandomState``, cut into consecutive batches; the epoch's loss is the
+  mean of its batch losses weighted by their row counts, which is what the
+  forward passes of the epoch already computed: nothing is evaluated twice.
+
+This module holds those pieces: :class:`Objective` (a loss with its
+output), :class:`WeightedSparseProducts` (the engine's products for
+weighted rows and sparse inputs), :class:`SklearnRun` (one step, and the
+loss and gradient L-BFGS needs), :class:`ReshuffledOrder` and
+:func:`initial_layers`. The update rules are in
+:mod:`matnn.sklearn._optimizers`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import xlogy
+from sklearn.utils import shuffle
+
+from ..activations import ACTIVATIONS, Activation
+from ..backprop import Engine, Products, backward, forward
+from ..losses import Loss
+from ..network_run import _NetworkRun
+
+__all__ = [
+    "EXP",
+    "HALF_POISSON_DEVIANCE",
+    "OBJECTIVES",
+    "Objective",
+    "ReshuffledOrder",
+    "SklearnRun",
+    "WeightedSparseProducts",
+    "initial_layers",
+]
+
+
+# -- the Poisson output and loss, for the network a Poisson regressor returns ----
+
+def _exp(Z):
+    return np.exp(Z)
+
+
+def _exp_derivative(A):
+    # d exp(z) / dz = exp(z), the output itself.
+    return A
+
+
+def _poisson_value(Y, P):
+    Y, P = np.asarray(Y, float), np.asarray(P, float)
+    return float(np.mean(np.sum(xlogy(Y, Y / P) - Y + P, axis=1)))
+
+
+def _poisson_gradient(Y, P):
+    Y, P = np.asarray(Y, float), np.asarray(P, float)
+    return (1 - Y / P) / len(Y)
+
+
+#: The exponential, the output of a Poisson regressor (its inverse link).
+EXP = Activation("exp", _exp, _exp_derivative, derivative_from="output")
+
+#: Half the Poisson deviance, ``y log(y / p) - y + p`` summed over the
+#: outputs, averaged over the rows; ``p`` must be > 0.
+HALF_POISSON_DEVIANCE = Loss("half_poisson_deviance", _poisson_value, _poisson_gradient)
+
+
+# -- the four losses, each with its canonical output ------------------------------
+
+class Objective:
+    """One of scikit-learn's MLP losses and the output activation it pairs with.
+
+    Parameters
+    ----------
+    name : str
+        scikit-learn's name for it.
+    output : Activation
+        The output layer's activation; with it, the loss's derivative with
+        respect to the output layer's ``Z`` is ``P - Y`` per row.
+    network_loss : str or Loss
+        The matnn loss of the same minimiser, for the trained
+        :class:`~matnn.Network` the estimator hands out.
+    value : callable ``(Y, P, w, total, scratch) -> float``
+        The batch's loss: ``Y`` and ``P`` of shape (rows, n_out), ``w`` the
+        rows' weights of shape (rows, 1) or None, ``total`` their sum (or
+        the number of rows), ``scratch`` like ``P``.
+    """
+
+    def __init__(self, name, output, network_loss, value):
+        self.name, self.output, self.network_loss, self.value = name, output, network_loss, value
+
+
+def _weighted_sum(S, w, by=None):
+    """The sum of ``S * by`` (``by`` like ``S``, or 1) over rows weighted by ``w``."""
+    if w is not None:
+        np.multiply(S, w, S)
+    # One BLAS dot: the batch-sized sums run once per step.
+    return np.vdot(S, S if by is S else by) if by is not None else np.add.reduce(S.ravel())
+
+
+def _half_squared_error(Y, P, w, total, S):
+    np.subtract(P, Y, S)
+    if w is None:
+        squares = np.vdot(S, S)
+    else:
+        np.multiply(S, S, S)
+        squares = _weighted_sum(S, w)
+    # A weighted mean over rows, then the mean over outputs, then half.
+    return 0.5 * float(squares / total / S.shape[1])
+
+
+def _half_poisson(Y, P, w, total, S):
+    np.divide(Y, P, S)
+    xlogy(Y, S, out=S)
+    np.subtract(S, Y, S)
+    np.add(S, P, S)
+    return float(_weighted_sum(S, w) / total)
+
+
+def _clipped_log(P, S):
+    """``log(clip(P, eps, 1 - eps))`` into ``S``: probabilities of exactly 0 or 1 stay finite."""
+    eps = np.finfo(P.dtype).eps
+    # The two ufuncs, without np.clip's Python wrapper.
+    np.maximum(P, eps, out=S)
+    np.minimum(S, 1 - eps, out=S)
+    return np.log(S, S)
+
+
+def _log_loss(Y, P, w, total, S):
+    # Y is one-hot, so y * log(p) is the class's log-probability and 0 elsewhere.
+    return -float(_weighted_sum(_clipped_log(P, S), w, Y) / total)
+
+
+def _binary_log_loss(Y, P, w, total, S):
+    # y log(p) + (1 - y) log(1 - p) for 0/1 targets: one of the two terms is
+    # exactly 0, so each entry is exactly its class's log-probability.
+    other = np.subtract(1, P)
+    _clipped_log(other, other)
+    np.multiply(other, np.subtract(1, Y), other)
+    _clipped_log(P, S)
+    np.multiply(S, Y, S)
+    np.add(S, other, S)
+    return -float(_weighted_sum(S, w) / total)
+
+
+#: scikit-learn's losses by its names for them.
+OBJECTIVES = {
+    o.name: o for o in (
+        Objective("squared_error", ACTIVATIONS["identity"], "mse", _half_squared_error),
+        Objective("poisson", EXP, HALF_POISSON_DEVIANCE, _half_poisson),
+        Objective("log_loss", ACTIVATIONS["softmax"], "cross_entropy", _log_loss),
+        Objective("binary_log_loss", ACTIVATIONS["sigmoid"], "binary_cross_entropy",
+                  _binary_log_loss),
+    )
+}
+
+
+class _CanonicalLink(Loss):
+    """What the engine needs of a canonical pair: the output delta is ``P - Y``.
+
+    The passes are called with a count of 1, so the delta is not divided:
+    :class:`SklearnRun` weighs its rows and divides the whole gradient by
+    the batch's weight, as scikit-learn orders that arithmetic.
+    """
+
+    def __init__(self):
+        super().__init__("canonical_link", _poisson_value, _poisson_gradient)
+
+    def fuses(self, output):
+        return True
+
+
+_CANONICAL = _CanonicalLink()
+
+
+# -- the products: weighted rows and sparse inputs --------------------------------
+
+class WeightedSparseProducts(Products):
+    """A network's products, with two additions the estimators need.
+
+    - Row weights: when :attr:`weights` (shape (rows, 1)) is set, the output
+      layer's deltas are multiplied by them before any gradient is formed,
+      so every layer's gradient is the weighted sum over rows.
+    - A scipy sparse input: the first layer multiplies the sparse ``X``
+      itself (``X @ W.T`` and ``(X.T @ D).T``), so a TF-IDF-like matrix is
+      never made dense.
+
+    Parameters
+    ----------
+    last : int
+        The index of the output layer.
+    sparse : bool
+        Whether the inputs will be scipy sparse matrices.
+    """
+
+    def __init__(self, last, sparse):
+        self.last, self.sparse = last, sparse
+        self.weights = None
+
+    def affine(self, l, prev, W, b, out, ws):
+        if l == 0 and self.sparse:
+            np.copyto(out, prev @ W.T)
+            np.add(out, b, out)
+        else:
+            super().affine(l, prev, W, b, out, ws)
+
+    def weight_gradients(self, l, D, prev, dW, db, ws):
+        if l == self.last and self.weights is not None:
+            np.multiply(D, self.weights, D)
+        if l == 0 and self.sparse:
+            np.copyto(dW, (prev.T @ D).T)
+            np.dot(ws.ones, D, db)
+        else:
+            super().weight_gradients(l, D, prev, dW, db, ws)
+
+
+def engine_for(params, sizes, activations, sparse=False):
+    """An engine over ``params`` that trains with the canonical deltas (and sparse inputs)."""
+    last = len(sizes) - 2
+    return Engine(params, tuple(sizes), activations, _CANONICAL,
+                  WeightedSparseProducts(last, sparse))
+
+
+# -- one step ------------------------------------------------------------------------
+
+class SklearnRun(_NetworkRun):
+    """A network's run that trains as scikit-learn's MLP does (see the module).
+
+    A :class:`matnn.training.Run` for :class:`matnn.training.Loop`: its step
+    takes ``(X_b, Y_b)`` or ``(X_b, Y_b, w_b)`` with the rows' sample
+    weights, adds the L2 term, keeps the batch's loss from the forward pass
+    it already made, and steps the optimizer; an epoch's loss is the mean of
+    those batch losses weighted by their rows, so no pass is made to
+    evaluate it. Parameters that stop being finite do not stop the run:
+    scikit-learn trains on, and its estimator reports them at the end.
+
+    Parameters
+    ----------
+    net : Network
+        Its ``params`` are trained in place.
+    optimizer : Optimizer
+        A step optimizer, or None for a run that only computes
+        :meth:`loss_and_gradient` (L-BFGS's objective).
+    rows : int
+        The most rows a batch (for L-BFGS: the data) will have.
+    objective : Objective
+    alpha : float >= 0
+        The L2 strength.
+    sparse : bool
+        Whether the batches' ``X`` will be scipy sparse matrices.
+
+    Notes
+    -----
+    For a batch of rows with weights ``w`` (all 1 without sample weights),
+    total weight ``s``, outputs ``P`` and targets ``Y``::
+
+        loss = objective(Y, P, w) + alpha / 2 * sum_l sum(W_l ** 2) / s
+        dW_l = (delta_l.T @ A_{l-1} + alpha * W_l) / s
+        db_l = (delta_l summed over rows) / s
+
+    with ``delta_L = w * (P - Y)`` and the hidden deltas backpropagated from
+    it by the engine. With several outputs the squared error reported is
+    averaged over them, while the gradient is that of their sum: both as
+    scikit-learn computes them.
+    """
+
+    classifies = False
+
+    def __init__(self, net, optimizer, rows, objective, alpha, sparse=False):
+        super().__init__(net, optimizer, None, rows)
+        sizes, dtype = net.sizes, net.dtype
+        self.engine = engine_for(net.params, sizes, net._activations, sparse)
+        self.objective, self.alpha = objective, float(alpha)
+        self.ws = self.engine.workspace(rows, dtype)
+        self.scratch = np.empty((rows, sizes[-1]), dtype)
+        self.grad, self.grads = Products().flat(sizes, dtype)
+        # alpha on every weight, 0 on every bias: the L2 term in two calls.
+        self.decay, decay_views = Products().flat(sizes, dtype)
+        for W, b in decay_views:
+            W.fill(self.alpha)
+            b.fill(0)
+        self.l2 = np.empty_like(self.grad)
+        if optimizer is not None:
+            self.update = optimizer.step
+            self.step = self.make_step(rows)
+
+    def loss_and_gradient(self, X, Y, w=None):
+        """The batch's loss (a float); its gradient is left in :attr:`grad`.
+
+        Parameters
+        ----------
+        X : ndarray or scipy sparse matrix of shape (rows, n_in)
+        Y : ndarray of shape (rows, n_out)
+        w : ndarray of shape (rows,), or None for weights of 1
+        """
+        engine, rows = self.engine, X.shape[0]
+        ws = self.ws.head(rows, engine)
+        P = forward(engine, X, ws)
+        total = rows if w is None else w.sum()
+        column = None if w is None else w[:, None]
+        loss = self.objective.value(Y, P, column, total, self.scratch[:rows])
+        engine.products.weights = column
+        backward(engine, X, Y, 1, ws, self.grads)
+        if self.alpha:
+            np.multiply(self.params, self.decay, self.l2)
+            np.add(self.grad, self.l2, self.grad)
+            # alpha * sum(W ** 2), halved
+            loss += 0.5 * float(np.vdot(self.l2, self.params)) / total
+        np.divide(self.grad, total, self.grad)
+        return loss
+
+    def make_step(self, batch_size):
+        """The step ``(X_b, Y_b[, w_b]) -> loss``: the batch's loss before one update."""
+        loss_and_gradient, update = self.loss_and_gradient, self.update
+        params, grad = self.params, self.grad
+
+        def step(Xb, Yb, wb=None):
+            loss = loss_and_gradient(Xb, Yb, wb)
+            update(params, grad)
+            return loss
+
+        return step
+
+    def epoch(self, batches, X, Y, truth):
+        """One pass over ``batches``; the mean of the batch losses, weighted by their rows."""
+        step, total = self.step, 0.0
+        for batch in batches:
+            total += step(*batch) * batch[0].shape[0]
+        return total / X.shape[0], None, False
+
+    def objective_with_weights(self, X, Y, w):
+        """``p -> (loss, gradient)`` over all of ``X`` with weights ``w``, for L-BFGS."""
+        params, loss_and_gradient = self.params, self.loss_and_gradient
+
+        def objective(p):
+            params[...] = p
+            return loss_and_gradient(X, Y, w), self.grad
+
+        return objective
+
+
+# -- the epochs' order and the start ----------------------------------------------------
+
+class ReshuffledOrder:
+    """Each epoch's sample order: the previous one, shuffled again.
+
+    A shuffle strategy for :class:`matnn.training.Loop`. scikit-learn shuffles the *previous* order with
+    :func:`sklearn.utils.shuffle` and its ``RandomState``, so epoch ``k``'s
+    order depends on every shuffle before it.
+
+    Parameters
+    ----------
+    n : int
+    random_state : numpy.random.RandomState
+    """
+
+    def __init__(self, n, random_state):
+        self.order = np.arange(n)
+        self.random_state = random_state
+
+    def __call__(self, n):
+        self.order = shuffle(self.order, random_state=self.random_state)
+        return self.order
+
+
+def initial_layers(random_state, sizes, factors, dtype):
+    """``[(W, b), ...]`` drawn as scikit-learn's MLP draws its start.
+
+    Parameters
+    ----------
+    random_state : numpy.random.RandomState
+    sizes : sequence of int
+        ``(n_in, n_hidden..., n_out)``.
+    factors : sequence of float, one per layer
+        ``r = sqrt(factor / (fan_in + fan_out))`` bounds the layer's draws:
+        6, or 2 for the logistic.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    list of (ndarray of shape (n_out, n_in), ndarray of shape (n_out,))
+    """
+    layers = []
+    for fan_in, fan_out, factor in zip(sizes[:-1], sizes[1:], factors):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coef = random_state.uniform(-bound, bound, (fan_in, fan_out))
+        intercept = random_state.uniform(-bound, bound, fan_out)
+        layers.append((coef.T.astype(dtype), intercept.astype(dtype)))
+    return layers

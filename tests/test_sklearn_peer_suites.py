@@ -1,0 +1,92 @@
+"""Two test suites nobody here wrote, run against matnn.sklearn.
+
+- scikit-learn's estimator checks (``parametrize_with_checks``), for both
+  estimators with each solver. The only failures allowed are those
+  scikit-learn's own test configuration expects of its own MLP, looked up
+  for the matching scikit-learn estimator.
+- scikit-learn's own MLP test file, ``sklearn/neural_network/tests/test_mlp.py``,
+  copied from the installed package at test time with only its import line
+  changed, run by pytest in a subprocess.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn import neural_network  # noqa: E402
+from sklearn.utils._test_common.instance_generator import (  # noqa: E402
+    _get_expected_failed_checks,
+)
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from matnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+PEERS = {MLPClassifier: neural_network.MLPClassifier, MLPRegressor: neural_network.MLPRegressor}
+
+#: scikit-learn's test configuration builds its MLPs with max_iter=100.
+ESTIMATORS = [Estimator(solver=solver, max_iter=100)
+              for Estimator in (MLPClassifier, MLPRegressor)
+              for solver in ("sgd", "adam", "lbfgs")]
+
+
+def expected_failures(estimator):
+    """What scikit-learn expects to fail for its own MLP with these parameters."""
+    peer = PEERS[type(estimator)](**estimator.get_params())
+    return _get_expected_failed_checks(peer)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+#: The tests of test_mlp.py that read or set private attributes of
+#: scikit-learn's implementation, which matnn's does not have.
+PRIVATE = {
+    "test_fit": "sets _coef_grads, _intercept_velocity and other private state by hand",
+    "test_gradient": "calls the private _loss_grad_lbfgs",
+    "test_learning_rate_warmstart": "reads the private _optimizer.learning_rate",
+    "test_adaptive_learning_rate": "reads the private _optimizer.learning_rate",
+    "test_n_iter_no_change": "reads the private _no_improvement_count",
+    "test_n_iter_no_change_inf": "reads the private _no_improvement_count",
+}
+
+IMPORT = "from sklearn.neural_network import MLPClassifier, MLPRegressor\n"
+
+#: sklearn's conftest gives its tests this fixture; its default seed is 42.
+CONFTEST = '''
+import pytest
+
+
+@pytest.fixture
+def global_random_seed():
+    return 42
+'''
+
+
+@pytest.mark.slow
+def test_sklearns_own_mlp_tests_pass_on_matnn(tmp_path):
+    source = Path(neural_network.__file__).parent / "tests" / "test_mlp.py"
+    text = source.read_text(encoding="utf-8")
+    assert text.count(IMPORT) == 1, "test_mlp.py's import line has changed"
+    (tmp_path / "test_mlp.py").write_text(
+        text.replace(IMPORT, "from matnn.sklearn import MLPClassifier, MLPRegressor\n"),
+        encoding="utf-8")
+    (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    deselect = [arg for name in PRIVATE for arg in ("--deselect", f"test_mlp.py::{name}")]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mlp.py",
+         *deselect],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary
+    assert f"{len(PRIVATE)} deselected" in summary, summary
