@@ -60,7 +60,7 @@ from .layers import Dense
 from .network import Network
 from .validation import check_finite_layers, check_sizes
 
-__all__ = ["FORMAT_VERSION", "save", "load"]
+__all__ = ["FORMAT_VERSION", "save", "load", "write_atomically"]
 
 #: The version written by :func:`save`; :func:`load` reads all of :data:`READABLE_VERSIONS`.
 FORMAT_VERSION = 2
@@ -158,9 +158,6 @@ def save(net, path):
         lambda where: f"cannot save a network with a non-finite parameter: {where}; a model "
                       "file holds finite numbers only")
     _check_names(net)
-    # Resolving a link keeps it a link, and puts the temporary file on the
-    # target's filesystem, where os.replace is atomic.
-    path = os.path.realpath(os.fspath(path))
     arrays = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "sizes": np.array(net.sizes, dtype=np.int64),
@@ -171,7 +168,35 @@ def save(net, path):
     for l, layer in enumerate(net.layers, start=1):
         arrays[f"W{l}"] = layer.W
         arrays[f"b{l}"] = layer.b
+    write_atomically(path, lambda f: np.savez(f, **arrays))
 
+
+def write_atomically(path, write):
+    """Call ``write(f)`` on a new binary file, then move it over ``path``.
+
+    The file is ``.matnn-<8 hex digits>.tmp`` in ``path``'s directory,
+    flushed and fsynced before ``os.replace`` puts it in place, so ``path``
+    holds either its old content or the new one, never a part. If anything
+    fails (or the process is interrupted) before that, ``path`` is left as
+    it was and the temporary file is removed. A symbolic link ``path`` keeps
+    pointing where it did, at the new file; an existing file's permission
+    bits are kept.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    write : callable
+        Takes the open binary file and writes the whole content to it.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written. When ``os.replace`` fails, its error
+        is the one raised, even if removing the temporary file fails too.
+    """
+    # Resolving a link keeps it a link, and puts the temporary file on the
+    # target's filesystem, where os.replace is atomic.
+    path = os.path.realpath(os.fspath(path))
     mode = _existing_mode(path)
     directory = os.path.dirname(path)
     tmp, fd = _create_temporary(directory)
@@ -179,7 +204,7 @@ def save(net, path):
         with os.fdopen(fd, "wb") as f:
             if mode is not None:
                 os.chmod(f.fileno() if os.chmod in os.supports_fd else tmp, mode)
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
