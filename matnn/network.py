@@ -225,7 +225,7 @@ class Network(Model):
         """The network drawn with its numbers, which Jupyter shows inline; see :func:`matnn.draw`."""
         from .draw import draw
 
-        return draw(self)
+        return draw(self).svg
 
     def save(self, path):
         """Write the network to ``path`` atomically; see :func:`matnn.saving.save`.
