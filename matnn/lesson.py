@@ -152,7 +152,7 @@ def _worked_example(e):
     x, y_true = data.sample("Alice")
     product = " \u00d7 ".join(fmt(v) for v in e.rounded_factors)
     return "".join([
-        "<h2>1. The worked example</h2>\n",
+        '<h2 id="worked-example">1. The worked example</h2>\n',
         _p(f"The lesson's starting point: every weight is 1 and every bias 0. Alice "
            f"({data.PEOPLE[0][1]} lb, {data.PEOPLE[0][2]} in) is the input x = "
            f"({fmt(x[0])}, {fmt(x[1])}), and her target is {fmt(y_true)} (F)."),
@@ -252,7 +252,7 @@ def _matrix_form(e, derivation_url):
                    f"<td><code>{esc(how)}</code>{matrices}</td></tr>\n"
                    for step, scalars, how, matrices in steps)
     return "".join([
-        "<h2>2. The same example in matrix form</h2>\n",
+        '<h2 id="matrix-form">2. The same example in matrix form</h2>\n',
         _p("The lesson works with one number at a time. matnn keeps the same numbers in "
            "matrices: samples are rows, and row i of a weight matrix W holds the weights of "
            "neuron i, so W1[0, 0] is the lesson's w1 and W1[1, 0] is w3. Below, each step of "
@@ -291,7 +291,7 @@ def _training(seed):
         title=f"Training from np.random.seed({seed}), learning rate 0.1",
         x_label="epoch", y_label="MSE loss (log scale)", log_y=True)
     section = "".join([
-        "<h2>3. Training</h2>\n",
+        '<h2 id="training">3. Training</h2>\n',
         _p(f"The lesson trains for 1000 epochs, one person at a time, with learning rate "
            f"0.1. Here it starts where the lesson's code starts after np.random.seed({seed}), "
            f"once as the lesson's scalar code (matnn.scalar) and once in matrix form "
@@ -376,7 +376,7 @@ def _snapshots(snapshots, seed):
             f'<div class="row">{boundary}{chart}</div>\n</div>\n')
     style = "\n" + ",\n".join(rules) + " { display: block; }\n"
     section = "".join([
-        "<h2>4. Watching it learn</h2>\n",
+        '<h2 id="watching">4. Watching it learn</h2>\n',
         _p(f"The same run from np.random.seed({seed}), stopped at {len(epochs)} moments. "
            "Choose the number of epochs trained (or step with \u25c0 and \u25b6; once one "
            "is chosen, the arrow keys step too). Each snapshot shows what every neuron "
@@ -402,7 +402,7 @@ def _trained_network(net, seed):
                      for (name, x, expected), p in zip(data.QUERIES, predictions))
     emily = data.EMILY
     return "".join([
-        "<h2>5. The trained network</h2>\n",
+        '<h2 id="trained-network">5. The trained network</h2>\n',
         _figure(draw(net, emily),
                 f"The network after training (seed {seed}), with Emily's numbers. The "
                 "lesson's names: w1..w4 and b1, b2 feed the hidden neurons, w5, w6 and b3 "
@@ -440,7 +440,7 @@ def _many_seeds(runs):
              if split.any() and same.any() else
              f"The median final loss is {medians[0]}.")
     return "".join([
-        "<h2>6. Many seeds</h2>\n",
+        '<h2 id="many-seeds">6. Many seeds</h2>\n',
         _p(f"The lesson trains once, from one random start. Here the same training runs from "
            f"np.random.seed(s) for s = 0..{runs - 1}, all at once as one matnn.Ensemble "
            f"(matnn.seeds.train_seeds)."),
