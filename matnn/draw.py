@@ -27,9 +27,9 @@ import math
 
 import numpy as np
 
+from .atomic import write_atomically
 from .charts import map_tile
 from .model import Model
-from .saving import write_atomically
 from .svg import esc, fmt, num, svg_document, text
 from .validation import as_array
 
@@ -77,7 +77,7 @@ class Drawing:
         return f"<matnn.Drawing: {self.title}>"
 
     def save(self, path):
-        """Write the SVG text to ``path`` (UTF-8) atomically, as :func:`matnn.saving.save` does.
+        """Write the SVG text to ``path`` (UTF-8) atomically (:func:`matnn.atomic.write_atomically`).
 
         Parameters
         ----------
