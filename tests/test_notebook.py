@@ -19,6 +19,7 @@ pytest.importorskip("ipykernel", reason="the notebook tests need a Python kernel
 
 LESSON = Path(__file__).parent.parent / "docs" / "lesson.ipynb"
 SVG = "{http://www.w3.org/2000/svg}"
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def execute(notebook, cwd):
@@ -28,9 +29,15 @@ def execute(notebook, cwd):
 
 
 def run_cells(sources, tmp_path):
-    """The outputs of each cell, run in order in one kernel."""
+    """The executed notebook of these cells, run in order in one kernel."""
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-    return [cell.outputs for cell in execute(notebook, tmp_path).cells]
+    return execute(notebook, tmp_path)
+
+
+def widget_states(notebook):
+    """{model id: state} of the widgets as the kernel left them (nbclient keeps them)."""
+    store = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
+    return {key: model["state"] for key, model in store["state"].items()}
 
 
 def displayed(outputs, kind):
@@ -39,7 +46,7 @@ def displayed(outputs, kind):
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory):
+def notebook(tmp_path_factory):
     return run_cells([
         "import matnn\nfrom matnn import data\n"
         "net = matnn.Network.from_sizes([2, 2, 1], seed=0)\n"
@@ -49,7 +56,13 @@ def outputs(tmp_path_factory):
         "                  shuffle=False, validation_data=(data.X, data.y))\n"
         "ax = history.plot()",
         "print(type(ax).__name__, ax.get_yscale(), [l.get_label() for l in ax.get_lines()])",
+        "history = net.fit(data.X, data.y, epochs=50, learning_rate=0.1, progress=True)",
     ], tmp_path_factory.mktemp("notebook"))
+
+
+@pytest.fixture(scope="module")
+def outputs(notebook):
+    return [cell.outputs for cell in notebook.cells]
 
 
 def test_a_drawing_displays_as_svg(outputs):
@@ -75,6 +88,18 @@ def test_history_plot_draws_in_the_notebook(outputs):
     assert line == "Axes log ['loss', 'val_loss', 'best_epoch 299']\n"
 
 
+def test_progress_is_a_widget_in_the_notebook(notebook, outputs):
+    (view,) = displayed(outputs[4], WIDGET)
+    assert not [o for o in outputs[4] if o.get("name") == "stderr"]  # not the text bar
+    # tqdm's widget: a box of a label, the bar and the counts, left finished.
+    states = widget_states(notebook)
+    children = [ref.removeprefix("IPY_MODEL_") for ref in states[view["model_id"]]["children"]]
+    label, bar, counts = (states[c] for c in children)
+    assert (bar["value"], bar["max"], bar["bar_style"]) == (50, 50, "success")
+    assert label["value"].replace("\u2007", " ") == "fit: 100%"
+    assert "50/50" in counts["value"] and "loss=" in counts["value"]
+
+
 def test_the_lesson_notebook_is_stored_without_outputs():
     notebook = nbformat.read(LESSON, as_version=4)
     nbformat.validate(notebook)
@@ -94,3 +119,4 @@ def test_the_lesson_notebook_runs_top_to_bottom(tmp_path):
         assert number in text, number
     assert len(displayed(outputs, "image/svg+xml")) == 4
     assert len(displayed(outputs, "image/png")) == 2
+    assert len(displayed(outputs, WIDGET)) == 1  # training's progress bar
