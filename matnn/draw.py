@@ -3,8 +3,9 @@
 :func:`draw` returns a :class:`Drawing`: Jupyter shows it as SVG, ``str()``
 gives its SVG text and :meth:`Drawing.save` writes it to a file. Each edge
 is one weight, drawn blue when positive and red when negative, thicker the
-larger its magnitude (relative to the largest weight of the network). For the document's 2-2-1 network the
-edges and neurons carry the document's names:
+larger its magnitude (relative to the largest weight of the network). For
+the document's 2-2-1 network the edges and neurons carry the document's
+names:
 
     x1 --w1--> h1      x1 --w3--> h2      h1 --w5--> o1
     x2 --w2--> h1      x2 --w4--> h2      h2 --w6--> o1

@@ -124,8 +124,10 @@ def lesson_page(*, runs=200, seed=0, derivation_url=DERIVATION_URL):
     """
     runs = check_int(runs, "runs", 1)
     seed = check_int(seed, "seed", 0)
-    if not isinstance(derivation_url, str) or not derivation_url:
-        raise TypeError(f"derivation_url must be a non-empty str, got {derivation_url!r}")
+    if not isinstance(derivation_url, str):
+        raise TypeError(f"derivation_url must be a str, got {derivation_url!r}")
+    if not derivation_url:
+        raise ValueError("derivation_url is empty; give the derivation's address")
     body = [f'<p>The network from the lesson <a href="{esc(LESSON_URL)}">Machine Learning for '
             "Beginners: An Introduction to Neural Networks</a> (Victor Zhou): two inputs "
             "(weight and height, shifted by 135 lb and 66 in), two hidden sigmoid neurons h1 "
@@ -340,9 +342,8 @@ def _snapshots(snapshots, seed):
     Returns the section and the CSS rules that show the checked snapshot.
     """
     epochs = sorted(snapshots)
-    losses = {epoch: loss for epoch, (_, loss) in snapshots.items()}
     curve_x = np.array(epochs, dtype=np.float64)
-    curve_y = np.array([losses[e] for e in epochs])
+    curve_y = np.array([snapshots[e][1] for e in epochs])
     buttons, panels, rules = [], [], []
     for k, epoch in enumerate(epochs):
         net, loss = snapshots[epoch]

@@ -62,6 +62,12 @@ def test_the_derivation_link_can_point_elsewhere():
     assert [a.get("href") for a in root.iter("a")][1:] == ["derivation.html"] * 2
 
 
+@pytest.mark.parametrize("url, error", [(None, TypeError), ("", ValueError)])
+def test_a_bad_derivation_link_is_refused(url, error):
+    with pytest.raises(error, match="derivation_url"):
+        lesson_page(runs=1, derivation_url=url)
+
+
 def test_six_sections(page):
     headings = [h.text for h in parse(page).iter("h2")]
     assert headings == ["1. The worked example", "2. The same example in matrix form",
