@@ -12,7 +12,7 @@ is the lesson's network (see :mod:`matnn.scalar`).
 """
 
 from .activations import ACTIVATIONS, Activation
-from .draw import draw
+from .draw import Drawing, draw
 from .ensemble import Ensemble
 from .gradient_check import GradcheckError, GradcheckResult, gradcheck
 from .history import History
@@ -37,6 +37,7 @@ __all__ = [
     "Loss",
     "LossIncreasedWarning",
     "Dense",
+    "Drawing",
     "Ensemble",
     "EpochRecord",
     "GradcheckError",

@@ -12,7 +12,7 @@ import numpy as np
 
 from .svg import esc, fmt, num, png_data_uri, svg_document, text
 
-__all__ = ["line_chart", "histogram", "decision_map", "PALETTE"]
+__all__ = ["line_chart", "histogram", "decision_map", "map_tile", "PALETTE"]
 
 #: Series colours, distinguishable in colour and in grey.
 PALETTE = ("#2b6cb0", "#dd6b20", "#2f855a", "#6b46c1", "#c53030")
@@ -92,15 +92,17 @@ def _axes(width, height):
 
 
 def _legend(entries, x, y):
-    """``entries`` of (label, colour, kind) with kind "line", "dots" or "box"."""
+    """``entries`` of (label, colour, kind) with kind "line", "dots", "marks" or "box"."""
     parts = []
     for k, (label, colour, kind) in enumerate(entries):
         yy = y + 16 * k
         if kind == "line":
             parts.append(f'<line x1="{num(x)}" y1="{num(yy - 4)}" x2="{num(x + 18)}" '
                          f'y2="{num(yy - 4)}" stroke="{colour}" stroke-width="2"/>\n')
-        elif kind == "dots":
-            parts.append(f'<circle cx="{num(x + 9)}" cy="{num(yy - 4)}" r="3" fill="{colour}"/>\n')
+        elif kind in ("dots", "marks"):
+            radius = 3 if kind == "dots" else 5
+            parts.append(f'<circle cx="{num(x + 9)}" cy="{num(yy - 4)}" r="{radius}" '
+                         f'fill="{colour}"/>\n')
         else:
             parts.append(f'<rect x="{num(x + 3)}" y="{num(yy - 10)}" width="12" height="12" '
                          f'fill="{colour}"/>\n')
@@ -115,8 +117,9 @@ def line_chart(series, *, title, x_label, y_label, log_y=False, width=640, heigh
     ----------
     series : sequence of (label, x, y, kind)
         ``x`` and ``y`` are array-likes of shape (n_points,); ``kind`` is
-        ``"line"`` or ``"dots"``. Points that are not finite (or not positive
-        on a log axis) are left out.
+        ``"line"``, ``"dots"`` or ``"marks"`` (large dots, to point a few
+        out). Points that are not finite (or not positive on a log axis) are
+        left out.
     log_y : bool
         A base-10 logarithmic y axis.
 
@@ -146,8 +149,9 @@ def line_chart(series, *, title, x_label, y_label, log_y=False, width=640, heigh
                             for i, (px, py) in enumerate(points))
             parts.append(f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"/>\n')
         else:
-            parts += [f'<circle cx="{num(px)}" cy="{num(py)}" r="2.5" fill="{colour}"/>\n'
-                      for px, py in points]
+            radius = 2.5 if kind == "dots" else 6
+            parts += [f'<circle cx="{num(px)}" cy="{num(py)}" r="{radius}" fill="{colour}" '
+                      'stroke="#ffffff"/>\n' for px, py in points]
         entries.append((label, colour, kind))
     parts.append(_legend(entries, x1 - 230, y1 + 18))
     return svg_document(width, height, "".join(parts), label=title)
@@ -217,20 +221,20 @@ def _contour(values, xs, ys, level):
     ``values[i, j]`` sits at pixel ``(xs[j], ys[i])``.
     """
     segments = []
-    above = values >= level
-    for i in range(values.shape[0] - 1):
-        for j in range(values.shape[1] - 1):
-            corners = [(i, j), (i, j + 1), (i + 1, j + 1), (i + 1, j)]
-            flags = [above[c] for c in corners]
-            if all(flags) or not any(flags):
-                continue
-            crossings = []
-            for a, b in zip(corners, corners[1:] + corners[:1]):
-                if above[a] != above[b]:
-                    t = (level - values[a]) / (values[b] - values[a])
-                    crossings.append((xs[a[1]] + t * (xs[b[1]] - xs[a[1]]),
-                                      ys[a[0]] + t * (ys[b[0]] - ys[a[0]])))
-            segments += [(crossings[k], crossings[k + 1]) for k in range(0, len(crossings), 2)]
+    # Strictly above, so a ReLU's flat zero region counts as below its 0 level.
+    above = values > level
+    count = above.astype(np.int8)
+    count = count[:-1, :-1] + count[:-1, 1:] + count[1:, 1:] + count[1:, :-1]
+    # Only the cells the level crosses, found at once: the boundary is a thin line.
+    for i, j in np.argwhere((count > 0) & (count < 4)):
+        corners = [(i, j), (i, j + 1), (i + 1, j + 1), (i + 1, j)]
+        crossings = []
+        for a, b in zip(corners, corners[1:] + corners[:1]):
+            if above[a] != above[b]:
+                t = (level - values[a]) / (values[b] - values[a])
+                crossings.append((xs[a[1]] + t * (xs[b[1]] - xs[a[1]]),
+                                  ys[a[0]] + t * (ys[b[0]] - ys[a[0]])))
+        segments += [(crossings[k], crossings[k + 1]) for k in range(0, len(crossings), 2)]
     return segments
 
 
@@ -293,3 +297,51 @@ def decision_map(predict, x_range, y_range, points, *, title, x_label, y_label,
                               halo=True))
     parts.append(text(x0, height - 6, note, anchor="start", size=11, fill="#4a5568"))
     return svg_document(width, height, "".join(parts), label=title)
+
+
+def map_tile(values, x, y, size, x_range, y_range, points=(), *, low, high, title):
+    """One small map: a grid of values as a square image, its middle contour, and points.
+
+    Parameters
+    ----------
+    values : ndarray of shape (resolution, resolution)
+        ``values[i, j]`` at column ``j`` of ``x_range`` and row ``i`` of
+        ``y_range`` counted from the top.
+    x, y, size : float
+        The square's top-left corner and side, in pixels.
+    x_range, y_range : (float, float)
+        What the square spans, in the points' units.
+    points : sequence of (x, y, colour, filled)
+    low, high : float
+        The colour scale: orange at ``low``, white half way, blue at
+        ``high``; the contour is drawn half way.
+    title : str
+        The tooltip; the colour scale is added to it.
+
+    Returns
+    -------
+    str
+        An SVG fragment.
+    """
+    shade = np.nan_to_num((values - low) / (high - low), nan=0.5)
+    resolution = values.shape[0]
+    px = np.linspace(x, x + size, resolution)
+    py = np.linspace(y, y + size, resolution)
+    parts = [f"<title>{esc(title)}; orange {fmt(low)}, white {fmt((low + high) / 2)}, "
+             f"blue {fmt(high)}</title>\n",
+             f'<image x="{num(x)}" y="{num(y)}" width="{num(size)}" height="{num(size)}" '
+             f'preserveAspectRatio="none" href="{png_data_uri(_tint(shade))}"/>\n']
+    path = " ".join(f"M {num(a[0])} {num(a[1])} L {num(b[0])} {num(b[1])}"
+                    for a, b in _contour(np.nan_to_num(values, nan=(low + high) / 2),
+                                         px, py, (low + high) / 2))
+    if path:
+        parts.append(f'<path d="{path}" stroke="#1a202c" stroke-width="1.2" fill="none"/>\n')
+    parts.append(f'<rect x="{num(x)}" y="{num(y)}" width="{num(size)}" height="{num(size)}" '
+                 'fill="none" stroke="#718096"/>\n')
+    x_axis = _Axis(*x_range, x, x + size)
+    y_axis = _Axis(*y_range, y + size, y)
+    for a, b, colour, filled in points:
+        parts.append(f'<circle cx="{num(x_axis(a))}" cy="{num(y_axis(b))}" r="3.5" '
+                     f'fill="{colour if filled else "#ffffff"}" stroke="{colour}" '
+                     'stroke-width="1.5"/>\n')
+    return "".join(parts)

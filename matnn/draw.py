@@ -1,9 +1,11 @@
 """The network drawn: neurons, weighted edges and, for one sample, its numbers.
 
-:func:`draw` returns an SVG string. Each edge is one weight, drawn blue when
-positive and red when negative, thicker the larger its magnitude (relative
-to the largest weight of the network). For the document's 2-2-1 network the
-edges and neurons carry the document's names:
+:func:`draw` returns a :class:`Drawing`: Jupyter shows it as SVG, ``str()``
+gives its SVG text and :meth:`Drawing.save` writes it to a file. Each edge
+is one weight, drawn blue when positive and red when negative, thicker the
+larger its magnitude (relative to the largest weight of the network). For
+the document's 2-2-1 network the edges and neurons carry the document's
+names:
 
     x1 --w1--> h1      x1 --w3--> h2      h1 --w5--> o1
     x2 --w2--> h1      x2 --w4--> h2      h2 --w6--> o1
@@ -15,17 +17,24 @@ and ``b3`` is ``b2[0]``. Other networks name entries in matrix form
 value (``h1 = 0.0474``); given a target too, each parameter's gradient
 (``dL/dw1``). A network with a layer of more than :data:`WIDE` units is
 drawn a layer at a time instead, with each weight matrix summarised.
+
+:func:`neuron_maps` draws what every hidden and output neuron of a
+2-input network computes: its output over a rectangle of the input plane.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .atomic import write_atomically
+from .charts import map_tile
 from .model import Model
 from .svg import esc, fmt, num, svg_document, text
 from .validation import as_array
 
-__all__ = ["WIDE", "draw", "parameter_names"]
+__all__ = ["WIDE", "Drawing", "draw", "neuron_maps", "neuron_names", "parameter_names"]
 
 #: Layers wider than this are drawn as one box each.
 WIDE = 16
@@ -36,6 +45,48 @@ ZERO = "#a0aec0"
 
 _DOCUMENT_W = (("w1", "w2", "w3", "w4"), ("w5", "w6"))
 _DOCUMENT_B = (("b1", "b2"), ("b3",))
+_DOCUMENT_NEURONS = (("x1", "x2"), ("h1", "h2"), ("o1",))
+
+
+class Drawing:
+    """An SVG drawing: Jupyter shows it, ``str()`` is its text, :meth:`save` writes it.
+
+    Parameters
+    ----------
+    svg : str
+        A standalone ``<svg>`` element.
+    title : str
+        What it shows, for ``repr``.
+
+    Attributes
+    ----------
+    svg : str
+    title : str
+    """
+
+    def __init__(self, svg, title):
+        self.svg = svg
+        self.title = title
+
+    def __str__(self):
+        return self.svg
+
+    def _repr_svg_(self):
+        return self.svg
+
+    def __repr__(self):
+        return f"<matnn.Drawing: {self.title}>"
+
+    def save(self, path):
+        """Write the SVG text to ``path`` (UTF-8) atomically (:func:`matnn.atomic.write_atomically`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Written exactly as given, e.g. ``"network.svg"``.
+        """
+        content = self.svg.encode("utf-8")
+        write_atomically(path, lambda f: f.write(content))
 
 
 def parameter_names(sizes):
@@ -65,8 +116,31 @@ def parameter_names(sizes):
     return names
 
 
-def _neuron_names(sizes):
-    """``x1..``, ``h1..`` (``h<l>.<i>`` with several hidden layers), ``o1..``."""
+def neuron_names(sizes):
+    """The name of every neuron, layer by layer, the inputs first.
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        ``(n_in, n_hidden..., n_out)``.
+
+    Returns
+    -------
+    list of list of str
+        The document's ``x1, x2``, ``h1, h2`` and ``o1`` for sizes ``(2, 2, 1)``;
+        otherwise matrix names: ``X[:, j]`` for input ``j`` and ``A<l>[:, i]``
+        for neuron ``i`` of layer ``l`` (the column of the layer's output).
+    """
+    sizes = tuple(sizes)
+    if sizes == (2, 2, 1):
+        return [list(names) for names in _DOCUMENT_NEURONS]
+    return [[f"X[:, {i}]" if l == 0 else f"A{l}[:, {i}]" for i in range(n)]
+            for l, n in enumerate(sizes)]
+
+
+def _circle_names(sizes):
+    """Short names inside the circles: ``x1..``, ``h1..`` (``h<l>.<i>`` with several
+    hidden layers), ``o1..``."""
     hidden = len(sizes) - 2
     names = [[f"x{i + 1}" for i in range(sizes[0])]]
     for l, n in enumerate(sizes[1:-1], start=1):
@@ -89,8 +163,8 @@ def draw(net, X=None, y=None):
 
     Returns
     -------
-    str
-        A standalone ``<svg>`` element (well-formed XML).
+    Drawing
+        Its ``str()`` is a standalone ``<svg>`` element (well-formed XML).
     """
     # Any one network (an Ensemble is many); a Network's own _repr_svg_ calls this.
     if not isinstance(net, Model) or net._members is not None:
@@ -117,23 +191,47 @@ def draw(net, X=None, y=None):
                 gradients = net.gradients(X, Y)
                 loss = net.loss(X, Y)
     if max(net.sizes) > WIDE:
-        return _draw_layers(net, activations, gradients, loss)
-    return _draw_neurons(net, activations, target, gradients, loss)
+        svg = _draw_layers(net, activations, gradients, loss)
+    else:
+        svg = _draw_neurons(net, activations, target, gradients, loss)
+    return Drawing(svg, _title(net))
 
 
 def _colour(value):
     return POSITIVE if value > 0 else NEGATIVE if value < 0 else ZERO
 
 
-def _label(x, y, lines, size=11):
-    """Lines of text centred at (x, y) on a white box, readable over edges."""
-    width = 0.62 * size * max(len(line) for line in lines) + 8
-    height = (size + 3) * len(lines) + 4
-    parts = [f'<rect x="{num(x - width / 2)}" y="{num(y - height / 2)}" width="{num(width)}" '
-             f'height="{num(height)}" rx="3" fill="#ffffff" fill-opacity="0.9"/>\n']
-    for k, line in enumerate(lines):
-        parts.append(text(x, y - height / 2 + (size + 3) * (k + 1) - 1, line, size=size))
+def _along(x0, y0, x1, y1, t, above, below=None, size=11):
+    """Text parallel to the segment (x0, y0)-(x1, y1) at fraction ``t``: ``above`` on
+    one side, ``below`` on the other, so the edge itself stays whole."""
+    dx, dy = x1 - x0, y1 - y0
+    length = math.hypot(dx, dy)
+    # The unit normal on the upper side of a left-to-right edge.
+    nx, ny = dy / length, -dx / length
+    px, py = x0 + t * dx, y0 + t * dy
+    angle = math.degrees(math.atan2(dy, dx))
+    parts = []
+    for line, gap in ((above, 4), (below, -(4 + 0.8 * size))):
+        if line is None:
+            continue
+        bx, by = px + gap * nx, py + gap * ny
+        parts.append(text(bx, by, line, size=size, halo=True,
+                          extra=f'transform="rotate({num(angle)} {num(bx)} {num(by)})"'))
     return "".join(parts)
+
+
+def _label_position(lesson, level, n_to):
+    """Where along an edge its label goes: 0 at the source, 1 at the target.
+
+    On the document's network a level edge meets no other, so its label sits
+    in the middle, and a sloped one is labelled near its source, before the
+    two sloped edges cross half way. Elsewhere every edge of a layer is
+    labelled at ``1 / (n_to + 1)``: there the labels of one source's fan sit
+    between it and the next source's, and no two edges have crossed yet.
+    """
+    if lesson:
+        return 0.5 if level else 0.2
+    return 1 / (n_to + 1)
 
 
 def _scale(values):
@@ -151,29 +249,42 @@ def _title(net):
     return f"{'-'.join(map(str, net.sizes))} network, {act}"
 
 
-def _legend(y, with_values):
+def _legend(y, with_values, lesson):
     parts = [text(16, y, "blue: positive weight, red: negative; thicker: larger |weight|",
                   anchor="start", size=11, fill="#4a5568")]
     if with_values:
-        parts.append(text(16, y + 15, "dL/dw: the gradient of the loss for this sample",
-                          anchor="start", size=11, fill="#4a5568"))
+        where = "" if lesson else " (under each weight's value)"
+        parts.append(text(16, y + 15, f"dL/dw{where}: the gradient of the loss L for this "
+                          "sample", anchor="start", size=11, fill="#4a5568"))
     return "".join(parts)
+
+
+def _loss_lines(net, target, output, loss):
+    """The sample's loss, said with its formula: ``L = (1 - 0.524)^2 = 0.227``."""
+    if net.loss_fn.name == "mse":
+        if net.n_out == 1:
+            return [f"loss L = (target - {'y_pred' if net.sizes == (2, 2, 1) else 'output'})\u00b2",
+                    f"= ({fmt(target[0])} - {fmt(output[0])})\u00b2 = {fmt(loss)}"]
+        return ["loss L = mean of (target - output)\u00b2", f"over the {net.n_out} outputs = {fmt(loss)}"]
+    return [f"loss L ({net.loss_fn.name}) of the outputs", f"against the targets = {fmt(loss)}"]
 
 
 def _draw_neurons(net, activations, target, gradients, loss):
     sizes = net.sizes
-    names = _neuron_names(sizes)
+    names = _circle_names(sizes)
     params = parameter_names(sizes)
     weights = [(layer.W, layer.b) for layer in net.layers]
     scale = _scale([W for W, _ in weights])
-    labelled = sizes == (2, 2, 1) or max(
+    lesson = sizes == (2, 2, 1)
+    labelled = lesson or max(
         a * b for a, b in zip(sizes[:-1], sizes[1:])) <= 9
     row_gap = 150 if gradients is not None else 110
     col_gap = 280 if labelled else 200
     radius = 22
     top, left = 84, 110
     tallest = max(sizes)
-    width = left * 2 + col_gap * (len(sizes) - 1) + 70
+    # Room on the right for the output's value, target and loss.
+    width = left + col_gap * (len(sizes) - 1) + (230 if loss is not None else 180)
     height = top + row_gap * tallest - row_gap / 2 + 30
 
     def position(layer, i):
@@ -186,22 +297,27 @@ def _draw_neurons(net, activations, target, gradients, loss):
         for i in range(W.shape[0]):
             for j in range(W.shape[1]):
                 (x0, y0), (x1, y1) = position(l, j), position(l + 1, i)
+                x0, x1 = x0 + radius, x1 - radius
                 w = W[i, j]
                 tip = f"{W_names[i, j]} = {fmt(w, 6)}"
                 if dW is not None:
                     tip += f", dL/d{W_names[i, j]} = {fmt(dW[i, j], 6)}"
                 edges.append(
-                    f'<line x1="{num(x0 + radius)}" y1="{num(y0)}" x2="{num(x1 - radius)}" '
+                    f'<line x1="{num(x0)}" y1="{num(y0)}" x2="{num(x1)}" '
                     f'y2="{num(y1)}" stroke="{_colour(w)}" '
                     f'stroke-width="{num(0.8 + 5.2 * scale(w))}" stroke-opacity="0.8">'
                     f'<title>{esc(tip)}</title></line>\n')
                 if labelled:
-                    # Near the source, where edges from one neuron have fanned out.
-                    t = 0.3
-                    lines = [f"{W_names[i, j]} = {fmt(w)}" if sizes == (2, 2, 1) else fmt(w)]
-                    if dW is not None:
-                        lines.append(f"dL/d{W_names[i, j]} = {fmt(dW[i, j])}")
-                    labels.append(_label(x0 + t * (x1 - x0), y0 + t * (y1 - y0), lines))
+                    # Off the document's network the names are long: the tooltip has them.
+                    value = f"{W_names[i, j]} = {fmt(w)}" if lesson else fmt(w)
+                    gradient = None if dW is None else fmt(dW[i, j])
+                    if gradient is not None and lesson:
+                        gradient = f"dL/d{W_names[i, j]} = {gradient}"
+                    t = _label_position(lesson, y0 == y1, W.shape[0])
+                    if lesson and y1 < y0 and gradient is not None:
+                        # The longer line on the side with room: towards the middle.
+                        value, gradient = gradient, value
+                    labels.append(_along(x0, y0, x1, y1, t, value, gradient))
     for layer, layer_names in enumerate(names):
         for i, name in enumerate(layer_names):
             x, y = position(layer, i)
@@ -227,11 +343,16 @@ def _draw_neurons(net, activations, target, gradients, loss):
                 lines = [f"{b_name} = {fmt(b)}"]
                 if gradients is not None:
                     lines.append(f"dL/d{b_name} = {fmt(gradients[layer - 1][1][i])}")
-                nodes.append(_label(x, y - radius - 8 - 14 * len(lines), lines))
+                for k, line in enumerate(lines):
+                    nodes.append(text(x, y - radius - 8 - 14 * (len(lines) - 1 - k), line,
+                                      size=11, halo=True))
     body = [text(16, 24, _title(net), anchor="start", size=15, weight="bold"),
-            _legend(44, gradients is not None)]
+            _legend(44, gradients is not None, lesson)]
     if loss is not None:
-        body.append(text(width - 16, 24, f"loss L = {fmt(loss)}", anchor="end"))
+        # Under the output neurons' values and targets, where the loss comes from.
+        x, y = position(len(sizes) - 1, sizes[-1] - 1)
+        for k, line in enumerate(_loss_lines(net, target, activations[-1], loss)):
+            body.append(text(x + radius + 6, y + 40 + 15 * k, line, anchor="start", halo=True))
     body += edges + labels + nodes
     return svg_document(width, height, "".join(body), label=_title(net))
 
@@ -253,6 +374,11 @@ def _rms(a):
     return largest * float(np.sqrt(np.mean(np.square(a / largest))))
 
 
+def _signs(W):
+    """The shares of positive, zero and negative entries of ``W``."""
+    return float(np.mean(W > 0)), float(np.mean(W == 0)), float(np.mean(W < 0))
+
+
 def _draw_layers(net, activations, gradients, loss):
     sizes = net.sizes
     box_w, box_h, gap = 150, 150, 150
@@ -264,8 +390,8 @@ def _draw_layers(net, activations, gradients, loss):
     body = [text(16, 24, _title(net) + " (drawn a layer at a time)", anchor="start", size=15,
                  weight="bold"),
             text(16, 44, "each arrow is a weight matrix W (n_out x n_in); thicker: larger "
-                 "root-mean-square weight; blue: mostly positive, red: mostly negative",
-                 anchor="start", size=11, fill="#4a5568")]
+                 "root-mean-square weight; its blue, grey and red bands: the shares of "
+                 "positive, zero and negative weights", anchor="start", size=11, fill="#4a5568")]
     for l, n in enumerate(sizes):
         x = left + l * (box_w + gap)
         kind = "input" if l == 0 else "output" if l == len(sizes) - 1 else f"hidden layer {l}"
@@ -284,20 +410,168 @@ def _draw_layers(net, activations, gradients, loss):
             continue
         layer = net.layers[l - 1]
         x0, x1, ym = x - gap, x, top + box_h / 2
-        positive = float(np.mean(layer.W > 0))
-        colour = POSITIVE if positive > 0.5 else NEGATIVE if positive < 0.5 else ZERO
-        body.append(f'<line x1="{num(x0)}" y1="{num(ym)}" x2="{num(x1 - 8)}" y2="{num(ym)}" '
-                    f'stroke="{colour}" stroke-width="{num(2 + 10 * scale(rms[l - 1]))}" '
-                    f'stroke-opacity="0.8"/>\n')
-        body.append(f'<path d="M {num(x1)} {num(ym)} l -10 -7 l 0 14 z" fill="{colour}"/>\n')
+        shares = _signs(layer.W)
+        thickness = 2 + 10 * scale(rms[l - 1])
+        # One band per sign, stacked across the arrow, as wide as its share.
+        edge = ym - thickness / 2
+        for share, colour in zip(shares, (POSITIVE, ZERO, NEGATIVE)):
+            if share:
+                band = thickness * share
+                body.append(f'<rect x="{num(x0)}" y="{num(edge)}" width="{num(x1 - 10 - x0)}" '
+                            f'height="{num(band)}" fill="{colour}" fill-opacity="0.85"/>\n')
+                edge += band
+        body.append(f'<path d="M {num(x1)} {num(ym)} l -10 -7 l 0 14 z" fill="#2d3748"/>\n')
+        positive, _, negative = shares
         notes = [f"W{l}: {layer.W.shape[0]} x {layer.W.shape[1]}",
                  f"rms {fmt(rms[l - 1])}, max |w| {fmt(np.max(np.abs(layer.W)))}",
-                 f"{positive:.0%} positive"]
+                 f"{positive:.0%} positive, {negative:.0%} negative"]
         if gradients is not None:
             dW, db = gradients[l - 1]
             notes += [f"rms dL/dW{l} {fmt(_rms(dW))}", f"rms dL/db{l} {fmt(_rms(db))}"]
         for k, note in enumerate(notes):
             body.append(text((x0 + x1) / 2, top + box_h + 22 + 16 * k, note, size=11))
     if loss is not None:
-        body.append(text(width - 16, 24, f"target given; loss L = {fmt(loss)}", anchor="end"))
+        body.append(text(width - 16, 24, f"loss L ({net.loss_fn.name}) for the target given "
+                         f"= {fmt(loss)}", anchor="end"))
     return svg_document(width, height, "".join(body), label=_title(net))
+
+
+#: The colour scale of a neuron's map, by activation: its range of values.
+#: Other activations are scaled by the largest magnitude in their layer.
+MAP_RANGES = {"sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+#: At most this many neurons of a layer get a map in :func:`neuron_maps`.
+MAX_MAPS = 48
+
+#: A layer with more neurons than this is drawn as several columns of maps,
+#: without the weights' edges.
+MAP_ROWS = 6
+
+
+def neuron_maps(net, x_range, y_range, *, to_input=None, points=(), x_label="x1",
+                y_label="x2", resolution=48, tile=100):
+    """The network drawn with every hidden and output neuron as a map of its output.
+
+    Each neuron is a small square: its output over a rectangle of the input
+    plane, shaded orange (low) to white (the middle) to blue (high), with
+    the line where it crosses the middle value. The scale is the
+    activation's range (:data:`MAP_RANGES`: 0 to 1 for a sigmoid, so the
+    line is output 0.5) or, for other activations, symmetric about 0 up to
+    the largest magnitude in the layer. Edges
+    are the weights, as in :func:`draw`. Each map is a ``<g>`` element with
+    ``data-neuron="NAME"``, NAME from :func:`neuron_names` (``h1``, ``h2``,
+    ``o1`` for the document's network).
+
+    Parameters
+    ----------
+    net : Network
+        A network with 2 inputs.
+    x_range, y_range : (float, float)
+        The rectangle, in the axes' units.
+    to_input : callable, optional
+        Takes an ndarray of shape (n, 2) of points in the axes' units and
+        returns the network's inputs, of shape (n, 2); e.g. the document's
+        shift from pounds and inches. By default the axes are the inputs.
+    points : sequence of (x, y, colour, filled)
+        Marked on every map, in the axes' units (the data, say).
+    x_label, y_label : str
+        What the axes are.
+    resolution : int
+        Grid points per side of each map.
+    tile : int
+        Each map's side, in pixels.
+
+    Returns
+    -------
+    Drawing
+        Layers wider than :data:`MAP_ROWS` are drawn as several columns of
+        maps without edges, and at most :data:`MAX_MAPS` neurons of a layer.
+    """
+    if not isinstance(net, Model) or net._members is not None:
+        raise TypeError(f"net must be a matnn.Network, got {type(net).__name__}")
+    if net.n_in != 2:
+        raise ValueError(f"neuron maps need a network with 2 inputs, got {net.n_in}")
+    gx = np.linspace(x_range[0], x_range[1], resolution)
+    gy = np.linspace(y_range[1], y_range[0], resolution)  # top row first, as an image
+    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+    inputs = grid if to_input is None else to_input(grid)
+    with np.errstate(over="ignore", invalid="ignore"):
+        outputs = net.forward(np.asarray(inputs, dtype=net.dtype))[1:]
+    names = neuron_names(net.sizes)
+    sizes = net.sizes
+    shown = [min(n, MAX_MAPS) for n in sizes[1:]]
+    edges_drawn = max(sizes[1:]) <= MAP_ROWS
+    rows = min(max(shown), MAP_ROWS)
+    head, row_gap, col_gap, top = 18, 22, 90 if edges_drawn else 26, 85
+    row_height = head + tile + row_gap
+    input_width = 110
+    sub_columns = [-(-n // rows) for n in shown]
+    height = top + rows * row_height + 10
+
+    def centre(layer, i):
+        """The middle of neuron ``i``'s square (layer 0: its input box)."""
+        if layer == 0:
+            x = 16 + input_width / 2
+            offset = (rows - sizes[0]) * row_height / 2
+        else:
+            x = 16 + input_width + col_gap + sum(
+                k * (tile + col_gap) for k in sub_columns[:layer - 1]) + tile / 2
+            x += (i // rows) * (tile + col_gap)
+            offset = (rows - min(shown[layer - 1] - (i // rows) * rows, rows)) * row_height / 2
+            i %= rows
+        return x, top + offset + i * row_height + head + tile / 2
+
+    title = f"What each neuron computes: {_title(net)}"
+    notes = [f"each square: the neuron's output over {x_label} from {fmt(x_range[0])} to "
+             f"{fmt(x_range[1])} (across)", f"and {y_label} from {fmt(y_range[0])} to "
+             f"{fmt(y_range[1])} (up); orange: low, white: the middle value, blue: high",
+             "line: the middle value"
+             + ("; edges: the weights, blue positive, red negative" if edges_drawn else "")]
+    # About 0.56 em per character of sans-serif text at 11 px.
+    width = max(centre(len(sizes) - 1, shown[-1] - 1)[0] + tile / 2 + 16,
+                32 + 6.2 * max(map(len, notes)), 32 + 9 * len(title))
+    parts = [text(16, 24, title, anchor="start", size=15, weight="bold")]
+    parts += [text(16, 42 + 15 * k, note, anchor="start", size=11, fill="#4a5568")
+              for k, note in enumerate(notes)]
+    if edges_drawn:
+        params = parameter_names(sizes)
+        scale = _scale([layer.W for layer in net.layers])
+        for l, layer in enumerate(net.layers):
+            for i in range(layer.n_out):
+                for j in range(layer.n_in):
+                    (x0, y0), (x1, y1) = centre(l, j), centre(l + 1, i)
+                    x0 += input_width / 2 if l == 0 else tile / 2
+                    w = layer.W[i, j]
+                    parts.append(
+                        f'<line x1="{num(x0)}" y1="{num(y0)}" x2="{num(x1 - tile / 2)}" '
+                        f'y2="{num(y1)}" stroke="{_colour(w)}" '
+                        f'stroke-width="{num(0.8 + 5.2 * scale(w))}" stroke-opacity="0.8">'
+                        f'<title>{esc(params[l][0][i, j])} = {esc(fmt(w, 6))}</title></line>\n')
+    for j, (name, label) in enumerate(zip(names[0], (x_label, y_label))):
+        x, y = centre(0, j)
+        parts.append(f'<rect x="{num(x - input_width / 2)}" y="{num(y - 22)}" '
+                     f'width="{input_width}" height="44" rx="8" fill="#edf2f7" '
+                     'stroke="#2d3748"/>\n')
+        parts.append(text(x, y - 4, name, size=13, weight="bold"))
+        parts.append(text(x, y + 12, label, size=10))
+    for l, (A, activation) in enumerate(zip(outputs, net.activations), start=1):
+        if activation in MAP_RANGES:
+            low, high = MAP_RANGES[activation]
+        else:
+            finite = np.abs(A[np.isfinite(A)])
+            high = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+            low = -high
+        for i in range(shown[l - 1]):
+            x, y = centre(l, i)
+            name = names[l][i]
+            parts.append(f'<g data-neuron="{esc(name)}">\n')
+            parts.append(text(x, y - tile / 2 - 5, name, size=12, weight="bold"))
+            parts.append(map_tile(A[:, i].reshape(resolution, resolution), x - tile / 2,
+                                  y - tile / 2, tile, x_range, y_range, points, low=low,
+                                  high=high, title=f"{name}: neuron {i + 1} of layer {l}"))
+            parts.append("</g>\n")
+        if shown[l - 1] < sizes[l]:
+            x, _ = centre(l, shown[l - 1] - 1)
+            parts.append(text(x, height - 4, f"the first {MAX_MAPS} of {sizes[l]}", size=11))
+    return Drawing(svg_document(width, height, "".join(parts), label=title),
+                   f"neuron maps of the {_title(net)}")

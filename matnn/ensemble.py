@@ -348,7 +348,7 @@ class Ensemble(Model):
 
     def fit(self, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
             shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
-            restore_best=False, callback=None):
+            restore_best=False, callback=None, progress=False):
         """Train every member on the same data order, as :meth:`Network.fit` would.
 
         Each member takes exactly the steps :meth:`Network.fit` takes with
@@ -373,6 +373,8 @@ class Ensemble(Model):
             ``model`` is this ensemble as of the end of that epoch. Returning
             False stops training; None or True go on; anything else (an
             array of per-member answers, say) raises TypeError.
+        progress : bool
+            Show a progress bar, with the members' median losses.
 
         Returns
         -------
@@ -385,7 +387,8 @@ class Ensemble(Model):
         return fit(self, X, y, epochs=epochs, learning_rate=learning_rate,
                    batch_size=batch_size, optimizer=optimizer, shuffle=shuffle, seed=seed,
                    validation_data=validation_data, patience=patience, min_delta=min_delta,
-                   restore_best=restore_best, log_every=None, callback=callback)
+                   restore_best=restore_best, log_every=None, callback=callback,
+                   progress=progress)
 
     # -- training (see matnn.training) -----------------------------------------
 

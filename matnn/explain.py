@@ -23,7 +23,16 @@ from . import data, scalar
 from .activations import ACTIVATIONS
 from .losses import LOSSES
 
-__all__ = ["GRADIENT_ENTRIES", "FACTORS", "Explanation", "explain", "report", "round_like_document"]
+__all__ = ["GRADIENT_ENTRIES", "FACTORS", "SATURATED", "SAMPLES", "Explanation", "explain", "report",
+           "round_like_document"]
+
+#: A sigmoid is reported saturated where its slope f'(z) is below this:
+#: under 1/250 of the slope at z = 0, so it passes back almost no gradient.
+SATURATED = 1e-3
+
+#: The people :func:`explain` takes by name: the four of the training set,
+#: and Emily and Frank, whom the trained network is asked about.
+SAMPLES = data.NAMES + tuple(name for name, *_ in data.QUERIES)
 
 #: For each parameter: the gradient entry it is in matrix form, the layer
 #: (0 hidden, 1 output), the neuron (row of W) and the input column of W
@@ -161,8 +170,9 @@ def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
     param : str
         One of ``w1..w6, b1..b3``.
     sample : str
-        A name from the document's table (Alice, Bob, Charlie, Diana);
-        ignored when ``x`` is given.
+        A name from the document's table (Alice, Bob, Charlie, Diana), or
+        Emily or Frank with the gender the document expects of them as the
+        target (F = 1, M = 0); any case. Ignored when ``x`` is given.
     x : array-like of shape (2,), optional
         A raw network input ``(x1, x2)`` (weight - 135, height - 66).
     y_true : float, optional
@@ -179,8 +189,8 @@ def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
     if param not in GRADIENT_ENTRIES:
         raise ValueError(f"unknown parameter {param!r}; choose one of {list(scalar.PARAM_NAMES)}")
     if x is None:
-        x, y_true = data.sample(sample)
-        sample = sample.capitalize()
+        x, y_true = _person(sample)
+        sample = str(sample).capitalize()
     else:
         x, y_true = _check_sample(x, y_true)
         sample = "the sample"
@@ -220,6 +230,16 @@ def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
         matrix=float(matrix),
         is_documents_example=(param, sample, seed) == ("w1", "Alice", None),
     )
+
+
+def _person(name):
+    """``(x, y_true)`` of a person of the training set, or of Emily or Frank."""
+    for query, x, expected in data.QUERIES:
+        if query.lower() == str(name).lower():
+            return x, data.LABELS[expected]
+    if str(name).lower() not in (known.lower() for known in data.NAMES):
+        raise ValueError(f"unknown person {name!r}; choose one of {list(SAMPLES)}")
+    return data.sample(name)
 
 
 def _check_sample(x, y_true):
@@ -267,6 +287,7 @@ def report(e):
         f"  h1 = f(w1 x1 + w2 x2 + b1) = f({_g(bp.sum_h1)}) = {_g(bp.h1)}",
         f"  h2 = f(w3 x1 + w4 x2 + b2) = f({_g(bp.sum_h2)}) = {_g(bp.h2)}",
         f"  o1 = f(w5 h1 + w6 h2 + b3) = f({_g(bp.sum_o1)}) = {_g(bp.o1)} = y_pred",
+        *_saturation_lines(bp),
         "",
         f"Chain rule: dL/d{p} = " + " * ".join(symbols),
     ]
@@ -278,6 +299,20 @@ def report(e):
     note = textwrap.fill(" ".join(_rounding_note(e)), width=88)
     lines += ["", note, "", *_matrix_lines(e)]
     return "\n".join(lines)
+
+
+def _saturation_lines(bp):
+    """A note for each saturated sigmoid: its slope, and what that does to the gradients."""
+    lines = []
+    for name, z, slope, through in (
+            ("h1", bp.sum_h1, bp.d_h1_d_b1, "the gradients of w1, w2 and b1"),
+            ("h2", bp.sum_h2, bp.d_h2_d_b2, "the gradients of w3, w4 and b2"),
+            ("o1", bp.sum_o1, bp.d_ypred_d_b3, "every gradient")):
+        if slope < SATURATED:
+            # In float64 f(z) rounds to exactly 1 (or 0) for large |z|, and the slope to 0.
+            lines.append(f"  {name} is saturated: f'({_g(z)}) = {_g(slope)} scales {through} "
+                         f"to {'almost ' if slope else ''}0")
+    return lines
 
 
 def _rounding_note(e):

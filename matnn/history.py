@@ -4,7 +4,7 @@
 (``history[-1]``), measures it (``len``), iterates over it or passes it to
 numpy. :class:`History` keeps all of that working by behaving as its
 ``loss`` array in every one of those uses, and adds the validation curve and
-how the run stopped.
+how the run stopped. :meth:`History.plot` draws it with matplotlib.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-__all__ = ["History"]
+__all__ = ["History", "spans_decades"]
 
 
 class History(NDArrayOperatorsMixin):
@@ -130,6 +130,71 @@ class History(NDArrayOperatorsMixin):
             kwargs["out"] = tuple(x.loss if isinstance(x, History) else x for x in kwargs["out"])
         return getattr(ufunc, method)(*inputs, **kwargs)
 
+    def plot(self, ax=None):
+        """Draw the loss and val_loss per epoch, and the accuracies if there are any.
+
+        Needs matplotlib (``pip install 'matnn[plot]'``). The loss axis is
+        logarithmic when the losses span a factor of 10 or more. Accuracy
+        and val_accuracy go on a second y axis, on the right, from 0 to 1.
+        An ensemble's history draws one thin line per member. The epoch
+        ``restore_best`` kept is marked with a dotted line.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; by default a new figure.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+            The loss axes (the accuracy axes, when drawn, is its twin, also
+            in ``ax.figure.axes``).
+        """
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise ImportError("History.plot needs matplotlib, an optional extra: "
+                              "pip install 'matnn[plot]'") from None
+        new_figure = ax is None
+        if new_figure:
+            _, ax = plt.subplots(figsize=(6.4, 4))
+        epochs = np.arange(self.epochs)
+        unit = "epoch" if self.converged is None else "iteration"
+        handles = []
+        thin = self.loss.ndim == 2
+        for k, (label, curve) in enumerate((("loss", self.loss), ("val_loss", self.val_loss))):
+            if curve is not None:
+                lines = ax.plot(epochs, np.where(np.isfinite(curve), curve, np.nan).T,
+                                color=f"C{k}", linewidth=0.8 if thin else 1.5,
+                                alpha=0.5 if thin else 1.0)
+                lines[0].set_label(label)
+                handles.append(lines[0])
+        if self.best_epoch is not None and not thin:
+            handles.append(ax.axvline(self.best_epoch, color="grey", linestyle=":",
+                                      label=f"best_epoch {self.best_epoch}"))
+        losses = [c for c in (self.loss, self.val_loss) if c is not None]
+        log = spans_decades(np.concatenate([c.ravel() for c in losses]))
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel(unit)
+        ax.set_ylabel("loss (log scale)" if log else "loss")
+        if self.accuracy is not None or self.val_accuracy is not None:
+            right = ax.twinx()
+            for k, (label, curve) in enumerate((("accuracy", self.accuracy),
+                                                ("val_accuracy", self.val_accuracy)), start=2):
+                if curve is not None:
+                    lines = right.plot(epochs, curve.T, color=f"C{k}", linestyle="--",
+                                       linewidth=0.8 if thin else 1.5,
+                                       alpha=0.5 if thin else 1.0)
+                    lines[0].set_label(label)
+                    handles.append(lines[0])
+            right.set_ylim(0, 1.02)
+            right.set_ylabel("accuracy")
+        ax.legend(handles=handles)
+        if new_figure:
+            ax.figure.tight_layout()
+        return ax
+
     def __repr__(self):
         parts = [f"epochs={self.epochs}"]
         if self.epochs and self.loss.ndim == 1:
@@ -142,6 +207,13 @@ class History(NDArrayOperatorsMixin):
         if self.converged is not None:
             parts.append(f"converged={self.converged}")
         return f"History({', '.join(parts)})"
+
+
+def spans_decades(values):
+    """True when the positive finite ``values`` span a factor of 10 or more: worth a log axis."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    return values.size > 1 and values.max() >= 10 * values.min()
 
 
 def _curve(values, name, shape=None):

@@ -225,7 +225,7 @@ class Network(Model):
         """The network drawn with its numbers, which Jupyter shows inline; see :func:`matnn.draw`."""
         from .draw import draw
 
-        return draw(self)
+        return draw(self).svg
 
     def save(self, path):
         """Write the network to ``path`` atomically; see :func:`matnn.saving.save`.
@@ -393,7 +393,7 @@ class Network(Model):
 
     def fit(self, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
             shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
-            restore_best=False, log_every=None, callback=None):
+            restore_best=False, log_every=None, callback=None, progress=False):
         """Train; see :func:`matnn.training.fit` for every argument.
 
         ``callback(record)`` is called after every epoch (every L-BFGS
@@ -401,6 +401,7 @@ class Network(Model):
         ``val_loss``, ``accuracy``, ``val_accuracy`` as floats or None, and
         this network); returning False stops training, None or True go on.
         ``log_every=k`` prints the loss after epochs 0, k, 2k, ...
+        ``progress=True`` shows a progress bar (a widget in Jupyter).
 
         Returns
         -------
@@ -409,7 +410,8 @@ class Network(Model):
         return fit(self, X, y, epochs=epochs, learning_rate=learning_rate,
                    batch_size=batch_size, optimizer=optimizer, shuffle=shuffle, seed=seed,
                    validation_data=validation_data, patience=patience, min_delta=min_delta,
-                   restore_best=restore_best, log_every=log_every, callback=callback)
+                   restore_best=restore_best, log_every=log_every, callback=callback,
+                   progress=progress)
 
     # -- training (see matnn.training) -----------------------------------------
 

@@ -46,7 +46,6 @@ import io
 import math
 import os
 import re
-import secrets
 import stat
 import struct
 import zipfile
@@ -55,6 +54,7 @@ import zlib
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation
+from .atomic import write_atomically
 from .losses import LOSSES, Loss
 from .layers import Dense
 from .network import Network
@@ -158,9 +158,6 @@ def save(net, path):
         lambda where: f"cannot save a network with a non-finite parameter: {where}; a model "
                       "file holds finite numbers only")
     _check_names(net)
-    # Resolving a link keeps it a link, and puts the temporary file on the
-    # target's filesystem, where os.replace is atomic.
-    path = os.path.realpath(os.fspath(path))
     arrays = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "sizes": np.array(net.sizes, dtype=np.int64),
@@ -171,70 +168,7 @@ def save(net, path):
     for l, layer in enumerate(net.layers, start=1):
         arrays[f"W{l}"] = layer.W
         arrays[f"b{l}"] = layer.b
-
-    mode = _existing_mode(path)
-    directory = os.path.dirname(path)
-    tmp, fd = _create_temporary(directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None:
-                os.chmod(f.fileno() if os.chmod in os.supports_fd else tmp, mode)
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        except OSError as cleanup:
-            # The first failure is the one to act on; the leftover is a note.
-            if hasattr(exc, "add_note"):
-                exc.add_note(f"the temporary file {tmp} could not be removed: {cleanup}")
-        raise
-    _fsync_directory(directory)
-
-
-def _existing_mode(path):
-    """The permission bits of the regular file at ``path``, or None."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
-
-
-def _create_temporary(directory):
-    """``(name, fd)`` of a new, empty file in ``directory``, open for writing."""
-    # Mode 0o666 lets the umask decide the permissions, as for any new file;
-    # O_EXCL guarantees the name is ours alone. The name is short so that it
-    # fits wherever the target's name fits.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = os.path.join(directory, f".matnn-{secrets.token_hex(4)}.tmp")
-        try:
-            return tmp, os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"no free temporary file name in {directory}")
-
-
-def _fsync_directory(directory):
-    # Makes the rename itself durable on POSIX. The data are already safe in
-    # the file, so a filesystem that cannot sync a directory is not an error.
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
 def load(path, custom=None):

@@ -43,6 +43,7 @@ from .diagnostics import (
 )
 from .history import History
 from .optimizers import SGD, Optimizer
+from .progress import progress_callback
 from .validation import check_callback, check_int, check_real, check_seed
 
 __all__ = ["fit", "EpochRecord", "Run", "Loop", "RandomPermutation", "TrainingDiverged",
@@ -86,7 +87,7 @@ class EpochRecord:
 
 def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
         shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
-        restore_best=False, log_every=None, callback=None):
+        restore_best=False, log_every=None, callback=None, progress=False):
     """Train ``model`` (a :class:`~matnn.Network` or an :class:`~matnn.Ensemble`) in place.
 
     Parameters
@@ -136,6 +137,11 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
         (``history.stopped_early`` is then True if epochs remained); None or
         True go on. Anything else raises TypeError, so that an ensemble's
         per-member comparison (an array) is not mistaken for an answer.
+    progress : bool
+        Show a progress bar (tqdm's: a widget in Jupyter, a text bar on
+        stderr elsewhere) with the latest losses and accuracies (an
+        ensemble's medians). It is a callback too, run before ``callback``
+        (see :mod:`matnn.progress`).
 
     Returns
     -------
@@ -164,6 +170,8 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
         starting loss, or when training left the gradient exactly 0 with the
         loss above 0 (saturated or dead units).
     """
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     X, Y = model._training_data(X, y)
     n = X.shape[0]
     optimizer = check_optimizer(learning_rate, optimizer, model.dtype, model._members)
@@ -171,7 +179,9 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
         with model._run(optimizer, None, n) as run:
             _refuse_with_full_batch(epochs=epochs, batch_size=batch_size, patience=patience,
                                     restore_best=restore_best, validation_data=validation_data)
-            return optimizer.train(run, X, Y, check_callback(callback))
+            with progress_callback(progress, optimizer.max_iter, "iteration",
+                                   callback) as callback:
+                return optimizer.train(run, X, Y, callback)
     if epochs is None:
         raise TypeError("fit needs epochs, the number of passes over the data")
     if not isinstance(shuffle, (bool, np.bool_)):
@@ -183,11 +193,12 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
             raise TypeError("validation_data must be a pair (X_val, y_val)")
         Xv, yv = validation_data
         validation = model._prepare(Xv, yv, name="validation_data[0]")
-    loop = Loop(n, epochs=epochs, batch_size=batch_size, order=order, validation=validation,
-                patience=patience, min_delta=min_delta, restore_best=restore_best,
-                log_every=log_every, callback=callback)
-    with model._run(optimizer, loop.batch_size, n) as run:
-        return loop.run(run, (X, Y))
+    with progress_callback(progress, epochs, "epoch", callback) as callback:
+        loop = Loop(n, epochs=epochs, batch_size=batch_size, order=order, validation=validation,
+                    patience=patience, min_delta=min_delta, restore_best=restore_best,
+                    log_every=log_every, callback=callback)
+        with model._run(optimizer, loop.batch_size, n) as run:
+            return loop.run(run, (X, Y))
 
 
 def check_optimizer(learning_rate, optimizer, dtype, members):

@@ -1,13 +1,22 @@
 """The lesson page in a real browser: headless Chromium (the Debian package).
 
 Skipped when no Chromium is installed, except under ``CI=true``, where
-``.ci/run`` installs it and a missing browser is a failure.
+``.ci/run`` installs it and a missing browser is a failure. Most tests read
+what Chromium renders; the interactive ones drive it through the DevTools
+protocol over a pipe (``--remote-debugging-pipe``): real mouse clicks and
+key presses, then what is visible.
 """
 
+import base64
+import fcntl
+import json
 import os
+import select
 import shutil
 import struct
 import subprocess
+import sys
+import time
 import zlib
 
 import numpy as np
@@ -38,6 +47,129 @@ def lesson_file(tmp_path_factory):
     return path
 
 
+def read_png_bytes(blob, tmp_path):
+    path = tmp_path / "shot.png"
+    path.write_bytes(blob)
+    return read_png(path)
+
+
+PLACE_PIPES = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+               "os.execv(sys.argv[3], sys.argv[3:])")
+
+
+def _above_nine(fd):
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+class DevTools:
+    """Chromium driven over the DevTools protocol, through the pipe on its fds 3 and 4."""
+
+    TIMEOUT = 60
+
+    def __init__(self, browser, profile):
+        to_browser, self.writer = os.pipe()
+        self.reader, from_browser = os.pipe()
+        # Chromium reads commands on fd 3 and writes replies on fd 4. A small Python
+        # puts its ends of the pipes there (from above 9, so that placing one cannot
+        # close the other), then becomes Chromium.
+        to_browser, from_browser = (_above_nine(fd) for fd in (to_browser, from_browser))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", PLACE_PIPES, str(to_browser), str(from_browser), browser,
+             *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={profile}",
+             "--window-size=1000,900"],
+            pass_fds=(to_browser, from_browser), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_browser)
+        os.close(from_browser)
+        self.buffer, self.last_id, self.session = b"", 0, None
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", targetId=target,
+                                 flatten=True)["sessionId"]
+        self.send("Page.enable")
+
+    def send(self, method, **params):
+        self.last_id += 1
+        message = {"id": self.last_id, "method": method, "params": params}
+        if self.session is not None:
+            message["sessionId"] = self.session
+        os.write(self.writer, json.dumps(message).encode() + b"\0")
+        while True:
+            reply = self.receive()
+            if reply.get("id") == self.last_id:
+                assert "error" not in reply, reply["error"]
+                return reply["result"]
+
+    def receive(self):
+        deadline = time.monotonic() + self.TIMEOUT
+        while b"\0" not in self.buffer:
+            ready, _, _ = select.select([self.reader], [], [], deadline - time.monotonic())
+            assert ready, "Chromium did not answer within a minute"
+            chunk = os.read(self.reader, 1 << 16)
+            assert chunk, "Chromium closed the pipe"
+            self.buffer += chunk
+        raw, self.buffer = self.buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def open(self, url):
+        self.send("Page.navigate", url=url)
+        while self.receive().get("method") != "Page.loadEventFired":
+            pass
+
+    def evaluate(self, expression):
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def click(self, selector):
+        """A real left click in the middle of the element, scrolled into view first."""
+        x, y = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+            "e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); "
+            "return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        for kind in ("mousePressed", "mouseReleased"):
+            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                      clickCount=1)
+
+    def press(self, key, code):
+        for kind in ("keyDown", "keyUp"):
+            self.send("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                      windowsVirtualKeyCode=code)
+
+    def screenshot(self, selector):
+        """The PNG bytes of the element's box, as rendered."""
+        x, y, width, height = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); "
+            "e.scrollIntoView(); const r = e.getBoundingClientRect(); "
+            "return [r.x + scrollX, r.y + scrollY, r.width, r.height]; })()")
+        shot = self.send("Page.captureScreenshot", format="png",
+                         clip={"x": x, "y": y, "width": width, "height": height, "scale": 1})
+        return base64.b64decode(shot["data"])
+
+    def close(self):
+        try:
+            self.send("Browser.close")
+            self.process.wait(timeout=self.TIMEOUT)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            os.close(self.writer)
+            os.close(self.reader)
+
+
+@pytest.fixture(scope="module")
+def page(browser, lesson_file, tmp_path_factory):
+    """The lesson page open in Chromium, driven through DevTools."""
+    tools = DevTools(browser, tmp_path_factory.mktemp("devtools") / "profile")
+    try:
+        tools.open(lesson_file.as_uri())
+        yield tools
+    finally:
+        tools.close()
+
+
 def chromium(browser, tmp_path, *args):
     done = subprocess.run(
         [browser, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
@@ -48,11 +180,11 @@ def chromium(browser, tmp_path, *args):
 
 def test_dom_has_the_lessons_labels(browser, lesson_file, tmp_path):
     dom = chromium(browser, tmp_path, "--dump-dom", lesson_file.as_uri())
-    for label in ("1. The worked example", "2. Training", "3. The trained network",
-                  "4. Many seeds", "h1 = 0.0474", "o1 = 0.524", "0.0214", "weight (lb)",
-                  "height (in)", "Emily?", "12 of 12"):
+    for label in ("1. The worked example", "2. The same example in matrix form", "3. Training",
+                  "4. Watching it learn", "5. The trained network", "6. Many seeds",
+                  "h1 = 0.0474", "o1 = 0.524", "0.0214", "Z1 = X @ W1.T + b1", "weight (lb)",
+                  "height (in)", "Emily?", "12 of 12", 'data-neuron="h1"', 'data-epoch="1000"'):
         assert label in dom, label
-    assert dom.count("<svg") == 5  # two diagrams, the loss, the boundary, the histogram
 
 
 def read_png(path):
@@ -113,3 +245,62 @@ def test_screenshot_is_not_blank(browser, lesson_file, tmp_path):
     # Colour from the diagram's edges: some pixels are clearly blue.
     blue = (pixels[:, :, 2].astype(int) - pixels[:, :, 0] > 60).mean()
     assert blue > 0.001
+
+
+SHOWN = """[...document.querySelectorAll(%s)].filter(e => e.checkVisibility() &&
+           e.getBoundingClientRect().width > 0)"""
+
+
+def shown(page, selector, attribute):
+    return page.evaluate(SHOWN % json.dumps(selector) + f".map(e => e.getAttribute('{attribute}'))")
+
+
+def test_the_page_shows_the_matrix_form(page):
+    text = page.evaluate("[...document.querySelectorAll('h2')].find(h => h.textContent"
+                         ".startsWith('2.')).nextElementSibling.nextElementSibling.innerText")
+    for shown_ in ("W1", "Z1 = X @ W1.T + b1", "A1", "delta1", "dW1 = delta1.T @ X",
+                   "0.0474", "0.524", "0.0214 as the lesson rounds it"):
+        assert shown_ in text.replace(", as the lesson", " as the lesson"), shown_
+    # Each entry carries its name in the lesson, on screen and as a tooltip.
+    cells = shown(page, "table.matrix td", "title")
+    assert {"W1[0, 0] is w1", "W1[0, 1] is w2", "W1[1, 0] is w3", "W1[1, 1] is w4",
+            "A1[0, 0] is h1", "A2[0, 0] is o1", "dW1[0, 0] is \u2202L/\u2202w1"} <= set(cells)
+    links = page.evaluate("[...document.querySelectorAll('a')].map(a => a.href)")
+    assert links[0] == "https://victorzhou.com/blog/intro-to-neural-networks/"
+    assert links[1].endswith("/docs/derivation.md")
+
+
+def test_one_map_per_neuron_on_screen(page):
+    figure = ("[...document.querySelectorAll('figure')].find(f => f.querySelector("
+              "'svg[aria-label^=\"What each neuron computes\"]'))")
+    boxes = page.evaluate(
+        f"[...{figure}.querySelectorAll('[data-neuron]')].map(g => {{ const r = "
+        "g.getBoundingClientRect(); return [g.dataset.neuron, r.x, r.y, r.width, r.height, "
+        "g.checkVisibility()]; })")
+    assert [b[0] for b in boxes] == ["h1", "h2", "o1"]
+    for name, x, y, width, height, visible in boxes:
+        assert visible and width > 40 and height > 40, name
+    # Three separate squares.
+    for (_, x0, y0, w0, h0, _), (_, x1, y1, w1, h1, _) in zip(boxes, boxes[1:]):
+        assert x0 + w0 <= x1 or x1 + w1 <= x0 or y0 + h0 <= y1 or y1 + h1 <= y0
+
+
+def test_choosing_a_snapshot_changes_what_is_visible(page, tmp_path):
+    assert shown(page, ".snapshot", "data-epoch") == ["0"]
+    start = read_png_bytes(page.screenshot(".snapshots"), tmp_path)
+    page.click('.snapshot[data-epoch="0"] label.step')
+    assert shown(page, ".snapshot", "data-epoch") == ["1"]
+    after_one = read_png_bytes(page.screenshot(".snapshots"), tmp_path)
+    # One epoch moves the maps and the decision boundary: many pixels change.
+    same_size = min(start.shape[0], after_one.shape[0])
+    changed = np.any(start[:same_size] != after_one[:same_size], axis=2).mean()
+    assert changed > 0.01
+    page.click('label[for="epoch-1000"]')
+    assert shown(page, ".snapshot", "data-epoch") == ["1000"]
+    text = page.evaluate("document.querySelector('.snapshot[data-epoch=\"1000\"]').innerText")
+    assert text.startswith("After 1000 epochs: loss L = 0.0024")
+    # The radio buttons step with the arrow keys too.
+    page.press("ArrowLeft", 37)
+    assert shown(page, ".snapshot", "data-epoch") == ["900"]
+    page.click('.snapshot[data-epoch="900"] label.step')
+    assert shown(page, ".snapshot", "data-epoch") == ["800"]

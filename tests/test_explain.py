@@ -132,9 +132,48 @@ def test_report_of_a_bias_has_no_input_factor():
     assert "dh2/db2: A1[0, 1]*(1-A1[0, 1]) inside delta1" in text
 
 
+@pytest.mark.parametrize("name, x, y_true", [
+    ("Emily", (128 - 135, 63 - 66), 1),   # the lesson expects F
+    ("frank", (155 - 135, 68 - 66), 0),   # and M
+])
+def test_emily_and_frank_are_samples_with_the_gender_the_lesson_expects(name, x, y_true):
+    e = explain("w1", name)
+    assert (e.backprop.x1, e.backprop.x2, e.backprop.y_true) == (*x, y_true)
+    assert e.sample == name.capitalize()
+    assert report(e).startswith(f"dL/dw1 for {name.capitalize()}: x1 = {x[0]}, x2 = {x[1]}, "
+                                f"y_true = {y_true}")
+
+
+def sigmoid_slope(z):
+    """The sigmoid's derivative written as e^-z / (1 + e^-z)^2, for z > 0."""
+    return np.exp(-z) / (1 + np.exp(-z)) ** 2
+
+
+def test_a_saturated_sigmoid_is_said_to_be():
+    # Every weight 1: h1 = h2 = f(30 + 2) = 1 to 13 figures; o1 = f(2) is not saturated.
+    text = report(explain("w1", x=[30, 2], y_true=0))
+    slope = f"{sigmoid_slope(32.0):.3g}"
+    assert slope == "1.27e-14"
+    assert "h1 = f(w1 x1 + w2 x2 + b1) = f(32) = 1\n" in text
+    assert (f"  h1 is saturated: f'(32) = {slope} scales the gradients of w1, w2 and b1 "
+            "to almost 0") in text
+    assert f"  h2 is saturated: f'(32) = {slope} scales the gradients of w3, w4 and b2" in text
+    assert "o1 is saturated" not in text
+
+
+def test_a_slope_that_underflows_is_said_to_be_exactly_zero():
+    # f(40) rounds to exactly 1 in float64, so its slope A (1 - A) is exactly 0.
+    text = report(explain("w1", x=[40, 0], y_true=0))
+    assert "h1 is saturated: f'(40) = 0 scales the gradients of w1, w2 and b1 to 0\n" in text
+
+
+def test_the_worked_example_is_not_saturated(alice):
+    assert "saturated" not in report(alice)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"param": "w7"}, "unknown parameter 'w7'"),
-    ({"sample": "Emily"}, "unknown person 'Emily'"),
+    ({"sample": "Zoe"}, "unknown person 'Zoe'; choose one of .*'Emily', 'Frank'"),
     ({"x": [1, 2, 3], "y_true": 1}, "two finite numbers"),
     ({"x": [1, np.nan], "y_true": 1}, "two finite numbers"),
     ({"x": [1, 2]}, "needs its target"),

@@ -299,7 +299,7 @@ def test_a_bad_thread_count_in_the_environment_fails_the_import(value, message):
 
 def test_control_characters_in_names_leave_the_svg_and_the_page_well_formed():
     net = Network.from_sizes([2, 2, 1], [mine("a\x01b\ufffe"), "sigmoid"], seed=0)
-    svg = matnn.draw(net)
+    svg = str(matnn.draw(net))
     texts = " ".join(ET.fromstring(svg).itertext())
     assert "a\\x01b\\ufffe" in texts
     page = model_page(net, X, [1.0, 0.0, 1.0], source="data\x02.csv")

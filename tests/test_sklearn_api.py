@@ -271,7 +271,7 @@ def test_gradcheck_draw_and_save_work_on_the_network(fitted, tmp_path):
         y = {"clf": Y_IRIS, "binary": (Y_IRIS == 2).astype(float), "reg": X_IRIS[:, 3],
              "poisson": np.round(np.exp(X_IRIS[:, 0]))}[name]
         assert matnn.gradcheck(net, X[:20], y[:20]).ok
-        assert matnn.draw(net).startswith("<svg")
+        assert str(matnn.draw(net)).startswith("<svg")
         net.save(tmp_path / f"{name}.npz")
         custom = {"exp": EXP, "half_poisson_deviance": HALF_POISSON_DEVIANCE}
         back = matnn.load(tmp_path / f"{name}.npz", custom=custom if name == "poisson" else None)
