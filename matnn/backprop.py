@@ -97,7 +97,12 @@ class Products:
     # overhead on tiny arrays, and calls the same BLAS on large ones.
     def affine(self, l, prev, W, b, out, ws):
         dot(prev, W.T, out)
-        add(out, b, out)
+        if ws.columnwise[l]:
+            # numpy would run one inner loop per row of a few units; this runs
+            # one per unit, along the rows. Same sums, same bits.
+            add(out.T, b[:, None], out.T, order="C")
+        else:
+            add(out, b, out)
 
     def weight_gradients(self, l, D, prev, dW, db, ws):
         dot(D.T, prev, dW)
@@ -107,6 +112,12 @@ class Products:
 
     def back(self, l, D, W, out, ws):
         dot(D, W, out)
+
+
+#: Layers of at most this many units add their bias one unit at a time,
+#: along the rows, in blocks of at least :data:`COLUMNWISE_ROWS` rows;
+#: benchmarks/case_lowerbound.py measures it.
+COLUMNWISE_UNITS, COLUMNWISE_ROWS = 3, 256
 
 
 #: A stacked product whose summed dimension is at most this long is computed
@@ -250,6 +261,9 @@ class Workspace:
     ones : ndarray of shape (rows,)
     S : list of ndarray (ensembles only)
         Scratch shaped like each layer's stacked weights.
+    columnwise : list of bool
+        Whether each layer adds its bias one unit at a time (narrow layers,
+        many rows).
     """
 
     def __init__(self, engine, rows, dtype, *, _parent=None):
@@ -277,6 +291,8 @@ class Workspace:
                 np.empty((i, o, K), dtype) for i, o in zip(engine.sizes[:-1], engine.sizes[1:])]
         self.V = [z if act.needs_input else a
                   for z, a, act in zip(self.Z, self.A, engine.activations)]
+        self.columnwise = [engine.products.members is None and n <= COLUMNWISE_UNITS
+                           and rows >= COLUMNWISE_ROWS for n in engine.sizes[1:]]
 
     def head(self, rows, engine):
         """A workspace for ``rows <= self.rows`` samples sharing this memory."""
@@ -306,10 +322,18 @@ def block_rows(n, sizes, members=None):
 
     At most :data:`BLOCK_ROWS` member-rows and :data:`BLOCK_ACTIVATIONS`
     activations; the same for a member whatever group of an ensemble runs it.
+    A batch of several blocks is cut into an even number of blocks of nearly
+    equal rows, so that two threads finish together (seven blocks, the last
+    a short one, would keep one thread busy for four while the other idles
+    after three).
     """
     members = members or 1
     per_row = sum(sizes[1:]) * members
-    return max(1, min(n, BLOCK_ROWS // members, BLOCK_ACTIVATIONS // per_row))
+    most = max(1, min(BLOCK_ROWS // members, BLOCK_ACTIVATIONS // per_row))
+    if n <= most:
+        return max(n, 1)
+    blocks = -(-n // most)
+    return -(-n // (blocks + blocks % 2))
 
 
 def forward(engine, X, ws, output=True):
