@@ -230,6 +230,35 @@ def test_blocks_on_threads_compute_the_gradient_of_the_whole_batch(monkeypatch):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("sizes, activation, loss, n", [
+    ((3, 5, 2), "sigmoid", "mse", 40),
+    ((3, 5, 2), "sigmoid", "mse", 1000),
+    ((6, 7, 4), ["tanh", "softmax"], "cross_entropy", 1000),
+])
+def test_an_evaluation_gives_the_output_layers_gradient_bit_for_bit(small_blocks, sizes,
+                                                                    activation, loss, n):
+    # fit's last evaluation computes the output layer's part of the gradient
+    # for the end check: it must be gradient()'s own, on any thread count.
+    net = Network.from_sizes(sizes, activation, seed=1, loss=loss)
+    X, Y = net._prepare(*data(n, sizes[0], sizes[-1], labels=loss == "cross_entropy"))
+    engine = net._engine
+    ws = engine.workspace(backprop.block_rows(n, sizes), net.dtype)
+
+    def compute():
+        flat, grads = backprop.Products().flat(sizes, net.dtype)
+        total = backprop.loss_total(engine, X, Y, ws, None, grads)
+        full, _ = net._gradients(X, Y)
+        return {"total": total, "output": np.concatenate([g.ravel() for g in grads[-1]]),
+                "full": full[-sizes[-1] * (sizes[-2] + 1):],
+                "plain total": backprop.loss_total(engine, X, Y, ws)}
+
+    results = on_each_thread_count(compute)
+    assert_bitwise_equal(results)
+    for got in results.values():
+        assert np.array_equal(got["output"], got["full"])
+        assert got["total"] == got["plain total"]
+
+
 def test_float32_blocks_stay_float32_and_agree_on_every_thread_count(small_blocks):
     net = Network.from_sizes((3, 4, 1), seed=3, dtype=np.float32)
     X, y = data(500, 3, 1)
