@@ -53,7 +53,8 @@ class _EnsembleRun:
         # group (see _GroupedRun) it is in.
         self.eval_ws = self.engine.workspace(
             block_rows(self.n, self.ens.sizes, self.members), dtype)
-        self.end = None
+        # The output layer's gradient at the end of the last epoch, for stuck().
+        self.end, self.keep_end = None, False
 
     @property
     def training(self):
@@ -69,7 +70,8 @@ class _EnsembleRun:
         self.state = self.optimizer.state_dict()
         for batch in batches:
             self.step(*batch)
-        loss, acc = self.evaluate(X, Y, truth, end=last)
+        self.keep_end = last
+        loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, ~(np.isfinite(loss) & np.isfinite(self.flat).all(axis=0))
 
     def step(self, Xb, Yb):
@@ -91,17 +93,19 @@ class _EnsembleRun:
     def truth(self, Y):
         return self.ens.loss_fn.truth(Y)
 
-    def evaluate(self, X, Y, truth, end=False):
+    def evaluate(self, X, Y, truth):
         """Each active member's loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), accuracy.
 
-        With ``end``, the same forward pass also computes the output
-        layer's gradient, which :meth:`stuck` then uses at these parameters.
+        Asked by the last epoch (``keep_end``), the same forward pass also
+        computes the output layer's gradient, which :meth:`stuck` then uses
+        at these parameters.
         """
         count = self.ens.loss_fn.count(Y)
         grads = None
-        if end:
+        if self.keep_end:
             grads = self.engine.products.flat(self.ens.sizes, self.flat.dtype)[1]
             self.end = (self.flat.copy(), grads)
+        self.keep_end = False
         if truth is None:
             total = loss_total(self.engine, X, Y, self.eval_ws, None, grads)
             return np.asarray(total, np.float64) / count, None

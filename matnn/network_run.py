@@ -61,7 +61,8 @@ class _NetworkRun:
         self.before, self.state = np.empty_like(self.params), None
         self.engine = net._engine
         self.eval_ws = self.engine.workspace(block_rows(n, net.sizes), net.dtype)
-        self.end = None
+        # The output layer's gradient at the end of the last epoch, for stuck().
+        self.end, self.keep_end = None, False
         self.classifies = net.loss_fn.classifies
         overrides = net._overrides()
         self.custom_loss, self.custom_gradients = "loss" in overrides, "gradients" in overrides
@@ -103,17 +104,19 @@ class _NetworkRun:
     def truth(self, Y):
         return self.model.loss_fn.truth(Y)
 
-    def evaluate(self, X, Y, truth, end=False):
+    def evaluate(self, X, Y, truth):
         """The loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), the accuracy (else None).
 
-        With ``end``, the same forward pass also computes the output
-        layer's gradient, which :meth:`stuck` then uses at these parameters.
+        Asked by the last epoch (``keep_end``), the same forward pass also
+        computes the output layer's gradient, which :meth:`stuck` then uses
+        at these parameters.
         """
         net, count = self.model, self.model.loss_fn.count(Y)
         grads = None
-        if end and not self.custom_loss:
+        if self.keep_end and not self.custom_loss:
             grads = Products().flat(net.sizes, net.dtype)[1]
             self.end = (self.params.copy(), grads)
+        self.keep_end = False
         if self.custom_loss:
             # A subclass's own loss is what the history reports.
             loss = float(net.loss(X, Y))
@@ -165,7 +168,8 @@ class _NetworkRun:
         step = self.step
         for batch in batches:
             step(*batch)
-        loss, acc = self.evaluate(X, Y, truth, end=last)
+        self.keep_end = last
+        loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, not (math.isfinite(loss) and np.isfinite(self.params).all())
 
     def full(self, values):
