@@ -17,6 +17,10 @@ the blocks and the threads.
   with BLAS on one thread each. The same gradient as one block on the
   calling thread, with BLAS threading each product, is timed beside it
   (no target): where it wins, the products dominate and blocks do not pay.
+  Blocks are cut into an even number of equal blocks
+  (:func:`matnn.backprop.block_rows`); the wide gradients are also timed
+  in blocks of the most rows allowed, the last one short, where two
+  threads take unequal shares (no target).
 - Narrow layers add their bias one unit at a time along the rows
   (``backprop.COLUMNWISE_UNITS``); the 2-2-1 gradient is also timed with
   the plain broadcast add, which runs one inner loop per row (no target).
@@ -105,6 +109,9 @@ def _gradients(bench):
             bound = lower_bound(net, X, ws)
             sides = [(lambda: net._gradients(X, Y), "Network.gradients"),
                      (one_block, "one block, BLAS threads")]
+            most = _most_rows(sizes)
+            if n > most and -(-n // most) % 2:
+                sides.append((_in_blocks_of(net, X, Y, most), f"blocks of {most} rows"))
             if sizes == (2, 2, 1):
                 sides.append((_broadcast_bias(lambda: net._gradients(X, Y)),
                               "bias added row by row"))
@@ -112,7 +119,8 @@ def _gradients(bench):
                                        settle=True) if ok else [None] * (len(sides) + 1)
             rows = backprop.block_rows(n, sizes)
             for timing, (_, what) in zip(timings[:-1], sides):
-                blocks = -(-n // rows) if what == "Network.gradients" else 1
+                blocks = {"Network.gradients": -(-n // rows), "one block, BLAS threads": 1}.get(
+                    what, -(-n // most))
                 yield Result(
                     "lowerbound", dtype.name, f"{label} gradient, N={n}, {what}", ok, how,
                     n_samples=n, a=timing, b=timings[-1],
@@ -120,6 +128,19 @@ def _gradients(bench):
                     metrics={"blocks": blocks, "settings": settings()},
                     note="ratio is a cost: gradient / bound; default threads",
                 )
+
+
+def _most_rows(sizes):
+    """The most rows a block may have (what every block had before blocks were evened)."""
+    return min(backprop.BLOCK_ROWS, backprop.BLOCK_ACTIVATIONS // sum(sizes[1:]))
+
+
+def _in_blocks_of(net, X, Y, rows):
+    """The gradient in blocks of ``rows`` rows on the threads, the last one short."""
+    engine = net._engine
+    ws = engine.workspace(rows, net.dtype)
+    grad, grads = Products().flat(net.sizes, net.dtype)
+    return lambda: gradient(engine, X, Y, ws, grad, grads)
 
 
 def _broadcast_bias(fn):

@@ -13,8 +13,6 @@ Before timing, the two fits are checked to agree: the 20-epoch fit's first
 epoch is the one-epoch fit (same start, same seed), loss for loss.
 """
 
-import numpy as np
-
 import matnn
 from matnn import digits
 

@@ -218,6 +218,20 @@ def test_a_network_computes_the_same_bits_on_1_2_and_4_threads(small_blocks, siz
     assert_bitwise_equal(on_each_thread_count(compute))
 
 
+@pytest.mark.parametrize("n", [1, 100, 16384, 16385, 3 * 16384 + 1, 7 * 16384 - 5, 10**6])
+@pytest.mark.parametrize("sizes", [(2, 2, 1), (64, 128, 10), (784, 256, 128, 10)])
+def test_a_large_batch_is_cut_into_an_even_number_of_nearly_equal_blocks(n, sizes):
+    rows = backprop.block_rows(n, sizes)
+    cut = [len(range(n)[i:i + rows]) for i in range(0, n, rows)]
+    assert sum(cut) == n
+    assert rows <= backprop.BLOCK_ROWS and rows * sum(sizes[1:]) <= backprop.BLOCK_ACTIVATIONS \
+        or rows == n == 1
+    if len(cut) > 1:
+        # Two threads take the same number of blocks, each nearly as long.
+        assert len(cut) % 2 == 0 and max(cut) - min(cut) <= len(cut)
+        assert rows > n // (len(cut) + 2)
+
+
 def test_blocks_on_threads_compute_the_gradient_of_the_whole_batch(monkeypatch):
     # Against the same network done in one block: equal to rounding.
     net = Network.from_sizes((4, 6, 3), "tanh", seed=2)
