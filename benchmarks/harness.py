@@ -20,7 +20,8 @@ name alone (no registry to edit) and must define
     2. times both sides with :meth:`Bench.time_pair` (one side with
        :meth:`Bench.time`, more with :meth:`Bench.time_sides`), which uses
        :mod:`timeit`: a calibrated number of calls per run, several runs
-       alternating between the sides, the median of each;
+       alternating between the sides, the median of each (sides that run
+       on several threads pass ``settle=True``, see :meth:`Bench.time_sides`);
     3. yields a :class:`Result`. ``a`` is the reference side (the scalar
        shim) and ``b`` the side measured against it, so ``ratio = a / b``
        reads "how many times faster b is". (The lower-bound case puts the
@@ -59,6 +60,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import statistics
+import time
 import timeit
 from dataclasses import asdict, dataclass, field
 
@@ -168,6 +170,11 @@ class Bench:
         # Seconds one timed run should last at least, and runs per side.
         self.min_time = 0.002 if quick else 0.1
         self.repeat = 1 if quick else 5
+        # Seconds to wait before each run of a side timed with settle=True:
+        # OpenBLAS's threads (and OpenMP's) spin for about 0.1 s after their
+        # work before they sleep, and a side timed right after another's
+        # threaded work would share the cores with them.
+        self.settle = 0.0 if quick else 0.2
 
     def time(self, fn, label, *, repeat=None):
         """Median seconds per call of ``fn()``, with :class:`timeit.Timer`.
@@ -180,7 +187,7 @@ class Bench:
         """
         return self.time_pair(fn, label, repeat=repeat)[0]
 
-    def time_pair(self, fn_a, label_a, fn_b=None, label_b=None, *, repeat=None):
+    def time_pair(self, fn_a, label_a, fn_b=None, label_b=None, *, repeat=None, settle=False):
         """Time two sides the way :meth:`time` does, alternating their runs.
 
         Run ``i`` of ``a`` is followed by run ``i`` of ``b``, so both medians
@@ -192,25 +199,32 @@ class Bench:
         (Timing, Timing or None)
         """
         sides = [(fn_a, label_a)] + ([(fn_b, label_b)] if fn_b is not None else [])
-        timings = self.time_sides(sides, repeat=repeat)
+        timings = self.time_sides(sides, repeat=repeat, settle=settle)
         return timings[0], (timings[1] if len(timings) > 1 else None)
 
-    def time_sides(self, sides, *, repeat=None):
+    def time_sides(self, sides, *, repeat=None, settle=False):
         """Time any number of sides, alternating their runs as :meth:`time_pair` does.
 
         Parameters
         ----------
         sides : list of (callable, str)
             Each side's function and label.
+        settle : bool
+            Wait :attr:`settle` seconds before every run (and calibration),
+            so that no side is timed beside the threads that another side's
+            BLAS or OpenMP left spinning. For sides that run on several
+            threads.
 
         Returns
         -------
         list of Timing, in the order of ``sides``
         """
         repeat = self.repeat if repeat is None else repeat
+        pause = self.settle if settle else 0.0
         timers, numbers, runs = [], [], []
         for fn, _ in sides:
             timer = timeit.Timer(fn)
+            time.sleep(pause)
             number, first = self._calibrate(timer)
             timers.append(timer)
             numbers.append(number)
@@ -218,6 +232,7 @@ class Bench:
         for _ in range(repeat):
             for timer, number, r in zip(timers, numbers, runs):
                 if len(r) < repeat:
+                    time.sleep(pause)
                     r.append(timer.timeit(number) / number)
         return [Timing(label, statistics.median(r), r, number)
                 for (_, label), r, number in zip(sides, runs, numbers)]

@@ -97,7 +97,12 @@ class Products:
     # overhead on tiny arrays, and calls the same BLAS on large ones.
     def affine(self, l, prev, W, b, out, ws):
         dot(prev, W.T, out)
-        add(out, b, out)
+        if ws.columnwise[l]:
+            # numpy would run one inner loop per row of a few units; this runs
+            # one per unit, along the rows. Same sums, same bits.
+            add(out.T, b[:, None], out.T, order="C")
+        else:
+            add(out, b, out)
 
     def weight_gradients(self, l, D, prev, dW, db, ws):
         dot(D.T, prev, dW)
@@ -107,6 +112,12 @@ class Products:
 
     def back(self, l, D, W, out, ws):
         dot(D, W, out)
+
+
+#: Layers of at most this many units add their bias one unit at a time,
+#: along the rows, in blocks of at least :data:`COLUMNWISE_ROWS` rows;
+#: benchmarks/case_lowerbound.py measures it.
+COLUMNWISE_UNITS, COLUMNWISE_ROWS = 3, 256
 
 
 #: A stacked product whose summed dimension is at most this long is computed
@@ -250,12 +261,17 @@ class Workspace:
     ones : ndarray of shape (rows,)
     S : list of ndarray (ensembles only)
         Scratch shaped like each layer's stacked weights.
+    columnwise : list of bool
+        Whether each layer adds its bias one unit at a time (narrow layers,
+        many rows).
     """
 
     def __init__(self, engine, rows, dtype, *, _parent=None):
         self.rows = rows
         self._heads = {}
         self._siblings = {}
+        self._root = self if _parent is None else _parent._root
+        self._gradient = None
         if _parent is not None:
             # Leading-row slices of C-contiguous buffers stay contiguous.
             p = _parent
@@ -277,6 +293,8 @@ class Workspace:
                 np.empty((i, o, K), dtype) for i, o in zip(engine.sizes[:-1], engine.sizes[1:])]
         self.V = [z if act.needs_input else a
                   for z, a, act in zip(self.Z, self.A, engine.activations)]
+        self.columnwise = [engine.products.members is None and n <= COLUMNWISE_UNITS
+                           and rows >= COLUMNWISE_ROWS for n in engine.sizes[1:]]
 
     def head(self, rows, engine):
         """A workspace for ``rows <= self.rows`` samples sharing this memory."""
@@ -286,6 +304,17 @@ class Workspace:
         if ws is None:
             ws = self._heads[rows] = Workspace(engine, rows, None, _parent=self)
         return ws
+
+    def block_gradient(self, engine):
+        """A flat gradient buffer and its ``(dW, db)`` views, kept here, for one block's part.
+
+        Made on first use and shared with this workspace's heads, so that
+        a training run's threads reuse theirs from call to call.
+        """
+        root = self._root
+        if root._gradient is None:
+            root._gradient = engine.products.flat(engine.sizes, self.dtype)
+        return root._gradient
 
     def sibling(self, j, engine):
         """Thread ``j``'s workspace of this size: this one for ``j == 0``, else one kept here.
@@ -306,10 +335,18 @@ def block_rows(n, sizes, members=None):
 
     At most :data:`BLOCK_ROWS` member-rows and :data:`BLOCK_ACTIVATIONS`
     activations; the same for a member whatever group of an ensemble runs it.
+    A batch of several blocks is cut into an even number of blocks of nearly
+    equal rows, so that two threads finish together (seven blocks, the last
+    a short one, would keep one thread busy for four while the other idles
+    after three).
     """
     members = members or 1
     per_row = sum(sizes[1:]) * members
-    return max(1, min(n, BLOCK_ROWS // members, BLOCK_ACTIVATIONS // per_row))
+    most = max(1, min(BLOCK_ROWS // members, BLOCK_ACTIVATIONS // per_row))
+    if n <= most:
+        return max(n, 1)
+    blocks = -(-n // most)
+    return -(-n // (blocks + blocks % 2))
 
 
 def forward(engine, X, ws, output=True):
@@ -345,7 +382,7 @@ def forward(engine, X, ws, output=True):
     return prev
 
 
-def backward(engine, X, Y, count, ws, grads):
+def backward(engine, X, Y, count, ws, grads, down_to=0):
     """Backpropagate the loss from ``ws`` (filled by :func:`forward`).
 
     Parameters
@@ -360,6 +397,10 @@ def backward(engine, X, Y, count, ws, grads):
     ws : Workspace
     grads : sequence of (dW, db)
         Overwritten with this block's contribution to the gradient.
+    down_to : int
+        The lowest layer (0-based) whose ``(dW, db)`` are computed; the
+        layers below it are left alone (``len(sizes) - 2``: the output
+        layer's alone).
     """
     products = engine.products
     last = len(engine.layers) - 1
@@ -369,7 +410,7 @@ def backward(engine, X, Y, count, ws, grads):
         multiply(D, 1 / count, D)
     else:
         engine.loss.gradient_into(Y, ws.A[last], count, D)
-    for l in range(last, -1, -1):
+    for l in range(last, down_to - 1, -1):
         W, _, act = engine.layers[l]
         D = ws.D[l]
         if l < last or not engine.fused:
@@ -379,7 +420,7 @@ def backward(engine, X, Y, count, ws, grads):
                 act.backward_into(ws.A[l], D, ws.T[l])
         dW, db = grads[l]
         products.weight_gradients(l, D, ws.A[l - 1] if l else X, dW, db, ws)
-        if l:
+        if l > down_to:
             products.back(l, D, W, ws.D[l - 1], ws)
 
 
@@ -409,38 +450,56 @@ def outputs(engine, X, ws, out):
     return out
 
 
-def loss_total(engine, X, Y, ws, truth=None):
+def loss_total(engine, X, Y, ws, truth=None, output_grads=None):
     """The loss's sum over ``X`` (divide by ``engine.loss.count(Y)`` for the mean).
 
     Computed in blocks of ``ws.rows`` rows, added in block order; one total
     per member for an ensemble. Given ``truth``, ``engine.loss.truth(Y)``
     of a classifying loss, the same forward pass also counts the right
     predictions: returns ``(total, correct)``.
+
+    Given ``output_grads``, the ``(dW, db)`` views of a flat gradient
+    (:meth:`Products.flat`), the same forward pass also writes the output
+    layer's ``(dW, db)`` of the mean loss there: what :func:`gradient` over
+    the same ``ws`` computes for that layer, bit for bit. The other
+    layers' views are left alone.
     """
-    loss, rows = engine.loss, ws.rows
+    loss, rows, n = engine.loss, ws.rows, X.shape[0]
     count_correct = truth is not None
+    last = len(engine.layers) - 1
+    several = _n_blocks(n, rows) > 1
+    if output_grads is not None:
+        count = loss.count(Y)
+        if several:
+            for g in output_grads[last]:
+                g.fill(0)
 
     def block(w, i):
         Xb, Yb = X[i * rows:(i + 1) * rows], Y[i * rows:(i + 1) * rows]
         w = w.head(Xb.shape[0], engine)
         if engine.fused:
-            # The loss from the logits; the outputs only to count the right ones.
-            out = w.A[-1] if count_correct else None
+            # The loss from the logits; the outputs to count the right ones
+            # and for the output layer's delta.
+            out = w.A[-1] if count_correct or output_grads is not None else None
             total = loss.fused_total(Yb, forward(engine, Xb, w, output=False), w.D[-1], out)
         else:
             out = forward(engine, Xb, w)
             total = loss.total(Yb, out, w.D[-1])
-        if not count_correct:
-            return total
-        return total, loss.correct(truth[i * rows:(i + 1) * rows], out)
+        if output_grads is not None:
+            grads = w.block_gradient(engine)[1] if several else output_grads
+            backward(engine, Xb, Yb, count, w, grads, down_to=last)
+        correct = loss.correct(truth[i * rows:(i + 1) * rows], out) if count_correct else 0
+        return total, correct, w
 
-    if count_correct:
-        return _over_blocks(engine, X.shape[0], ws, block, (0.0, 0), _add_pairs)
-    return _over_blocks(engine, X.shape[0], ws, block, 0.0)
+    def combine(sums, value):
+        total, correct, w = value
+        if output_grads is not None and several:
+            for g, block_g in zip(output_grads[last], w.block_gradient(engine)[1][last]):
+                add(g, block_g, g)
+        return sums[0] + total, sums[1] + correct
 
-
-def _add_pairs(a, b):
-    return a[0] + b[0], a[1] + b[1]
+    total, correct = _over_blocks(engine, n, ws, block, (0.0, 0), combine)
+    return (total, correct) if count_correct else total
 
 
 def _over_blocks(engine, n, ws, block, total=None, add=operator.add):
@@ -481,11 +540,8 @@ def gradient(engine, X, Y, ws, flat, grads):
         return flat
     flat.fill(0)
 
-    def local(j):
-        return ws.sibling(j, engine), engine.products.flat(engine.sizes, flat.dtype)
-
-    def block(state, i):
-        w, (block_flat, block_grads) = state
+    def block(w, i):
+        block_flat, block_grads = w.block_gradient(engine)
         Xb, Yb = X[i * rows:(i + 1) * rows], Y[i * rows:(i + 1) * rows]
         w = w.head(Xb.shape[0], engine)
         forward(engine, Xb, w)
@@ -495,5 +551,5 @@ def gradient(engine, X, Y, ws, flat, grads):
     def accumulate(i, block_flat):
         add(flat, block_flat, flat)
 
-    run_tasks(_n_blocks(n, rows), block, accumulate, local)
+    run_tasks(_n_blocks(n, rows), block, accumulate, lambda j: ws.sibling(j, engine))
     return flat

@@ -53,6 +53,8 @@ class _EnsembleRun:
         # group (see _GroupedRun) it is in.
         self.eval_ws = self.engine.workspace(
             block_rows(self.n, self.ens.sizes, self.members), dtype)
+        # The output layer's gradient at the end of the last epoch, for stuck().
+        self.end, self.keep_end = None, False
 
     @property
     def training(self):
@@ -62,12 +64,13 @@ class _EnsembleRun:
     def model(self):
         return self.ens
 
-    def epoch(self, batches, X, Y, truth):
+    def epoch(self, batches, X, Y, truth, last=False):
         """One pass over ``batches``; each member's loss over ``X`` after it, and which diverged."""
         self.before = self.flat.copy()
         self.state = self.optimizer.state_dict()
         for batch in batches:
             self.step(*batch)
+        self.keep_end = last
         loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, ~(np.isfinite(loss) & np.isfinite(self.flat).all(axis=0))
 
@@ -82,17 +85,31 @@ class _EnsembleRun:
         return self.ens.loss_fn.classifies
 
     def stuck(self, X, Y):
-        return stuck(self.engine, X, Y, self.eval_ws)
+        end = self.end
+        at_end = end is not None and end[0].shape == self.flat.shape \
+            and np.array_equal(end[0], self.flat)
+        return stuck(self.engine, X, Y, self.eval_ws, end[1] if at_end else None)
 
     def truth(self, Y):
         return self.ens.loss_fn.truth(Y)
 
     def evaluate(self, X, Y, truth):
-        """Each active member's loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), accuracy."""
+        """Each active member's loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), accuracy.
+
+        Asked by the last epoch (``keep_end``), the same forward pass also
+        computes the output layer's gradient, which :meth:`stuck` then uses
+        at these parameters.
+        """
         count = self.ens.loss_fn.count(Y)
+        grads = None
+        if self.keep_end:
+            grads = self.engine.products.flat(self.ens.sizes, self.flat.dtype)[1]
+            self.end = (self.flat.copy(), grads)
+        self.keep_end = False
         if truth is None:
-            return np.asarray(loss_total(self.engine, X, Y, self.eval_ws), np.float64) / count, None
-        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
+            total = loss_total(self.engine, X, Y, self.eval_ws, None, grads)
+            return np.asarray(total, np.float64) / count, None
+        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth, grads)
         return np.asarray(total, np.float64) / count, correct / count
 
     def full(self, values):
@@ -206,8 +223,8 @@ class _GroupedRun:
     def training(self):
         return self.active.size > 0
 
-    def epoch(self, batches, X, Y, truth):
-        return _side_by_side(self._each(lambda g: g.epoch(batches, X, Y, truth)))
+    def epoch(self, batches, X, Y, truth, last=False):
+        return _side_by_side(self._each(lambda g: g.epoch(batches, X, Y, truth, last)))
 
     def evaluate(self, X, Y, truth):
         return _side_by_side(self._each(lambda g: g.evaluate(X, Y, truth)))

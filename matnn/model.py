@@ -100,7 +100,7 @@ class Model:
         return X, Y
 
 
-def stuck(engine, X, Y, ws):
+def stuck(engine, X, Y, ws, output_grads=None):
     """Whether no gradient flows: the batch gradient is exactly 0 while the loss is not.
 
     Sigmoid or tanh units saturated at their limits (``f'`` exactly 0 there)
@@ -108,10 +108,22 @@ def stuck(engine, X, Y, ws):
     again; its parameters stay finite, so nothing diverges. ``fit`` warns
     when training brought a network here (not when it started here).
 
+    ``output_grads``, the views of a gradient whose output layer
+    :func:`~matnn.backprop.loss_total` filled over the same ``X``, ``Y``
+    and ``ws`` at the current parameters, settles it for every member with
+    a nonzero entry there: that entry is in the full gradient too, bit for
+    bit. Only when some member's output layer has none is the full
+    gradient computed.
+
     Returns
     -------
     bool, or for an ensemble's (stacked) engine ndarray of bool of shape (n_members,)
     """
+    if output_grads is not None:
+        dW, db = output_grads[-1]
+        flowing = dW.any(axis=(0, 1)) | db.any(axis=0)
+        if flowing.all():
+            return ~flowing
     flat, grads = engine.products.flat(engine.sizes, X.dtype)
     gradient(engine, X, Y, ws, flat, grads)
     zero = ~flat.any(axis=0)

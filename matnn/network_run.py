@@ -61,6 +61,8 @@ class _NetworkRun:
         self.before, self.state = np.empty_like(self.params), None
         self.engine = net._engine
         self.eval_ws = self.engine.workspace(block_rows(n, net.sizes), net.dtype)
+        # The output layer's gradient at the end of the last epoch, for stuck().
+        self.end, self.keep_end = None, False
         self.classifies = net.loss_fn.classifies
         overrides = net._overrides()
         self.custom_loss, self.custom_gradients = "loss" in overrides, "gradients" in overrides
@@ -103,8 +105,18 @@ class _NetworkRun:
         return self.model.loss_fn.truth(Y)
 
     def evaluate(self, X, Y, truth):
-        """The loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), the accuracy (else None)."""
+        """The loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), the accuracy (else None).
+
+        Asked by the last epoch (``keep_end``), the same forward pass also
+        computes the output layer's gradient, which :meth:`stuck` then uses
+        at these parameters.
+        """
         net, count = self.model, self.model.loss_fn.count(Y)
+        grads = None
+        if self.keep_end and not self.custom_loss:
+            grads = Products().flat(net.sizes, net.dtype)[1]
+            self.end = (self.params.copy(), grads)
+        self.keep_end = False
         if self.custom_loss:
             # A subclass's own loss is what the history reports.
             loss = float(net.loss(X, Y))
@@ -113,8 +125,8 @@ class _NetworkRun:
             _, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
             return loss, float(correct) / count
         if truth is None:
-            return float(loss_total(self.engine, X, Y, self.eval_ws)) / count, None
-        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth)
+            return float(loss_total(self.engine, X, Y, self.eval_ws, None, grads)) / count, None
+        total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth, grads)
         return float(total) / count, float(correct) / count
 
     def objective(self, X, Y):
@@ -146,15 +158,17 @@ class _NetworkRun:
         return loss_and_gradient
 
     def stuck(self, X, Y):
-        return stuck(self.engine, X, Y, self.eval_ws)
+        at_end = self.end is not None and np.array_equal(self.end[0], self.params)
+        return stuck(self.engine, X, Y, self.eval_ws, self.end[1] if at_end else None)
 
-    def epoch(self, batches, X, Y, truth):
+    def epoch(self, batches, X, Y, truth, last=False):
         """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
         np.copyto(self.before, self.params)
         self.state = self.optimizer.state_dict()
         step = self.step
         for batch in batches:
             step(*batch)
+        self.keep_end = last
         loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, not (math.isfinite(loss) and np.isfinite(self.params).all())
 

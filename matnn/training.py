@@ -305,7 +305,7 @@ class Run(Protocol):
     def evaluate(self, X, Y, truth):
         """The loss over ``(X, Y)`` and, given ``truth``, the accuracy (else None)."""
 
-    def epoch(self, batches, X, Y, truth):
+    def epoch(self, batches, X, Y, truth, last=False):
         """Train one pass over ``batches``; return ``(loss, accuracy, bad)``.
 
         ``batches`` is a list of tuples of row-aligned arrays, ``(X_b, Y_b)``
@@ -314,7 +314,9 @@ class Run(Protocol):
         steps once per batch (``step(*batch)``), remembering what it needs
         to replay the epoch, then returns :meth:`evaluate` of ``(X, Y)``
         after the epoch and ``bad``: whether (per member) a parameter or the
-        loss stopped being finite.
+        loss stopped being finite. A diagnosing loop passes ``last=True``
+        to the last planned epoch: the run may then keep, from that
+        evaluation, what :meth:`stuck` needs at the parameters it ends with.
         """
 
     def diverged(self, bad, batches, epoch, history):
@@ -478,7 +480,10 @@ class Loop:
                                 np.take(a, order, axis=0, out=into, mode="clip")
                         else:
                             batches = _split(tuple(a[order] for a in data), batch_size)
-                    loss, acc, bad = run.epoch(batches, X, Y, truth)
+                    # The last planned epoch's evaluation may keep what the
+                    # stuck check needs; only a diagnosing loop asks for it.
+                    ending = {"last": True} if self.diagnose and epoch == self.epochs - 1 else {}
+                    loss, acc, bad = run.epoch(batches, X, Y, truth, **ending)
                     # A network's flag is a bool, an ensemble's an array (np.any
                     # costs microseconds per epoch on a bool).
                     if bad is True or (isinstance(bad, np.ndarray) and bad.any()):
@@ -564,5 +569,5 @@ def _copy(value):
 
 def _split(data, batch_size):
     """The batches of one epoch: tuples of views, one per array in ``data``."""
-    n = data[0].shape[0]
-    return [tuple(a[s:s + batch_size] for a in data) for s in range(0, n, batch_size)]
+    starts = range(0, data[0].shape[0], batch_size)
+    return list(zip(*([a[s:s + batch_size] for s in starts] for a in data)))

@@ -205,6 +205,22 @@ def test_large_batches_are_done_in_blocks_with_the_same_result():
     assert net.loss(X, y) == pytest.approx(mse(y.reshape(-1, 1), net.predict(X)), rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sizes", [[2, 2, 1], [3, 3, 3, 2], [4, 9, 1]])
+@pytest.mark.parametrize("n", [1, 300, 5000])
+def test_every_layer_is_f_of_x_at_w_transposed_plus_b_bit_for_bit(sizes, n, dtype):
+    # Narrow layers over many rows add their bias unit by unit; the sums must
+    # be the plain broadcast ones.
+    net = Network.from_sizes(sizes, activation="tanh", seed=4, dtype=dtype)
+    rng = np.random.default_rng(5)
+    net.params = rng.normal(size=net.params.size)
+    X = rng.normal(size=(n, sizes[0])).astype(dtype)
+    A = X
+    for layer, got in zip(net.layers, net.forward(X)[1:]):
+        A = np.tanh(np.dot(A, layer.W.T) + layer.b)
+        assert np.array_equal(got, A)
+
+
 # -- dtypes -------------------------------------------------------------------------
 
 def test_float32_network_computes_in_float32_throughout():

@@ -218,6 +218,20 @@ def test_a_network_computes_the_same_bits_on_1_2_and_4_threads(small_blocks, siz
     assert_bitwise_equal(on_each_thread_count(compute))
 
 
+@pytest.mark.parametrize("n", [1, 100, 16384, 16385, 3 * 16384 + 1, 7 * 16384 - 5, 10**6])
+@pytest.mark.parametrize("sizes", [(2, 2, 1), (64, 128, 10), (784, 256, 128, 10)])
+def test_a_large_batch_is_cut_into_an_even_number_of_nearly_equal_blocks(n, sizes):
+    rows = backprop.block_rows(n, sizes)
+    cut = [len(range(n)[i:i + rows]) for i in range(0, n, rows)]
+    assert sum(cut) == n
+    assert rows <= backprop.BLOCK_ROWS and rows * sum(sizes[1:]) <= backprop.BLOCK_ACTIVATIONS \
+        or rows == n == 1
+    if len(cut) > 1:
+        # Two threads take the same number of blocks, each nearly as long.
+        assert len(cut) % 2 == 0 and max(cut) - min(cut) <= len(cut)
+        assert rows > n // (len(cut) + 2)
+
+
 def test_blocks_on_threads_compute_the_gradient_of_the_whole_batch(monkeypatch):
     # Against the same network done in one block: equal to rounding.
     net = Network.from_sizes((4, 6, 3), "tanh", seed=2)
@@ -228,6 +242,35 @@ def test_blocks_on_threads_compute_the_gradient_of_the_whole_batch(monkeypatch):
     blocked = (net.predict(X), net.loss(X, y), flat(net.gradients(X, y)))
     for a, b in zip(whole, blocked):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("sizes, activation, loss, n", [
+    ((3, 5, 2), "sigmoid", "mse", 40),
+    ((3, 5, 2), "sigmoid", "mse", 1000),
+    ((6, 7, 4), ["tanh", "softmax"], "cross_entropy", 1000),
+])
+def test_an_evaluation_gives_the_output_layers_gradient_bit_for_bit(small_blocks, sizes,
+                                                                    activation, loss, n):
+    # fit's last evaluation computes the output layer's part of the gradient
+    # for the end check: it must be gradient()'s own, on any thread count.
+    net = Network.from_sizes(sizes, activation, seed=1, loss=loss)
+    X, Y = net._prepare(*data(n, sizes[0], sizes[-1], labels=loss == "cross_entropy"))
+    engine = net._engine
+    ws = engine.workspace(backprop.block_rows(n, sizes), net.dtype)
+
+    def compute():
+        flat, grads = backprop.Products().flat(sizes, net.dtype)
+        total = backprop.loss_total(engine, X, Y, ws, None, grads)
+        full, _ = net._gradients(X, Y)
+        return {"total": total, "output": np.concatenate([g.ravel() for g in grads[-1]]),
+                "full": full[-sizes[-1] * (sizes[-2] + 1):],
+                "plain total": backprop.loss_total(engine, X, Y, ws)}
+
+    results = on_each_thread_count(compute)
+    assert_bitwise_equal(results)
+    for got in results.values():
+        assert np.array_equal(got["output"], got["full"])
+        assert got["total"] == got["plain total"]
 
 
 def test_float32_blocks_stay_float32_and_agree_on_every_thread_count(small_blocks):

@@ -118,3 +118,21 @@ def test_a_callback_must_be_callable():
     with pytest.raises(TypeError, match="callback must be callable"):
         identity_net().fit(data.X, data.y, epochs=1, learning_rate=0.1, batch_size=1,
                            callback="stop")
+
+
+def test_a_network_saturated_by_the_last_callback_is_reported_stuck():
+    # The end check looks at the parameters training ends with, also when a
+    # callback changed them after the last epoch's loss was taken. With every
+    # weight at 1e3 each unit's input is +-1e3 or more, so every sigmoid is
+    # exactly 0 or 1: no gradient flows, and the loss is 1/2.
+    net = matnn.Network.from_sizes([2, 2, 1], seed=1)
+
+    def saturate(record):
+        if record.epoch == 2:
+            record.model.params = np.full(net.params.size, 1e3)
+
+    with pytest.warns(matnn.LossIncreasedWarning, match="gradient ended exactly 0"):
+        net.fit(data.X, data.y, epochs=3, learning_rate=0.1, batch_size=1, shuffle=False,
+                callback=saturate)
+    assert not any(g.any() for pair in net.gradients(data.X, data.y) for g in pair)
+    assert net.loss(data.X, data.y) == 0.5
