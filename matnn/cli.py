@@ -35,7 +35,7 @@ from .saving import load, save
 from .seeds import CONVERGED, train_seeds
 from .training import TrainingDiverged
 from .threads import get_num_threads, set_num_threads
-from .validation import check_memory
+from .memory import check_memory, fit_bytes
 
 __all__ = ["main", "CommandError"]
 
@@ -187,7 +187,7 @@ def _cmd_train(args):
             _check_probabilities(Y, names[sizes[0]:], args.csv)
     activations = _activations(args.activation, sizes, loss)
     _check_memory(f"training a {_joined(sizes)} network on {n_rows} rows "
-                  f"for {args.epochs} epochs", _training_bytes(sizes, n_rows, args.epochs))
+                  f"for {args.epochs} epochs", fit_bytes(sizes, n_rows, args.epochs))
     X = table[:, :sizes[0]]
     rng = np.random.default_rng(args.seed)
     net = _network(sizes, activations, rng, loss)
@@ -307,7 +307,7 @@ def _cmd_digits(args):
     sizes = (digits.N_FEATURES, args.hidden, digits.N_CLASSES)
     shape = "-".join(map(str, sizes))
     _check_memory(f"training a {shape} network on the digits for {args.epochs} epochs",
-                  _training_bytes(sizes, digits.N_SAMPLES, args.epochs))
+                  fit_bytes(sizes, digits.N_SAMPLES, args.epochs))
     start = time.perf_counter()
     try:
         split = digits.load(args.seed)
@@ -889,14 +889,6 @@ _FLOAT = 8
 #: and their share of the ensemble's buffers, but mostly the Python objects
 #: of its starting network (about 2 KB measured with tracemalloc), doubled.
 _SEED_RUN_BYTES = 4096
-
-
-def _training_bytes(sizes, n_rows, epochs):
-    # Parameters, gradient, the epoch's starting copy and from_sizes'
-    # temporaries; every layer's activations and deltas for all rows (the
-    # largest a batch or evaluation block can be), the shuffled copy of the
-    # data; one loss per epoch.
-    return _FLOAT * (6 * n_params(sizes) + 6 * n_rows * sum(sizes) + epochs)
 
 
 def _seeds_bytes(n_runs, epochs):
