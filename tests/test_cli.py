@@ -289,13 +289,13 @@ def test_the_header_option_is_obeyed_and_reported(workdir, monkeypatch, capsys):
 
 
 def test_running_out_of_memory_is_one_line(workdir, monkeypatch, capsys):
-    import matnn.cli
+    import matnn.cli.seeds
 
     def exhausted(*args, **kwargs):
         raise MemoryError("Unable to allocate 8.00 GiB for an array with shape (10**9,)")
 
     monkeypatch.chdir(workdir)
-    monkeypatch.setattr(matnn.cli, "train_seeds", exhausted)
+    monkeypatch.setattr(matnn.cli.seeds, "train_seeds", exhausted)
     assert main(["seeds", "--runs", "3"]) == 2
     assert capsys.readouterr().err == (
         "matnn seeds: error: not enough memory (Unable to allocate 8.00 GiB for an array "

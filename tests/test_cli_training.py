@@ -18,7 +18,8 @@ import pytest
 
 import matnn
 from matnn import data
-from matnn.cli import _confusion, main
+from matnn.cli import main
+from matnn.cli.digits import confusion
 
 from test_cli import PEOPLE_CSV, _run_all
 
@@ -404,7 +405,7 @@ def test_the_confusion_matrix_is_scikit_learns():
 
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
-    np.testing.assert_array_equal(_confusion(y_true, y_pred, 10),
+    np.testing.assert_array_equal(confusion(y_true, y_pred, 10),
                                   confusion_matrix(y_true, y_pred, labels=range(10)))
 
 

@@ -6,6 +6,7 @@ import io
 import pytest
 
 from matnn import cli
+from matnn.cli import plots
 
 plt = pytest.importorskip("matplotlib.pyplot", reason="the PNG plots need matplotlib")
 
@@ -14,7 +15,7 @@ plt = pytest.importorskip("matplotlib.pyplot", reason="the PNG plots need matplo
 def figures(monkeypatch):
     """The figures the commands would save, kept open for inspection."""
     kept = []
-    monkeypatch.setattr(cli, "_save_figure", lambda fig, path: kept.append(fig))
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: kept.append(fig))
     yield kept
     for fig in kept:
         plt.close(fig)
@@ -46,5 +47,5 @@ def test_seeds_histogram_splits_the_two_peaks(figures):
 
 
 def test_spans_decades():
-    assert cli._spans_decades([0.3, 0.002])
-    assert not cli._spans_decades([0.3, 0.05])
+    assert plots.spans_decades([0.3, 0.002])
+    assert not plots.spans_decades([0.3, 0.05])
