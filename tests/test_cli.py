@@ -74,7 +74,7 @@ def workdir(tmp_path_factory):
     return d
 
 
-COMMANDS = ["demo", "explain", "train", "predict", "digits"]
+COMMANDS = ["demo", "explain", "train", "predict", "evaluate", "digits"]
 
 # Each error case the command line must report in one line with exit status 2.
 ERRORS = {

@@ -20,13 +20,13 @@ import sys
 import warnings
 
 from ..threads import get_num_threads, set_num_threads
-from . import demo, digits, explain, gradcheck, predict, report, seeds, train
+from . import demo, digits, evaluate, explain, gradcheck, predict, report, seeds, train
 from .errors import CommandError
 
 __all__ = ["main", "build_parser", "CommandError"]
 
 #: The commands, in the order ``matnn --help`` lists them.
-COMMANDS = (demo, explain, train, predict, digits, seeds, report, gradcheck)
+COMMANDS = (demo, explain, train, predict, evaluate, digits, seeds, report, gradcheck)
 
 
 def build_parser():

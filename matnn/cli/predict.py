@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
+
 from ..csvfile import write_table
-from ..saving import load
-from .errors import CommandError, cannot_write, read
+from .errors import CommandError, cannot_write
+from .inputs import (add_target_option, header_note, load_model, read_csv, standardized,
+                     target_index)
 from .options import add_header_options
-from .table import header_note, read_csv
 
 __all__ = ["add_parser", "run"]
 
@@ -20,11 +22,15 @@ def add_parser(commands):
         description=(
             "Load a network saved by 'matnn train --save' and write its "
             "predictions for every row of a CSV file of features (header "
-            "optional, detected as for 'matnn train') as CSV, one row per input row."
+            "optional, detected as for 'matnn train') as CSV, one row per input row. "
+            "A file that also holds the targets works with --target, which names "
+            "the column to leave out. A model trained with --standardize "
+            "standardizes the features as it did in training."
         ),
     )
     predict.add_argument("model", help="a model file written by 'matnn train --save'")
     predict.add_argument("csv", help="the features, one sample per row")
+    add_target_option(predict, "default: none, every column is a feature")
     predict.add_argument("--out", metavar="CSV",
                          help="write the predictions to this file instead of stdout")
     which = predict.add_mutually_exclusive_group()
@@ -41,14 +47,33 @@ def add_parser(commands):
 
 
 def run(args):
-    net = read(load, args.model)
+    net, scaler = load_model(args.model)
     table, names = read_csv(args.csv, args.header)
     note = f"{args.csv}: {header_note(names, args.header)}"
-    if table.shape[1] != net.n_in:
-        raise CommandError(
-            f"{args.csv} has {table.shape[1]} columns, but the model in {args.model} "
-            f"takes {net.n_in} features (and no target columns)"
-        )
+    n_columns = table.shape[1]
+    if args.target is None:
+        if n_columns != net.n_in:
+            raise CommandError(
+                f"{args.csv} has {n_columns} columns, but the model in {args.model} "
+                f"takes {net.n_in} features (and no target columns; name one with --target)"
+            )
+    else:
+        target = target_index(args.target, names, n_columns, args.csv)
+        if n_columns == net.n_in:
+            raise CommandError(
+                f"--target {args.target}: {args.csv} has {n_columns} columns, the "
+                f"{net.n_in} features the model in {args.model} takes and no target "
+                "column; leave --target out for a file of features only"
+            )
+        if n_columns != net.n_in + 1:
+            raise CommandError(
+                f"{args.csv} has {n_columns} columns, but the model in {args.model} "
+                f"takes {net.n_in} features + the --target column = {net.n_in + 1} columns"
+            )
+        table = np.delete(table, target, axis=1)
+    if scaler is not None:
+        table = standardized(scaler, table, args.csv)
+        note += "; features standardized as in training"
     if args.classes:
         predictions = net.classify(table)[:, None]
         header = ["class"]

@@ -6,8 +6,8 @@ import os
 
 from ..csvfile import read_table
 from ..lesson import lesson_page, model_page
-from ..saving import load
 from .errors import CommandError, cannot_write, read
+from .inputs import load_model, standardized
 from .options import AT_LEAST_ONE, SEED
 
 __all__ = ["add_parser", "run"]
@@ -47,7 +47,7 @@ def run(args):
         page = lesson_page(runs=args.runs, seed=args.seed)
         what = "the lesson page"
     else:
-        net = read(load, args.model)
+        net, scaler = load_model(args.model)
         table, _ = read(read_table, args.data)
         n_columns = net.n_in + net.n_out
         if table.shape[1] != n_columns:
@@ -55,8 +55,12 @@ def run(args):
                 f"{args.data} has {table.shape[1]} columns, but the model in {args.model} "
                 f"needs {net.n_in} feature + {net.n_out} target = {n_columns} columns"
             )
-        page = model_page(net, table[:, :net.n_in], table[:, net.n_in:],
-                          source=os.path.basename(args.data))
+        X, source = table[:, :net.n_in], os.path.basename(args.data)
+        if scaler is not None:
+            # The page shows what the network sees: the features as standardized in training.
+            X = standardized(scaler, X, args.data)
+            source += ", its features standardized as in training"
+        page = model_page(net, X, table[:, net.n_in:], source=source)
         what = f"the page for {args.model}"
     try:
         with open(args.out, "w", encoding="utf-8") as f:

@@ -9,11 +9,13 @@ from ..memory import fit_bytes
 from ..network import Network
 from ..lbfgs import LBFGS
 from ..saving import save
+from ..scaling import Standardizer
 from . import fitting
 from .errors import CommandError, cannot_write, check_memory
+from .inputs import (add_target_option, check_probabilities, class_labels, header_note,
+                     read_csv, target_index)
 from .options import (AT_LEAST_ONE, SEED, activation_names, add_header_options,
                       add_threads_option, checked, layer_sizes)
-from .table import header_note, read_csv
 
 __all__ = ["add_parser", "run"]
 
@@ -28,12 +30,13 @@ def add_parser(commands):
         help="train a network on a CSV file and optionally save it",
         description=(
             "Train a network from a CSV file of numbers: the feature columns first, "
-            "then the target column(s). A header row is optional: unless --header or "
-            "--no-header says, a first row with no numbers is one, and a first row "
-            "mixing numbers and text is an error. With --loss cross_entropy the last "
-            "column holds integer class labels 0, 1, 2, ... and the network has one "
-            "output per class: --sizes 4,8,3 is 4 features and 3 classes, from 5 "
-            "columns. The default is the lesson's: plain per-sample SGD on the MSE. "
+            "then the target column(s), unless --target names the target column. A "
+            "header row is optional: unless --header or --no-header says, a first row "
+            "with no numbers is one, and a first row mixing numbers and text is an "
+            "error. With --loss cross_entropy the last (or --target) column holds "
+            "integer class labels 0, 1, 2, ... and the network has one output per "
+            "class: --sizes 4,8,3 is 4 features and 3 classes, from 5 columns. The "
+            "default is the lesson's: plain per-sample SGD on the MSE. "
             "On a terminal one progress line is rewritten every epoch; otherwise the "
             "loss is printed about ten times. The final loss (and a classifier's "
             "accuracy) is printed at the end."
@@ -44,16 +47,22 @@ def add_parser(commands):
                        help="layer widths: features, hidden..., outputs; the first and "
                             "last must add up to the CSV's columns, or with --loss "
                             "cross_entropy the last is the number of classes (default: "
-                            "every column but the last is a feature, 2 hidden, 1 output "
-                            "or one per class)")
+                            "every column but the last, or but --target, is a feature, "
+                            "2 hidden, 1 output or one per class)")
     train.add_argument("--activation", metavar="NAME[,NAME...]", type=activation_names,
                        help="one activation for every layer, or one per layer (e.g. "
                             f"tanh,identity); from {', '.join(sorted(ACTIVATIONS))} (default "
                             "sigmoid, with a softmax output for --loss cross_entropy)")
+    add_target_option(train, "default: the columns after the features, as --sizes says")
     train.add_argument("--loss", choices=sorted(fitting.LOSS_NAMES), default="mse",
                        help="mse (the lesson's), cross_entropy (class labels in the last "
-                            "column; softmax output) or binary_cross_entropy (targets from "
-                            "0 to 1; sigmoid output) (default mse)")
+                            "or --target column; softmax output) or binary_cross_entropy "
+                            "(targets from 0 to 1; sigmoid output) (default mse)")
+    train.add_argument("--standardize", action="store_true",
+                       help="scale every feature to mean 0 and standard deviation 1 over "
+                            "the training rows (a constant feature is only centred: its "
+                            "scale is 1); --save keeps the scaling in the model file, and "
+                            "predict and evaluate apply it")
     train.add_argument("--epochs", type=AT_LEAST_ONE, default=1000,
                        help="passes over the data; for lbfgs the most iterations "
                             "(default 1000)")
@@ -96,61 +105,41 @@ def run(args):
     if n_columns < 2:
         raise CommandError(f"{args.csv} has 1 column; it needs features, then target(s)")
     names = header or [f"column {i}" for i in range(1, n_columns + 1)]
-    labelled = loss == "cross_entropy"
-    if labelled:
-        # One column of class labels; the network has one output per class.
-        labels = _class_labels(table[:, -1], names[-1], args.csv)
-        sizes = args.sizes or (n_columns - 1, 2, max(2, int(labels.max()) + 1))
-        if sizes[-1] < 2:
-            raise CommandError("--loss cross_entropy needs at least 2 classes, the last of "
-                               f"--sizes, got {sizes[-1]}; for two classes with one output "
-                               "use --loss binary_cross_entropy")
-        n_features = n_columns - 1
-        if sizes[0] != n_features:
-            raise CommandError(
-                f"{args.csv} has {n_columns} columns, but sizes {_joined(sizes)} with --loss "
-                f"cross_entropy need {sizes[0]} feature + 1 label = {sizes[0] + 1} columns"
-            )
-        if labels.max() >= sizes[-1]:
-            i = int(np.argmax(labels))
-            raise CommandError(
-                f"{args.csv}: {names[-1]} holds class {labels[i]} in data row {i + 1}, but sizes "
-                f"{_joined(sizes)} give {sizes[-1]} classes, 0 to {sizes[-1] - 1}"
-            )
-        Y = labels
-    else:
-        sizes = args.sizes or (n_columns - 1, 2, 1)
-        if sizes[0] + sizes[-1] != n_columns:
-            raise CommandError(
-                f"{args.csv} has {n_columns} columns, but sizes {_joined(sizes)} "
-                f"need {sizes[0]} feature + {sizes[-1]} target = {sizes[0] + sizes[-1]} columns"
-            )
-        Y = table[:, sizes[0]:]
-        if loss == "binary_cross_entropy":
-            _check_probabilities(Y, names[sizes[0]:], args.csv)
+    sizes, features, targets, Y = _columns(args, table, header, names)
     activations = _activations(args.activation, sizes, loss)
     check_memory(f"training a {_joined(sizes)} network on {n_rows} rows "
                  f"for {args.epochs} epochs", fit_bytes(sizes, n_rows, args.epochs))
-    X = table[:, :sizes[0]]
+    X = table[:, features]
     rng = np.random.default_rng(args.seed)
     net = _network(sizes, activations, rng, loss)
     validation = None
     if args.validation_split is not None:
         X, Y, validation = _split_rows(X, Y, args.validation_split, rng, n_rows)
+    scaler = None
+    if args.standardize:
+        # From the training rows alone: the validation rows stand for unseen data.
+        scaler = Standardizer.fit(X)
+        X = scaler.transform(X)
+        if validation is not None:
+            validation = scaler.transform(validation[0]), validation[1]
 
     print(f"Training a {_joined(sizes)} {_shown(activations)} network on {n_rows} rows "
           f"of {args.csv} ({header_note(header, args.header)})")
-    targets = names[sizes[0]:]
-    if labelled:
-        target = f"class label: {targets[0]} ({sizes[-1]} classes, 0 to {sizes[-1] - 1})"
+    if loss == "cross_entropy":
+        target = (f"class label: {names[targets[0]]} ({sizes[-1]} classes, "
+                  f"0 to {sizes[-1] - 1})")
     else:
-        target = f"target{'s' if len(targets) > 1 else ''}: {', '.join(targets)}"
-    print(f"features: {', '.join(names[:sizes[0]])}; {target}; "
+        target = (f"target{'s' if len(targets) > 1 else ''}: "
+                  f"{', '.join(names[j] for j in targets)}")
+    print(f"features: {', '.join(names[j] for j in features)}; {target}; "
           f"loss: {fitting.LOSS_NAMES[loss]}")
     if validation is not None:
         n_val = validation[0].shape[0]
         print(f"validation: {n_val} of the {n_rows} rows ({args.validation_split:.0%}, drawn "
               f"with the seed); training on the other {n_rows - n_val}")
+    if scaler is not None:
+        print(f"standardized: every feature to mean 0 and standard deviation 1 over the "
+              f"{X.shape[0]} training rows" + (", as the saved model will" if args.save else ""))
     if lbfgs:
         print(f"{described}, seed {args.seed}")
     else:
@@ -164,33 +153,60 @@ def run(args):
     fitting.print_outcome(net, history, (X, Y), validation, optimizer, args.patience)
     if args.save:
         try:
-            save(net, args.save)
+            save(net, args.save, scaler=scaler)
         except OSError as exc:
             raise cannot_write(args.save, exc) from None
         print(f"Saved the model to {args.save}")
     return 0
 
 
-def _class_labels(column, name, path):
-    """A CSV column of class labels 0, 1, 2, ... as int64, or a one-line error."""
-    bad = np.flatnonzero((column != np.round(column)) | (column < 0))
-    if bad.size:
-        i = int(bad[0])
-        raise CommandError(
-            f"{path}: with --loss cross_entropy the last column ({name}) holds class labels "
-            f"0, 1, 2, ..., but data row {i + 1} has {column[i]:g}"
-        )
-    return column.astype(np.int64)
-
-
-def _check_probabilities(Y, names, path):
-    bad = np.argwhere((Y < 0) | (Y > 1))
-    if bad.size:
-        i, j = (int(v) for v in bad[0])
-        raise CommandError(
-            f"{path}: --loss binary_cross_entropy needs targets from 0 to 1, but {names[j]} "
-            f"is {Y[i, j]:g} in data row {i + 1}"
-        )
+def _columns(args, table, header, names):
+    """``(sizes, feature columns, target columns, Y)``: what each column is, and the widths."""
+    path, n_columns = args.csv, table.shape[1]
+    chosen = None if args.target is None else target_index(args.target, header, n_columns, path)
+    if args.loss == "cross_entropy":
+        # One column of class labels; the network has one output per class.
+        label = n_columns - 1 if chosen is None else chosen
+        labels = class_labels(table[:, label], names[label], path,
+                              "with --loss cross_entropy "
+                              + ("the last column" if chosen is None else "the --target column"))
+        sizes = args.sizes or (n_columns - 1, 2, max(2, int(labels.max()) + 1))
+        if sizes[-1] < 2:
+            raise CommandError("--loss cross_entropy needs at least 2 classes, the last of "
+                               f"--sizes, got {sizes[-1]}; for two classes with one output "
+                               "use --loss binary_cross_entropy")
+        if sizes[0] != n_columns - 1:
+            raise CommandError(
+                f"{path} has {n_columns} columns, but sizes {_joined(sizes)} with --loss "
+                f"cross_entropy need {sizes[0]} feature + 1 label = {sizes[0] + 1} columns"
+            )
+        if labels.max() >= sizes[-1]:
+            i = int(np.argmax(labels))
+            raise CommandError(
+                f"{path}: {names[label]} holds class {labels[i]} in data row {i + 1}, but sizes "
+                f"{_joined(sizes)} give {sizes[-1]} classes, 0 to {sizes[-1] - 1}"
+            )
+        return sizes, [j for j in range(n_columns) if j != label], [label], labels
+    sizes = args.sizes or (n_columns - 1, 2, 1)
+    if chosen is None:
+        if sizes[0] + sizes[-1] != n_columns:
+            raise CommandError(
+                f"{path} has {n_columns} columns, but sizes {_joined(sizes)} need "
+                f"{sizes[0]} feature + {sizes[-1]} target = {sizes[0] + sizes[-1]} columns"
+            )
+        features, targets = list(range(sizes[0])), list(range(sizes[0], n_columns))
+    else:
+        if (sizes[0], sizes[-1]) != (n_columns - 1, 1):
+            raise CommandError(
+                f"{path} has {n_columns} columns, {n_columns - 1} features and the --target "
+                f"column, but sizes {_joined(sizes)} need {sizes[0]} feature + {sizes[-1]} "
+                "target columns"
+            )
+        features, targets = [j for j in range(n_columns) if j != chosen], [chosen]
+    Y = table[:, targets]
+    if args.loss == "binary_cross_entropy":
+        check_probabilities(Y, [names[j] for j in targets], path, "--loss binary_cross_entropy")
+    return sizes, features, targets, Y
 
 
 def _activations(given, sizes, loss):
