@@ -73,9 +73,10 @@ def results(workdir):
     done = {name: run_main(["train", "people.csv", *args, "--save", f"{name}.npz"], workdir)
             for name, (args, _, _) in TWINS.items()}
     done["lbfgs"] = run_main(["train", "people.csv", "--optimizer", "lbfgs", "--epochs", "40",
-                              "--seed", "1", "--save", "lbfgs.npz"], workdir)
+                              "--seed", "1", "--save", "lbfgs.npz", "--progress"], workdir)
     done["split"] = run_main(SPLIT + ["--epochs", "40", "--save", "split.npz"], workdir)
-    done["patience"] = run_main(SPLIT + ["--epochs", "3000", "--patience", "3"], workdir)
+    done["patience"] = run_main(SPLIT + ["--epochs", "3000", "--patience", "3", "--progress"],
+                                workdir)
     if HAS_SKLEARN:
         plots = ["--plot", "curves.png", "--misclassified", "wrong.png"] if HAS_MATPLOTLIB else []
         done["digits"] = run_main(["digits", *plots], workdir)
@@ -93,6 +94,11 @@ def ok(done, stderr=""):
 
 
 QUERIES_NOTE = "matnn predict: blob-queries.csv: no header row detected\n"
+
+
+def last_bar(stderr):
+    """The progress bar's last state: tqdm redraws it after a carriage return."""
+    return re.split(r"[\r\n]", stderr.rstrip("\n"))[-1]
 
 
 def number_after(lines, prefix):
@@ -127,15 +133,17 @@ def test_the_optimizer_and_its_settings_are_reported(results):
 
 
 def test_lbfgs_reports_its_iterations_and_scipys_verdict(workdir, results):
-    lines = ok(results["lbfgs"])
+    done = results["lbfgs"]
+    lines = ok(done, done.stderr)
     rng = np.random.default_rng(1)
     twin = matnn.Network.from_sizes([2, 2, 1], seed=rng)
     history = twin.fit(data.X, data.y, optimizer=matnn.LBFGS(max_iter=40))
     np.testing.assert_array_equal(matnn.load(workdir / "lbfgs.npz").params, twin.params)
     verdict = "converged" if history.converged else "did not converge"
     assert f"L-BFGS: {len(history)} iterations, {verdict} (scipy: {history.message})" in lines
-    progress = [line for line in lines if line.startswith("iteration ")]
-    assert int(progress[-1].split()[1]) == len(history) - 1
+    # --progress: the bar counts the iterations, of at most 40, and shows the last loss.
+    assert re.search(rf"\| {len(history)}/40 \[.*iteration.*, loss={history[-1]:.4g}\]$",
+                     last_bar(done.stderr))
     assert lines[-2] == f"Final loss (MSE over all 4 rows): {history[-1]:.6g}"
 
 
@@ -166,26 +174,23 @@ def test_a_validation_split_is_seeded_reported_and_consistent(workdir, results, 
     net = matnn.Network(net.layers, loss="cross_entropy")
     assert net.loss(X, y) == pytest.approx((45 * train_loss + 15 * val_loss) / 60, rel=1e-5)
     assert net.accuracy(X, y) == pytest.approx((45 * train_acc + 15 * val_acc) / 60, abs=1e-3)
-    # The kept epoch is the one with the lowest validation loss, as printed.
-    progress = [line for line in lines if line.startswith("epoch ")]
+    # The kept epoch's validation loss is the final one printed.
     kept = int(re.search(r"Kept the parameters of epoch (\d+)", results["split"].stdout).group(1))
     assert number_after(lines, "the lowest validation loss (") == pytest.approx(val_loss, rel=1e-5)
-    assert min(number_after([line], "val_loss") for line in progress) >= val_loss * (1 - 1e-5)
     assert 0 <= kept <= 39
 
 
 def test_patience_stops_early_and_says_so(results):
-    lines = ok(results["patience"])
-    out = results["patience"].stdout
+    done = results["patience"]
+    ok(done, done.stderr)
+    out = done.stdout
     stopped = int(re.search(r"Early stopping: yes, after epoch (\d+), 3 epochs without a "
                             r"lower validation loss", out).group(1))
     kept = int(re.search(r"Kept the parameters of epoch (\d+)", out).group(1))
     assert stopped - kept == 3
     assert stopped < 2999
-    # The last progress line is the epoch it stopped at, not the planned last.
-    progress = [line for line in lines if line.startswith("epoch ")]
-    assert int(progress[-1].split()[1]) == stopped
-    assert len(progress) <= 12
+    # The bar ends at the epoch it stopped at, not the planned last.
+    assert f"| {stopped + 1}/3000 [" in last_bar(done.stderr)
 
 
 def test_predict_classes_and_probabilities_agree_with_the_network(workdir, results):
@@ -308,31 +313,64 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_on_a_terminal_progress_is_one_line_rewritten_in_place(workdir, monkeypatch):
+FIELDS = (r"loss=(?P<loss>[^,\]]+), val_loss=(?P<val_loss>[^,\]]+), "
+          r"accuracy=(?P<accuracy>[^,\]]+), val_accuracy=(?P<val_accuracy>[^,\]]+)")
+
+
+def test_on_a_terminal_progress_is_a_bar_on_stderr(workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
     terminal = Terminal()
-    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
     assert main([*SPLIT, "--epochs", "300", "--batch-size", "1"]) == 0
-    out = terminal.getvalue()
-    lines = out.split("\n")
-    progress = [line for line in lines if "\r" in line]
-    assert len(progress) == 1
-    shown = progress[0].split("\r")[1:]
-    for state in shown:
-        assert re.fullmatch(r"epoch +\d+  loss \S+  val_loss \S+  accuracy \S+  "
-                            r"val_accuracy \S+  (\d+\.\d s left|done in \d+\.\d s) *", state)
-    # The final state is the last epoch, with the time it took.
-    assert re.match(r"epoch 299 .* done in \d+\.\d s", shown[-1])
-    assert all(not line.startswith("epoch") for line in lines)
+    # stdout has the results alone, as without a terminal.
+    assert capsys.readouterr().out == run_main([*SPLIT, "--epochs", "300", "--batch-size", "1"],
+                                               workdir).stdout
+    states = [state for state in re.split(r"[\r\n]", terminal.getvalue()) if state]
+    assert len(states) >= 2 and terminal.getvalue().endswith("\n")
+    assert re.search(r"\| 300/300 \[.*epoch.*, " + FIELDS + r"\]$", states[-1])
+    assert main([*SPLIT, "--epochs", "3", "--no-progress"]) == 0
+    assert terminal.getvalue().endswith(states[-1] + "\n")  # nothing more was drawn
 
 
-def test_not_on_a_terminal_progress_is_about_ten_lines(workdir, monkeypatch, capsys):
+def test_progress_shows_what_fit_recorded(workdir, monkeypatch):
+    # The bar's last numbers are the history's last epoch; fit hands them over.
     monkeypatch.chdir(workdir)
-    assert main(["train", "people.csv", "--epochs", "2345", "--optimizer", "adam"]) == 0
-    out = capsys.readouterr().out
-    assert "\r" not in out
-    progress = [line for line in out.splitlines() if line.startswith("epoch ")]
-    assert [int(line.split()[1]) for line in progress] == [*range(0, 2345, 234), 2344]
+    histories = []
+    fit = matnn.Network.fit
+
+    def recording(self, *args, **kwargs):
+        histories.append(fit(self, *args, **kwargs))
+        return histories[-1]
+
+    monkeypatch.setattr(matnn.Network, "fit", recording)
+    done = run_main([*SPLIT, "--epochs", "25", "--progress"], workdir)
+    (history,) = histories
+    shown = re.search(FIELDS, last_bar(done.stderr))
+    assert shown["loss"] == f"{history.loss[-1]:.4g}"
+    assert shown["val_loss"] == f"{history.val_loss[-1]:.4g}"
+    assert shown["accuracy"] == f"{history.accuracy[-1]:.3f}"
+    assert shown["val_accuracy"] == f"{history.val_accuracy[-1]:.3f}"
+
+
+def test_the_command_line_computes_nothing_fit_computed(workdir, monkeypatch):
+    # Training with validation and the bar on, the CLI never evaluates the
+    # network itself: the bar and the final lines use fit's numbers.
+    calls = []
+    for name in ("loss", "predict", "accuracy"):
+        original = getattr(matnn.Network, name)
+        monkeypatch.setattr(matnn.Network, name,
+                            lambda self, *a, _f=original, _n=name: calls.append(_n) or _f(self, *a))
+    done = run_main([*SPLIT, "--epochs", "20", "--progress"], workdir)
+    assert done.returncode == 0, done.stderr
+    assert calls == []
+
+
+def test_not_on_a_terminal_there_is_no_progress(workdir, monkeypatch, capsys):
+    monkeypatch.chdir(workdir)
+    assert main(["train", "people.csv", "--epochs", "50", "--optimizer", "adam"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "\r" not in captured.out and "epoch" not in captured.out.split("\n", 3)[-1]
 
 
 needs_sklearn = pytest.mark.skipif(not HAS_SKLEARN, reason="the digits come with scikit-learn")
@@ -359,8 +397,6 @@ def test_digits_reaches_its_accuracy_with_the_defaults(results):
     assert np.trace(counts) / 360 == pytest.approx(accuracy, abs=5e-4)
     assert any(re.fullmatch(r"Time: \d+\.\d\d s in all, \d+\.\d\d s training "
                             r"\(\d+\.\d ms per epoch\)", line) for line in lines)
-    progress = [line for line in lines if line.startswith("epoch ")]
-    assert [int(line.split()[1]) for line in progress] == [*range(0, 30, 3), 29]
 
 
 @needs_sklearn

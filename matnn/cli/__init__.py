@@ -19,6 +19,8 @@ import os
 import sys
 import warnings
 
+from tqdm import tqdm
+
 from ..threads import get_num_threads, set_num_threads
 from . import demo, digits, evaluate, explain, gradcheck, predict, report, seeds, train
 from .errors import CommandError
@@ -75,4 +77,5 @@ def main(argv=None):
 
 def _show_warning(command, message, category, filename, lineno, file=None, line=None):
     text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    print(f"matnn {command}: warning: {text}", file=sys.stderr)
+    # tqdm clears a progress bar on stderr first, and draws it again below.
+    tqdm.write(f"matnn {command}: warning: {text}", file=sys.stderr)

@@ -13,6 +13,7 @@ from ..lbfgs import LBFGS
 from . import fitting, plots
 from .errors import CommandError, check_memory
 from .options import AT_LEAST_ONE, SEED, add_threads_option
+from .progress import add_progress_option
 
 __all__ = ["add_parser", "run", "confusion"]
 
@@ -34,8 +35,10 @@ def add_parser(commands):
             "handwritten digits that scikit-learn bundles (1,797 images; needs "
             "pip install 'matnn[examples]'), split 60/20/20 into training, validation "
             "and test images (stratified, seeded). The network keeps the parameters "
-            "of its epoch with the lowest validation loss. Prints the progress per "
-            "epoch, the test accuracy, the confusion matrix and the time."
+            "of its epoch with the lowest validation loss. Prints the test "
+            "accuracy, the confusion matrix and the time; a progress bar on stderr "
+            "shows each epoch's losses and accuracies (on a terminal, or with "
+            "--progress)."
         ),
     )
     hand.add_argument("--hidden", metavar="N", type=AT_LEAST_ONE, default=HIDDEN,
@@ -56,6 +59,7 @@ def add_parser(commands):
     hand.add_argument("--misclassified", metavar="PNG",
                       help="draw the misclassified test digits, with their true and "
                            "predicted labels, to this file (needs matplotlib)")
+    add_progress_option(hand)
     add_threads_option(hand)
     hand.set_defaults(run=run)
 
@@ -85,7 +89,8 @@ def run(args):
     validation = (split.X_val, split.y_val)
     history = fitting.fit(net, split.X_train, split.y_train, validation, optimizer=optimizer,
                           learning_rate=learning_rate, epochs=args.epochs,
-                          batch_size=batch_size, shuffle=True, rng=rng, patience=args.patience)
+                          batch_size=batch_size, shuffle=True, rng=rng, patience=args.patience,
+                          progress=args.progress)
     trained = time.perf_counter() - trained
     fitting.print_outcome(net, history, (split.X_train, split.y_train), validation, optimizer,
                           args.patience)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from .errors import CommandError
-from .fitting import LOSS_NAMES
+from .fitting import LOSS_NAMES, net_accuracy
 from .inputs import (add_target_option, check_probabilities, class_labels, header_note,
                      load_model, read_csv, standardized, target_index)
 from .options import add_header_options
-from .progress import accuracy
 
 __all__ = ["add_parser", "run"]
 
@@ -85,7 +84,7 @@ def run(args):
     if scaler is not None:
         X = standardized(scaler, X, args.csv)
     try:
-        Y = loss_fn.targets(Y, n_rows, net.n_out, net.dtype)
+        loss = net.loss(X, Y)
     except ValueError as exc:
         # What the loss itself refuses, e.g. probability rows that do not sum to 1.
         raise CommandError(f"{args.csv}: {exc}") from None
@@ -102,7 +101,7 @@ def run(args):
     if scaler is not None:
         print("standardized: every feature as in training, with the mean and standard "
               f"deviation saved in {args.model}")
-    print(f"Loss ({loss_name} over {n_rows} rows): {net.loss(X, Y):.6g}")
+    print(f"Loss ({loss_name} over {n_rows} rows): {loss:.6g}")
     if loss_fn.classifies:
-        print(f"Accuracy: {accuracy(net, X, Y):.3f}")
+        print(f"Accuracy: {net_accuracy(net, X, Y):.3f}")
     return 0

@@ -7,10 +7,10 @@ from ..optimizers import SGD, Adam, AdamW
 from ..training import TrainingDiverged
 from .errors import CommandError
 from .options import AT_LEAST_ZERO, POSITIVE, checked
-from .progress import Progress, accuracy
+from .progress import Progress
 
 __all__ = ["LOSS_NAMES", "NOT_WITH_LBFGS", "add_optimizer_options", "optimizer", "fit",
-           "print_outcome"]
+           "print_outcome", "net_accuracy"]
 
 #: Each loss as the output names it.
 LOSS_NAMES = {"mse": "MSE", "cross_entropy": "cross-entropy",
@@ -87,36 +87,35 @@ def optimizer(args, rates, *, momentum):
 
 
 def fit(net, X, y, validation, *, optimizer, learning_rate, epochs, batch_size, shuffle, rng,
-        patience):
-    """``net.fit`` with progress; a validation set also keeps its best epoch's parameters.
+        patience, progress):
+    """``net.fit`` with a progress bar; a validation set also keeps its best epoch's parameters.
 
     L-BFGS cannot watch a validation set while it runs, so it trains on
-    ``X`` alone and the caller evaluates ``validation`` afterwards.
+    ``X`` alone and :func:`print_outcome` evaluates ``validation`` afterwards.
+    ``progress`` is ``--progress``: True, False or None.
     """
     lbfgs = isinstance(optimizer, LBFGS)
-    watched = None if lbfgs else validation
-    progress = Progress(net, X, y, watched, epochs, "iteration" if lbfgs else "epoch")
-    try:
-        if lbfgs:
-            history = net.fit(X, y, optimizer=optimizer, callback=progress)
-        else:
-            history = net.fit(X, y, epochs=epochs, learning_rate=learning_rate,
-                              optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
-                              seed=rng, validation_data=watched, patience=patience,
-                              restore_best=watched is not None, callback=progress)
-    except TrainingDiverged as exc:
-        progress.end()
-        raise CommandError(str(exc)) from None
-    except BaseException:
-        progress.end()
-        raise
-    progress.finish(history)
-    return history
+    with Progress(epochs, "iteration" if lbfgs else "epoch", progress) as shown:
+        try:
+            if lbfgs:
+                return net.fit(X, y, optimizer=optimizer, callback=shown)
+            return net.fit(X, y, epochs=epochs, learning_rate=learning_rate,
+                           optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
+                           seed=rng, validation_data=validation, patience=patience,
+                           restore_best=validation is not None, callback=shown)
+        except TrainingDiverged as exc:
+            raise CommandError(str(exc)) from None
 
 
 def print_outcome(net, history, train, validation, optimizer, patience):
-    """How training ended, and the final loss (and accuracy) of the network it left."""
-    if isinstance(optimizer, LBFGS):
+    """How training ended, and the final loss (and accuracy) of the network it left.
+
+    The numbers are the history's, of the epoch whose parameters the network
+    kept; only what ``fit`` did not compute (L-BFGS's validation loss and
+    accuracies) is computed here.
+    """
+    lbfgs = isinstance(optimizer, LBFGS)
+    if lbfgs:
         print(f"L-BFGS: {len(history)} iterations, "
               f"{'converged' if history.converged else 'did not converge'} "
               f"(scipy: {history.message})")
@@ -126,21 +125,37 @@ def print_outcome(net, history, train, validation, optimizer, patience):
                   "without a lower validation loss")
         else:
             print(f"Early stopping: no, all {len(history)} epochs ran")
+    kept = len(history) - 1
     if history.best_epoch is not None:
-        print(f"Kept the parameters of epoch {history.best_epoch}, the lowest validation loss "
-              f"({history.val_loss[history.best_epoch]:.6g})")
+        kept = history.best_epoch
+        print(f"Kept the parameters of epoch {kept}, the lowest validation loss "
+              f"({history.val_loss[kept]:.6g})")
     X, y = train
     loss_fn = net.loss_fn
+    curves = [history.loss, history.val_loss, history.accuracy, history.val_accuracy]
+    loss, val_loss, acc, val_acc = (None if curve is None else curve[kept] for curve in curves)
+    if validation is not None and val_loss is None:
+        val_loss = net.loss(*validation)
+    if loss_fn.classifies and acc is None:
+        acc = net_accuracy(net, X, y)
+        if validation is not None:
+            val_acc = net_accuracy(net, *validation)
     where = f"all {X.shape[0]}" if validation is None else f"the {X.shape[0]} training"
-    line = f"Final loss ({LOSS_NAMES[loss_fn.name]} over {where} rows): {net.loss(X, y):.6g}"
+    line = f"Final loss ({LOSS_NAMES[loss_fn.name]} over {where} rows): {loss:.6g}"
     if validation is not None:
-        line += f"; validation ({validation[0].shape[0]} rows): {net.loss(*validation):.6g}"
+        line += f"; validation ({validation[0].shape[0]} rows): {val_loss:.6g}"
     print(line)
     if loss_fn.classifies:
-        accuracies = [accuracy(net, X, loss_fn.targets(y, X.shape[0], net.n_out, net.dtype))]
-        if validation is not None:
-            Xv, yv = validation
-            accuracies.append(accuracy(net, Xv, loss_fn.targets(yv, Xv.shape[0], net.n_out,
-                                                                net.dtype)))
-        print(f"Final accuracy: {accuracies[0]:.3f}"
-              + (f"; validation: {accuracies[1]:.3f}" if validation is not None else ""))
+        print(f"Final accuracy: {acc:.3f}"
+              + (f"; validation: {val_acc:.3f}" if validation is not None else ""))
+
+
+def net_accuracy(net, X, y):
+    """The fraction of ``y`` that ``net`` gets right, counted as ``fit`` counts it.
+
+    By the loss's own ``correct``: each row's class for cross-entropy, each
+    output's 0/1 answer for binary cross-entropy.
+    """
+    loss_fn = net.loss_fn
+    Y = loss_fn.targets(y, X.shape[0], net.n_out, net.dtype)
+    return float(loss_fn.correct(loss_fn.truth(Y), net.predict(X))) / loss_fn.count(Y)

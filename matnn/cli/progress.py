@@ -1,108 +1,66 @@
-"""The progress of a training run, shown one epoch at a time."""
+"""Training progress: a tqdm bar on stderr, with the numbers of the epoch just done.
+
+The bar is on by default when stderr is a terminal and off otherwise (a
+file, a pipe, a CI log), so stdout holds only the command's results;
+``--progress`` or ``--no-progress`` decides instead. The numbers are the
+ones ``fit`` computed for its history and handed over in each
+:class:`~matnn.EpochRecord`: nothing is evaluated again for the display.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
-import time
 
-__all__ = ["Progress", "accuracy"]
+from tqdm import tqdm
+
+__all__ = ["add_progress_option", "Progress"]
+
+
+def add_progress_option(parser):
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="show a progress bar on stderr with each epoch's loss, "
+                             "validation loss and accuracies (default: only when stderr "
+                             "is a terminal)")
 
 
 class Progress:
-    """The callback that shows training progress, one epoch at a time.
+    """The ``fit`` callback that moves the bar one epoch (or iteration) per record.
 
-    On a terminal it is one line, rewritten in place (at most ten times a
-    second) with the epoch, the losses, the accuracies of a classifier and
-    the time left. Anywhere else (a file, a pipe, a CI log) it prints about
-    ten plain lines, without timings, whatever the number of epochs.
+    Use it as a context manager: leaving the block, however, ends the bar's
+    line, so an error or Ctrl-C prints below it.
+
+    Parameters
+    ----------
+    total : int
+        The epochs (L-BFGS: the most iterations) asked for.
+    unit : str
+        ``"epoch"`` or ``"iteration"``.
+    shown : bool or None
+        ``--progress`` (True), ``--no-progress`` (False) or neither (None:
+        shown when stderr is a terminal).
     """
 
-    def __init__(self, net, X, y, validation, total, unit):
-        self.net, self.X, self.total, self.unit = net, X, total, unit
-        self.Y = net.loss_fn.targets(y, X.shape[0], net.n_out, net.dtype)
-        self.validation = validation
-        if validation is not None:
-            Xv, yv = validation
-            self.validation = Xv, net.loss_fn.targets(yv, Xv.shape[0], net.n_out, net.dtype)
-        self.tty = sys.stdout.isatty()
-        self.every = max(1, total // 10)
-        self.width = len(str(total - 1))
-        self.start = self.shown_at = time.perf_counter()
-        self.shown = None  # the last epoch shown
-        self.length = 0    # of the line on the terminal, to blank it when it shrinks
+    def __init__(self, total, unit, shown):
+        if shown is None:
+            shown = sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit=unit, file=sys.stderr, disable=not shown,
+                        dynamic_ncols=True)
 
     def __call__(self, record):
-        epoch, loss = record.epoch, record.loss
-        now = time.perf_counter()
-        if self.tty:
-            if now - self.shown_at < 0.1 and epoch != self.total - 1:
-                return None
-        elif epoch % self.every and epoch != self.total - 1:
-            return None
-        net, val_loss, acc, val_acc = self.net, None, None, None
-        if self.validation is not None:
-            val_loss = net.loss(*self.validation)
-        if net.loss_fn.classifies and self.unit == "epoch":
-            acc = accuracy(net, self.X, self.Y)
-            if self.validation is not None:
-                val_acc = accuracy(net, *self.validation)
-        left = (now - self.start) / (epoch + 1) * (self.total - epoch - 1)
-        self._show(epoch, loss, val_loss, acc, val_acc, left)
-        self.shown_at = now
-        return None
+        fields = {"loss": f"{record.loss:.4g}"}
+        if record.val_loss is not None:
+            fields["val_loss"] = f"{record.val_loss:.4g}"
+        if record.accuracy is not None:
+            fields["accuracy"] = f"{record.accuracy:.3f}"
+        if record.val_accuracy is not None:
+            fields["val_accuracy"] = f"{record.val_accuracy:.3f}"
+        # The bar redraws at most a few times a second; update() decides when.
+        self.bar.set_postfix(fields, refresh=False)
+        self.bar.update(1)
 
-    def finish(self, history):
-        """Show the last epoch (an early stop's is not the planned last), then end the line.
+    def __enter__(self):
+        return self
 
-        On a terminal the line is redrawn with the total time instead of the time left.
-        """
-        last = len(history) - 1
-        if last >= 0 and (self.tty or last != self.shown):
-            def at(curve):
-                return None if curve is None else curve[last]
-
-            acc = at(history.accuracy) if self.unit == "epoch" else None
-            self._show(last, history.loss[last], at(history.val_loss), acc,
-                       at(history.val_accuracy), None)
-        self.end()
-
-    def end(self):
-        """Move off the rewritten line, so what follows starts on a line of its own."""
-        if self.tty and self.shown is not None:
-            print(flush=True)
-            self.shown = None
-
-    def _show(self, epoch, loss, val_loss, acc, val_acc, left):
-        fields = [f"{self.unit} {epoch:>{self.width}}", f"loss {loss:.6g}"]
-        if val_loss is not None:
-            fields.append(f"val_loss {val_loss:.6g}")
-        if acc is not None:
-            fields.append(f"accuracy {acc:.3f}")
-        if val_acc is not None:
-            fields.append(f"val_accuracy {val_acc:.3f}")
-        line = "  ".join(fields)
-        if self.tty:
-            line += (f"  done in {_duration(time.perf_counter() - self.start)}" if left is None
-                     else f"  {_duration(left)} left")
-            print(f"\r{line:<{self.length}}", end="", flush=True)
-            self.length = len(line)
-        else:
-            print(line)
-        self.shown = epoch
-
-
-def _duration(seconds):
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
-
-
-def accuracy(net, X, Y):
-    """The fraction of ``Y`` (as ``loss_fn.targets`` gives it) that ``net`` gets right.
-
-    Counted as ``fit`` counts it for ``history.accuracy``: by the loss's own
-    ``correct`` (each row's class for cross-entropy, each output's 0/1 answer
-    for binary cross-entropy).
-    """
-    loss_fn = net.loss_fn
-    return float(loss_fn.correct(loss_fn.truth(Y), net.predict(X))) / loss_fn.count(Y)
+    def __exit__(self, *exc_info):
+        self.bar.close()

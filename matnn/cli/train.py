@@ -16,6 +16,7 @@ from .inputs import (add_target_option, check_probabilities, class_labels, heade
                      read_csv, target_index)
 from .options import (AT_LEAST_ONE, SEED, activation_names, add_header_options,
                       add_threads_option, checked, layer_sizes)
+from .progress import add_progress_option
 
 __all__ = ["add_parser", "run"]
 
@@ -37,9 +38,9 @@ def add_parser(commands):
             "integer class labels 0, 1, 2, ... and the network has one output per "
             "class: --sizes 4,8,3 is 4 features and 3 classes, from 5 columns. The "
             "default is the lesson's: plain per-sample SGD on the MSE. "
-            "On a terminal one progress line is rewritten every epoch; otherwise the "
-            "loss is printed about ten times. The final loss (and a classifier's "
-            "accuracy) is printed at the end."
+            "A progress bar on stderr shows each epoch's loss (on a terminal, or with "
+            "--progress). The final loss (and a classifier's accuracy) is printed at "
+            "the end."
         ),
     )
     train.add_argument("csv", help="the training data")
@@ -87,6 +88,7 @@ def add_parser(commands):
     train.add_argument("--save", metavar="MODEL",
                        help="save the trained network to this file (an .npz archive, "
                             "written atomically)")
+    add_progress_option(train)
     add_threads_option(train)
     train.set_defaults(run=run)
 
@@ -149,7 +151,7 @@ def run(args):
     history = fitting.fit(net, X, Y, validation, optimizer=optimizer,
                           learning_rate=learning_rate, epochs=args.epochs,
                           batch_size=batch_size, shuffle=args.shuffle, rng=rng,
-                          patience=args.patience)
+                          patience=args.patience, progress=args.progress)
     fitting.print_outcome(net, history, (X, Y), validation, optimizer, args.patience)
     if args.save:
         try:
