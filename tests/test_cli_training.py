@@ -147,6 +147,17 @@ def test_lbfgs_reports_its_iterations_and_scipys_verdict(workdir, results):
     assert lines[-2] == f"Final loss (MSE over all 4 rows): {history[-1]:.6g}"
 
 
+def test_lbfgs_that_starts_at_its_minimum_reports_zero_iterations(workdir, monkeypatch,
+                                                                   capsys):
+    # x = 0 gives every sigmoid 0.5, the target: loss 0, gradient 0 from the start.
+    (workdir / "still.csv").write_text("0,0.5\n0,0.5\n")
+    monkeypatch.chdir(workdir)
+    assert main(["train", "still.csv", "--sizes", "1,1", "--optimizer", "lbfgs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("L-BFGS: 0 iterations, converged")
+    assert lines[-1] == "Final loss (MSE over all 2 rows): 0"
+
+
 def test_a_validation_split_is_seeded_reported_and_consistent(workdir, results, monkeypatch,
                                                                capsys):
     lines = ok(results["split"])

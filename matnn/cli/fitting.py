@@ -111,8 +111,8 @@ def print_outcome(net, history, train, validation, optimizer, patience):
     """How training ended, and the final loss (and accuracy) of the network it left.
 
     The numbers are the history's, of the epoch whose parameters the network
-    kept; only what ``fit`` did not compute (L-BFGS's validation loss and
-    accuracies) is computed here.
+    kept. L-BFGS records neither validation nor accuracy (nor any loss when
+    it stops where it started), so for L-BFGS they are computed here.
     """
     lbfgs = isinstance(optimizer, LBFGS)
     if lbfgs:
@@ -132,14 +132,16 @@ def print_outcome(net, history, train, validation, optimizer, patience):
               f"({history.val_loss[kept]:.6g})")
     X, y = train
     loss_fn = net.loss_fn
-    curves = [history.loss, history.val_loss, history.accuracy, history.val_accuracy]
-    loss, val_loss, acc, val_acc = (None if curve is None else curve[kept] for curve in curves)
-    if validation is not None and val_loss is None:
-        val_loss = net.loss(*validation)
-    if loss_fn.classifies and acc is None:
-        acc = net_accuracy(net, X, y)
-        if validation is not None:
-            val_acc = net_accuracy(net, *validation)
+    if lbfgs:
+        loss = net.loss(X, y)
+        val_loss = None if validation is None else net.loss(*validation)
+        acc = net_accuracy(net, X, y) if loss_fn.classifies else None
+        val_acc = (net_accuracy(net, *validation)
+                   if loss_fn.classifies and validation is not None else None)
+    else:
+        curves = [history.loss, history.val_loss, history.accuracy, history.val_accuracy]
+        loss, val_loss, acc, val_acc = (None if curve is None else curve[kept]
+                                        for curve in curves)
     where = f"all {X.shape[0]}" if validation is None else f"the {X.shape[0]} training"
     line = f"Final loss ({LOSS_NAMES[loss_fn.name]} over {where} rows): {loss:.6g}"
     if validation is not None:
