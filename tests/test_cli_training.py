@@ -332,13 +332,13 @@ def test_on_a_terminal_progress_is_a_bar_on_stderr(workdir, monkeypatch, capsys)
     monkeypatch.chdir(workdir)
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    assert main([*SPLIT, "--epochs", "300", "--batch-size", "1"]) == 0
+    assert main([*SPLIT, "--epochs", "100", "--batch-size", "1"]) == 0
     # stdout has the results alone, as without a terminal.
-    assert capsys.readouterr().out == run_main([*SPLIT, "--epochs", "300", "--batch-size", "1"],
+    assert capsys.readouterr().out == run_main([*SPLIT, "--epochs", "100", "--batch-size", "1"],
                                                workdir).stdout
     states = [state for state in re.split(r"[\r\n]", terminal.getvalue()) if state]
     assert len(states) >= 2 and terminal.getvalue().endswith("\n")
-    assert re.search(r"\| 300/300 \[.*epoch.*, " + FIELDS + r"\]$", states[-1])
+    assert re.search(r"\| 100/100 \[.*epoch.*, " + FIELDS + r"\]$", states[-1])
     assert main([*SPLIT, "--epochs", "3", "--no-progress"]) == 0
     assert terminal.getvalue().endswith(states[-1] + "\n")  # nothing more was drawn
 
