@@ -141,9 +141,11 @@ def test_lbfgs_reports_its_iterations_and_scipys_verdict(workdir, results):
     np.testing.assert_array_equal(matnn.load(workdir / "lbfgs.npz").params, twin.params)
     verdict = "converged" if history.converged else "did not converge"
     assert f"L-BFGS: {len(history)} iterations, {verdict} (scipy: {history.message})" in lines
-    # --progress: the bar counts the iterations, of at most 40, and shows the last loss.
-    assert re.search(rf"\| {len(history)}/40 \[.*iteration.*, loss={history[-1]:.4g}\]$",
-                     last_bar(done.stderr))
+    # --progress: fit's bar counts the iterations, ended before the most (40), and shows
+    # the last loss.
+    n = len(history)
+    assert re.fullmatch(rf"fit \(ended early\): 100%\|.*\| {n}/{n} \[.*iteration.*, "
+                        rf"loss={history[-1]:.4g}\]", last_bar(done.stderr))
     assert lines[-2] == f"Final loss (MSE over all 4 rows): {history[-1]:.6g}"
 
 
@@ -201,7 +203,8 @@ def test_patience_stops_early_and_says_so(results):
     assert stopped - kept == 3
     assert stopped < 2999
     # The bar ends at the epoch it stopped at, not the planned last.
-    assert f"| {stopped + 1}/3000 [" in last_bar(done.stderr)
+    assert last_bar(done.stderr).startswith("fit (ended early): 100%")
+    assert f"| {stopped + 1}/{stopped + 1} [" in last_bar(done.stderr)
 
 
 def test_predict_classes_and_probabilities_agree_with_the_network(workdir, results):
@@ -359,8 +362,8 @@ def test_progress_shows_what_fit_recorded(workdir, monkeypatch):
     shown = re.search(FIELDS, last_bar(done.stderr))
     assert shown["loss"] == f"{history.loss[-1]:.4g}"
     assert shown["val_loss"] == f"{history.val_loss[-1]:.4g}"
-    assert shown["accuracy"] == f"{history.accuracy[-1]:.3f}"
-    assert shown["val_accuracy"] == f"{history.val_accuracy[-1]:.3f}"
+    assert shown["accuracy"] == f"{history.accuracy[-1]:.4g}"
+    assert shown["val_accuracy"] == f"{history.val_accuracy[-1]:.4g}"
 
 
 def test_the_command_line_computes_nothing_fit_computed(workdir, monkeypatch):

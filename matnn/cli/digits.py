@@ -12,8 +12,7 @@ from ..network import Network
 from ..lbfgs import LBFGS
 from . import fitting, plots
 from .errors import CommandError, check_memory
-from .options import AT_LEAST_ONE, SEED, add_threads_option
-from .progress import add_progress_option
+from .options import AT_LEAST_ONE, SEED, add_progress_option, add_threads_option
 
 __all__ = ["add_parser", "run", "confusion"]
 

@@ -6,8 +6,7 @@ from ..lbfgs import LBFGS
 from ..optimizers import SGD, Adam, AdamW
 from ..training import TrainingDiverged
 from .errors import CommandError
-from .options import AT_LEAST_ZERO, POSITIVE, checked
-from .progress import Progress
+from .options import AT_LEAST_ZERO, POSITIVE, checked, progress_shown
 
 __all__ = ["LOSS_NAMES", "NOT_WITH_LBFGS", "add_optimizer_options", "optimizer", "fit",
            "print_outcome", "net_accuracy"]
@@ -88,23 +87,24 @@ def optimizer(args, rates, *, momentum):
 
 def fit(net, X, y, validation, *, optimizer, learning_rate, epochs, batch_size, shuffle, rng,
         patience, progress):
-    """``net.fit`` with a progress bar; a validation set also keeps its best epoch's parameters.
+    """``net.fit``, with its progress bar; a validation set also keeps its best epoch's parameters.
 
     L-BFGS cannot watch a validation set while it runs, so it trains on
     ``X`` alone and :func:`print_outcome` evaluates ``validation`` afterwards.
-    ``progress`` is ``--progress``: True, False or None.
+    ``progress`` is ``--progress``: True, False or None (see
+    :func:`~matnn.cli.options.progress_shown`). The bar is ``fit``'s own,
+    fed by its :class:`~matnn.EpochRecord`, so nothing is evaluated for it.
     """
-    lbfgs = isinstance(optimizer, LBFGS)
-    with Progress(epochs, "iteration" if lbfgs else "epoch", progress) as shown:
-        try:
-            if lbfgs:
-                return net.fit(X, y, optimizer=optimizer, callback=shown)
-            return net.fit(X, y, epochs=epochs, learning_rate=learning_rate,
-                           optimizer=optimizer, batch_size=batch_size, shuffle=shuffle,
-                           seed=rng, validation_data=validation, patience=patience,
-                           restore_best=validation is not None, callback=shown)
-        except TrainingDiverged as exc:
-            raise CommandError(str(exc)) from None
+    shown = progress_shown(progress)
+    try:
+        if isinstance(optimizer, LBFGS):
+            return net.fit(X, y, optimizer=optimizer, progress=shown)
+        return net.fit(X, y, epochs=epochs, learning_rate=learning_rate, optimizer=optimizer,
+                       batch_size=batch_size, shuffle=shuffle, seed=rng,
+                       validation_data=validation, patience=patience,
+                       restore_best=validation is not None, progress=shown)
+    except TrainingDiverged as exc:
+        raise CommandError(str(exc)) from None
 
 
 def print_outcome(net, history, train, validation, optimizer, patience):

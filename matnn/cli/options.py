@@ -7,13 +7,15 @@ refuse later (with a traceback) is a usage error naming the option.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
 from ..activations import ACTIVATIONS
 
 __all__ = ["checked", "SEED", "AT_LEAST_ONE", "POSITIVE", "AT_LEAST_ZERO", "layer_sizes",
-           "activation_names", "add_header_options", "add_threads_option"]
+           "activation_names", "add_header_options", "add_threads_option",
+           "add_progress_option", "progress_shown"]
 
 
 def checked(convert, accept, requirement):
@@ -68,3 +70,19 @@ def add_threads_option(parser):
         type=checked(int, lambda n: 1 <= n <= 1024, "expected a thread count from 1 to 1024"),
         help="threads for large batches and ensembles (default: MATNN_NUM_THREADS, else "
              "every core); results do not depend on it")
+
+
+def add_progress_option(parser):
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                        help="show fit's progress bar on stderr, with each epoch's loss, "
+                             "validation loss and accuracies (default: only when stderr is "
+                             "a terminal)")
+
+
+def progress_shown(choice):
+    """Whether to show the progress bar, from ``--progress`` (True) or ``--no-progress`` (False).
+
+    With neither (None), only when stderr is a terminal: a file, a pipe or a
+    CI log gets no bar.
+    """
+    return sys.stderr.isatty() if choice is None else choice

@@ -15,8 +15,7 @@ from .errors import CommandError, cannot_write, check_memory
 from .inputs import (add_target_option, check_probabilities, class_labels, header_note,
                      read_csv, target_index)
 from .options import (AT_LEAST_ONE, SEED, activation_names, add_header_options,
-                      add_threads_option, checked, layer_sizes)
-from .progress import add_progress_option
+                      add_progress_option, add_threads_option, checked, layer_sizes)
 
 __all__ = ["add_parser", "run"]
 
