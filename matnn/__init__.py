@@ -21,7 +21,8 @@ from .losses import LOSSES, Loss, mse
 from .network import Network
 from .lbfgs import LBFGS, LBFGSResult
 from .optimizers import SGD, Adam, AdamW, Optimizer
-from .saving import load
+from .saving import load, save
+from .scaling import Standardizer
 from .threads import get_num_threads, set_num_threads
 # The bridge imports torch only when called, so matnn itself never does.
 from .torch_bridge import from_torch, to_torch
@@ -48,6 +49,7 @@ __all__ = [
     "Network",
     "Optimizer",
     "SGD",
+    "Standardizer",
     "TrainingDiverged",
     "draw",
     "from_torch",
@@ -55,6 +57,7 @@ __all__ = [
     "gradcheck",
     "load",
     "mse",
+    "save",
     "set_num_threads",
     "to_torch",
 ]

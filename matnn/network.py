@@ -32,6 +32,7 @@ from .backprop import (
 )
 from .layers import Dense
 from .losses import get_loss
+from .memory import check_memory
 from .model import Model
 from .network_run import _NetworkRun
 from .training import fit
@@ -40,7 +41,6 @@ from .validation import (
     as_float_dtype,
     check_features,
     check_finite_layers,
-    check_memory,
     check_seed,
     check_sizes,
 )

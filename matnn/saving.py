@@ -12,6 +12,9 @@ writes it) holding nothing but plain arrays:
 - ``W1`` ... ``WL``: float, ``W<l>`` of shape (sizes[l], sizes[l - 1]); the
   weights of layer ``l``.
 - ``b1`` ... ``bL``: float, ``b<l>`` of shape (sizes[l],); its biases.
+- ``scaler_mean``, ``scaler_scale``: float64, shape (sizes[0],); optional,
+  both or neither (version 3): the :class:`~matnn.Standardizer` the inputs
+  go through before the network, saved with ``save(net, path, scaler=...)``.
 
 For the document's network ``W1`` holds ``w1..w4``, ``b1`` holds
 ``b1, b2``, ``W2`` holds ``w5, w6`` and ``b2`` holds ``b3``.
@@ -58,15 +61,18 @@ from .atomic import write_atomically
 from .losses import LOSSES, Loss
 from .layers import Dense
 from .network import Network
+from .scaling import Standardizer
 from .validation import check_finite_layers, check_sizes
 
 __all__ = ["FORMAT_VERSION", "save", "load"]
 
 #: The version written by :func:`save`; :func:`load` reads all of :data:`READABLE_VERSIONS`.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: The versions :func:`load` reads.
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
+
+_SCALER = ("scaler_mean", "scaler_scale")
 
 _METADATA = ("format_version", "sizes", "activations", "dtype")
 
@@ -123,8 +129,8 @@ class _BadModel(Exception):
     """A problem found inside the file; :func:`load` adds the file name."""
 
 
-def save(net, path):
-    """Write ``net`` to ``path`` atomically.
+def save(net, path, *, scaler=None):
+    """Write ``net`` (and the standardizer of its inputs, if any) to ``path`` atomically.
 
     The archive is written to a temporary file ``.matnn-<8 hex digits>.tmp``
     in the same directory, flushed and fsynced, then moved over ``path``
@@ -140,13 +146,18 @@ def save(net, path):
         is a symbolic link, the file it points to is replaced and the link
         stays. If ``path`` is an existing file, the new one gets its
         permission bits; otherwise the umask decides, as for any new file.
+    scaler : Standardizer, optional
+        The standardization the network's inputs go through, with
+        ``scaler.n_features == net.n_in``; ``load(path, with_scaler=True)``
+        gives it back.
 
     Raises
     ------
     ValueError
         If a parameter is NaN or inf (such a file could not be loaded). The
         message names the first such entry, e.g. ``layers[0].W[1, 0]``.
-        Nothing is written.
+        If ``scaler`` has another number of features than the network's
+        inputs. Nothing is written.
     OSError
         If the file cannot be written. When ``os.replace`` fails, its error
         is the one raised, even if removing the temporary file fails too.
@@ -157,6 +168,7 @@ def save(net, path):
         [(layer.W, layer.b) for layer in net.layers],
         lambda where: f"cannot save a network with a non-finite parameter: {where}; a model "
                       "file holds finite numbers only")
+    _check_scaler(scaler, net)
     _check_names(net)
     arrays = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
@@ -168,10 +180,23 @@ def save(net, path):
     for l, layer in enumerate(net.layers, start=1):
         arrays[f"W{l}"] = layer.W
         arrays[f"b{l}"] = layer.b
+    if scaler is not None:
+        arrays.update(zip(_SCALER, (scaler.mean, scaler.scale)))
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
-def load(path, custom=None):
+def _check_scaler(scaler, net):
+    if scaler is None:
+        return
+    if not isinstance(scaler, Standardizer):
+        raise TypeError(f"scaler must be a matnn.Standardizer or None, got "
+                        f"{type(scaler).__name__}")
+    if scaler.n_features != net.n_in:
+        raise ValueError(f"scaler standardizes {scaler.n_features} features, but the network "
+                         f"takes {net.n_in} inputs")
+
+
+def load(path, custom=None, *, with_scaler=False):
     """Read a network written by :func:`save`.
 
     Parameters
@@ -180,12 +205,19 @@ def load(path, custom=None):
     custom : dict of {str: Activation or Loss}, optional
         The user-defined activations and losses the file names, by name,
         e.g. ``{"cube": matnn.Activation("cube", ...)}``.
+    with_scaler : bool
+        Also return the :class:`~matnn.Standardizer` saved with the network.
 
     Returns
     -------
     Network
         With the saved sizes, activations, dtype and bit-identical
         parameters.
+    Standardizer or None
+        Only with ``with_scaler=True``: the standardizer saved with the
+        network, bit-identical, or None if there is none (as in every file
+        of format 1 or 2). Predict with
+        ``net.predict(scaler.transform(X))``.
 
     Raises
     ------
@@ -207,10 +239,13 @@ def load(path, custom=None):
     """
     path = os.fspath(path)
     custom = _check_custom(custom)
+    if not isinstance(with_scaler, bool):
+        raise TypeError(f"with_scaler must be True or False, got {with_scaler!r}")
     try:
-        return _decode(_read_regular_file(path), custom)
+        net, scaler = _decode(_read_regular_file(path), custom)
     except _BadModel as exc:
         raise ValueError(f"{path}: {exc}") from None
+    return (net, scaler) if with_scaler else net
 
 
 def _read_regular_file(path):
@@ -261,6 +296,8 @@ def _decode(raw, custom):
                 f"versions {', '.join(map(str, READABLE_VERSIONS))}"
             )
         metadata = set(_METADATA) | ({"loss"} if version >= 2 else set())
+        if version >= 3:
+            metadata |= set(_SCALER)
         if version >= 2 and "loss" not in present:
             raise _BadModel("missing loss; not a complete matnn model")
         try:
@@ -287,10 +324,25 @@ def _decode(raw, custom):
             W = reader.parameter(f"W{l}", (n_out, n_in), dtype)
             b = reader.parameter(f"b{l}", (n_out,), dtype)
             layers.append(Dense(W, b, activation, dtype=dtype))
+        scaler = _read_scaler(reader, present, sizes[0])
     try:
-        return Network(layers, loss=loss)
+        return Network(layers, loss=loss), scaler
     except ValueError as exc:
         raise _BadModel(str(exc)) from None
+
+
+def _read_scaler(reader, present, n_in):
+    found = [key for key in _SCALER if key in present]
+    if not found:
+        return None
+    if len(found) == 1:
+        missing = next(key for key in _SCALER if key not in present)
+        raise _BadModel(f"{found[0]} without {missing}; a scaler needs both")
+    mean, scale = (reader.parameter(key, (n_in,), np.dtype(np.float64)) for key in _SCALER)
+    try:
+        return Standardizer(mean, scale)
+    except ValueError as exc:
+        raise _BadModel(f"scaler: {exc}") from None
 
 
 class _Reader:

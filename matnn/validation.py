@@ -9,7 +9,6 @@ the argument. Past this boundary the numerical code assumes clean arrays.
 from __future__ import annotations
 
 import numbers
-import os
 
 import numpy as np
 
@@ -28,7 +27,6 @@ __all__ = [
     "check_callback",
     "check_int",
     "check_seed",
-    "check_memory",
 ]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -333,97 +331,6 @@ def check_seed(seed, name="seed"):
     if seed < 0:
         raise ValueError(f"{name} must be >= 0, got {seed}")
     return int(seed)
-
-
-def available_memory():
-    """Bytes this process could still allocate: the least of what the OS, its
-    address-space limit (``ulimit -v``) and its cgroup allow, or None if
-    none can be read.
-
-    The system-wide estimate alone is not enough: under a ``ulimit -v`` or a
-    container's memory limit, an allocation fails (or the process is killed)
-    long before the machine runs out.
-    """
-    limits = [_meminfo_available(), _rlimit_headroom(), _cgroup_headroom()]
-    limits = [x for x in limits if x is not None]
-    return min(limits) if limits else None
-
-
-def _meminfo_available():
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _rlimit_headroom():
-    """The address-space limit minus the address space already in use."""
-    try:
-        import resource
-
-        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-        if limit == resource.RLIM_INFINITY:
-            return None
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmSize:"):
-                    return max(0, limit - int(line.split()[1]) * 1024)
-    except (ImportError, OSError, ValueError):
-        pass
-    return None
-
-
-def _cgroup_headroom():
-    """The memory limit of this process's cgroup (v2, else v1) minus its usage."""
-    try:
-        with open("/proc/self/cgroup") as f:
-            entries = [line.rstrip("\n").split(":", 2) for line in f]
-    except OSError:
-        return None
-    for _, controllers, path in entries:
-        if controllers == "":
-            files = (f"/sys/fs/cgroup{path}/memory.max", f"/sys/fs/cgroup{path}/memory.current")
-        elif "memory" in controllers.split(","):
-            base = f"/sys/fs/cgroup/memory{path}"
-            files = (f"{base}/memory.limit_in_bytes", f"{base}/memory.usage_in_bytes")
-        else:
-            continue
-        try:
-            with open(files[0]) as f:
-                limit = f.read().strip()
-            with open(files[1]) as f:
-                used = int(f.read())
-        except (OSError, ValueError):
-            continue
-        # "max" (v2) or a huge number (v1) means no limit.
-        if limit.isdigit() and int(limit) < 2**60:
-            return max(0, int(limit) - used)
-    return None
-
-
-def check_memory(nbytes, what):
-    """Raise ``MemoryError`` at once when ``what`` needs more than the available memory.
-
-    Checked before allocating, so an impossible request fails in
-    milliseconds with the sizes in the message, not after minutes of swapping.
-    """
-    available = available_memory()
-    if available is not None and nbytes > available:
-        raise MemoryError(
-            f"{what} needs about {_gib(nbytes)} of memory, more than the "
-            f"{_gib(available)} available"
-        )
-
-
-def _gib(n):
-    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 
 
 def object_or_builtin(value, cls, builtins, name, other=None):

@@ -1,26 +1,25 @@
 """``matnn train``'s optimizers, losses and validation, ``predict``'s classes, ``matnn digits``.
 
-The commands run as real processes, started together and shared by the
-tests (see tests/test_cli.py); the one-line errors call ``main()`` in-process,
-which is what the entry point runs.
+The commands call ``main()`` in-process, which is what the entry point runs
+(tests/test_cli.py runs it as a real process where that matters); the runs
+several tests look at are made once and shared.
 """
 
-import contextlib
 import importlib.util
 import io
 import os
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 import matnn
 from matnn import data
-from matnn.cli import _confusion, main
+from matnn.cli import main
+from matnn.cli.digits import confusion
 
-from test_cli import PEOPLE_CSV, _run_all
+from test_cli import PEOPLE_CSV, run_main
 
 HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
@@ -48,11 +47,6 @@ def workdir(tmp_path_factory):
     (d / "five.csv").write_text("1,2,0\n3,4,5\n")
     (d / "two.csv").write_text("1,2,0\n3,4,2\n")
     matnn.Network.from_sizes([2, 2, 1], "identity", seed=0).save(d / "identity.npz")
-    for name in ("sklearn", "matplotlib"):
-        # A package of that name that refuses to import, found first on the path.
-        blocker = d / f"no-{name}" / name
-        blocker.mkdir(parents=True)
-        (blocker / "__init__.py").write_text("raise ImportError('blocked for this test')\n")
     return d
 
 
@@ -73,49 +67,21 @@ SPLIT = ["train", "blobs.csv", "--loss", "cross_entropy", "--sizes", "2,8,3",
          "--batch-size", "8", "--validation-split", "0.25", "--seed", "4"]
 
 
-class Done:
-    """What one command did, as subprocess.CompletedProcess has it."""
-
-    def __init__(self, returncode, stdout, stderr):
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-def run_main(args, cwd):
-    """``main(args)`` in this process, in ``cwd``: cheaper than a new Python."""
-    out, err, before = io.StringIO(), io.StringIO(), os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = main(args)
-    finally:
-        os.chdir(before)
-    return Done(status, out.getvalue(), err.getvalue())
-
-
 @pytest.fixture(scope="module")
 def results(workdir):
-    # Real processes where the entry point or the import path matters; they
-    # run in the background while the rest call main() here.
-    jobs = {"split": (SPLIT + ["--epochs", "40", "--save", "split.npz"], ()),
-            "no sklearn": (["digits"], [workdir / "no-sklearn"]),
-            "no matplotlib": (["digits", "--plot", "curves.png"], [workdir / "no-matplotlib"])}
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        processes = pool.submit(_run_all, jobs, workdir)
-        done = {name: run_main(["train", "people.csv", *args, "--save", f"{name}.npz"], workdir)
-                for name, (args, _, _) in TWINS.items()}
-        done["lbfgs"] = run_main(["train", "people.csv", "--optimizer", "lbfgs", "--epochs", "40",
-                                  "--seed", "1", "--save", "lbfgs.npz"], workdir)
-        done["patience"] = run_main(SPLIT + ["--epochs", "3000", "--patience", "3"], workdir)
-        if HAS_SKLEARN:
-            done["digits"] = run_main(["digits"], workdir)
-        if HAS_SKLEARN and HAS_MATPLOTLIB:
-            done["digits plots"] = run_main(["digits", "--epochs", "3", "--plot", "curves.png",
-                                             "--misclassified", "wrong.png"], workdir)
-        done.update(processes.result())
-    done.update(_run_all({
-        "classes": (["predict", "split.npz", "blob-queries.csv", "--classes"], ()),
-    }, workdir))
+    """The commands several tests look at, each run once with ``main()``: name -> Done."""
+    done = {name: run_main(["train", "people.csv", *args, "--save", f"{name}.npz"], workdir)
+            for name, (args, _, _) in TWINS.items()}
+    done["lbfgs"] = run_main(["train", "people.csv", "--optimizer", "lbfgs", "--epochs", "40",
+                              "--seed", "1", "--save", "lbfgs.npz", "--progress"], workdir)
+    done["split"] = run_main(SPLIT + ["--epochs", "40", "--save", "split.npz"], workdir)
+    done["patience"] = run_main(SPLIT + ["--epochs", "3000", "--patience", "3", "--progress"],
+                                workdir)
+    if HAS_SKLEARN:
+        plots = ["--plot", "curves.png", "--misclassified", "wrong.png"] if HAS_MATPLOTLIB else []
+        done["digits"] = run_main(["digits", *plots], workdir)
     predict = ["predict", "split.npz", "blob-queries.csv"]
+    done["classes"] = run_main(predict + ["--classes"], workdir)
     done["--probabilities"] = run_main(predict + ["--probabilities"], workdir)
     done["outputs"] = run_main(predict, workdir)
     return done
@@ -128,6 +94,11 @@ def ok(done, stderr=""):
 
 
 QUERIES_NOTE = "matnn predict: blob-queries.csv: no header row detected\n"
+
+
+def last_bar(stderr):
+    """The progress bar's last state: tqdm redraws it after a carriage return."""
+    return re.split(r"[\r\n]", stderr.rstrip("\n"))[-1]
 
 
 def number_after(lines, prefix):
@@ -162,16 +133,31 @@ def test_the_optimizer_and_its_settings_are_reported(results):
 
 
 def test_lbfgs_reports_its_iterations_and_scipys_verdict(workdir, results):
-    lines = ok(results["lbfgs"])
+    done = results["lbfgs"]
+    lines = ok(done, done.stderr)
     rng = np.random.default_rng(1)
     twin = matnn.Network.from_sizes([2, 2, 1], seed=rng)
     history = twin.fit(data.X, data.y, optimizer=matnn.LBFGS(max_iter=40))
     np.testing.assert_array_equal(matnn.load(workdir / "lbfgs.npz").params, twin.params)
     verdict = "converged" if history.converged else "did not converge"
     assert f"L-BFGS: {len(history)} iterations, {verdict} (scipy: {history.message})" in lines
-    progress = [line for line in lines if line.startswith("iteration ")]
-    assert int(progress[-1].split()[1]) == len(history) - 1
+    # --progress: fit's bar counts the iterations, ended before the most (40), and shows
+    # the last loss.
+    n = len(history)
+    assert re.fullmatch(rf"fit \(ended early\): 100%\|.*\| {n}/{n} \[.*iteration.*, "
+                        rf"loss={history[-1]:.4g}\]", last_bar(done.stderr))
     assert lines[-2] == f"Final loss (MSE over all 4 rows): {history[-1]:.6g}"
+
+
+def test_lbfgs_that_starts_at_its_minimum_reports_zero_iterations(workdir, monkeypatch,
+                                                                   capsys):
+    # x = 0 gives every sigmoid 0.5, the target: loss 0, gradient 0 from the start.
+    (workdir / "still.csv").write_text("0,0.5\n0,0.5\n")
+    monkeypatch.chdir(workdir)
+    assert main(["train", "still.csv", "--sizes", "1,1", "--optimizer", "lbfgs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2].startswith("L-BFGS: 0 iterations, converged")
+    assert lines[-1] == "Final loss (MSE over all 2 rows): 0"
 
 
 def test_a_validation_split_is_seeded_reported_and_consistent(workdir, results, monkeypatch,
@@ -201,26 +187,24 @@ def test_a_validation_split_is_seeded_reported_and_consistent(workdir, results, 
     net = matnn.Network(net.layers, loss="cross_entropy")
     assert net.loss(X, y) == pytest.approx((45 * train_loss + 15 * val_loss) / 60, rel=1e-5)
     assert net.accuracy(X, y) == pytest.approx((45 * train_acc + 15 * val_acc) / 60, abs=1e-3)
-    # The kept epoch is the one with the lowest validation loss, as printed.
-    progress = [line for line in lines if line.startswith("epoch ")]
+    # The kept epoch's validation loss is the final one printed.
     kept = int(re.search(r"Kept the parameters of epoch (\d+)", results["split"].stdout).group(1))
     assert number_after(lines, "the lowest validation loss (") == pytest.approx(val_loss, rel=1e-5)
-    assert min(number_after([line], "val_loss") for line in progress) >= val_loss * (1 - 1e-5)
     assert 0 <= kept <= 39
 
 
 def test_patience_stops_early_and_says_so(results):
-    lines = ok(results["patience"])
-    out = results["patience"].stdout
+    done = results["patience"]
+    ok(done, done.stderr)
+    out = done.stdout
     stopped = int(re.search(r"Early stopping: yes, after epoch (\d+), 3 epochs without a "
                             r"lower validation loss", out).group(1))
     kept = int(re.search(r"Kept the parameters of epoch (\d+)", out).group(1))
     assert stopped - kept == 3
     assert stopped < 2999
-    # The last progress line is the epoch it stopped at, not the planned last.
-    progress = [line for line in lines if line.startswith("epoch ")]
-    assert int(progress[-1].split()[1]) == stopped
-    assert len(progress) <= 12
+    # The bar ends at the epoch it stopped at, not the planned last.
+    assert last_bar(done.stderr).startswith("fit (ended early): 100%")
+    assert f"| {stopped + 1}/{stopped + 1} [" in last_bar(done.stderr)
 
 
 def test_predict_classes_and_probabilities_agree_with_the_network(workdir, results):
@@ -343,31 +327,64 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_on_a_terminal_progress_is_one_line_rewritten_in_place(workdir, monkeypatch):
+FIELDS = (r"loss=(?P<loss>[^,\]]+), val_loss=(?P<val_loss>[^,\]]+), "
+          r"accuracy=(?P<accuracy>[^,\]]+), val_accuracy=(?P<val_accuracy>[^,\]]+)")
+
+
+def test_on_a_terminal_progress_is_a_bar_on_stderr(workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
     terminal = Terminal()
-    monkeypatch.setattr(sys, "stdout", terminal)
-    assert main([*SPLIT, "--epochs", "300", "--batch-size", "1"]) == 0
-    out = terminal.getvalue()
-    lines = out.split("\n")
-    progress = [line for line in lines if "\r" in line]
-    assert len(progress) == 1
-    shown = progress[0].split("\r")[1:]
-    for state in shown:
-        assert re.fullmatch(r"epoch +\d+  loss \S+  val_loss \S+  accuracy \S+  "
-                            r"val_accuracy \S+  (\d+\.\d s left|done in \d+\.\d s) *", state)
-    # The final state is the last epoch, with the time it took.
-    assert re.match(r"epoch 299 .* done in \d+\.\d s", shown[-1])
-    assert all(not line.startswith("epoch") for line in lines)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main([*SPLIT, "--epochs", "100", "--batch-size", "1"]) == 0
+    # stdout has the results alone, as without a terminal.
+    assert capsys.readouterr().out == run_main([*SPLIT, "--epochs", "100", "--batch-size", "1"],
+                                               workdir).stdout
+    states = [state for state in re.split(r"[\r\n]", terminal.getvalue()) if state]
+    assert len(states) >= 2 and terminal.getvalue().endswith("\n")
+    assert re.search(r"\| 100/100 \[.*epoch.*, " + FIELDS + r"\]$", states[-1])
+    assert main([*SPLIT, "--epochs", "3", "--no-progress"]) == 0
+    assert terminal.getvalue().endswith(states[-1] + "\n")  # nothing more was drawn
 
 
-def test_not_on_a_terminal_progress_is_about_ten_lines(workdir, monkeypatch, capsys):
+def test_progress_shows_what_fit_recorded(workdir, monkeypatch):
+    # The bar's last numbers are the history's last epoch; fit hands them over.
     monkeypatch.chdir(workdir)
-    assert main(["train", "people.csv", "--epochs", "2345", "--optimizer", "adam"]) == 0
-    out = capsys.readouterr().out
-    assert "\r" not in out
-    progress = [line for line in out.splitlines() if line.startswith("epoch ")]
-    assert [int(line.split()[1]) for line in progress] == [*range(0, 2345, 234), 2344]
+    histories = []
+    fit = matnn.Network.fit
+
+    def recording(self, *args, **kwargs):
+        histories.append(fit(self, *args, **kwargs))
+        return histories[-1]
+
+    monkeypatch.setattr(matnn.Network, "fit", recording)
+    done = run_main([*SPLIT, "--epochs", "25", "--progress"], workdir)
+    (history,) = histories
+    shown = re.search(FIELDS, last_bar(done.stderr))
+    assert shown["loss"] == f"{history.loss[-1]:.4g}"
+    assert shown["val_loss"] == f"{history.val_loss[-1]:.4g}"
+    assert shown["accuracy"] == f"{history.accuracy[-1]:.4g}"
+    assert shown["val_accuracy"] == f"{history.val_accuracy[-1]:.4g}"
+
+
+def test_the_command_line_computes_nothing_fit_computed(workdir, monkeypatch):
+    # Training with validation and the bar on, the CLI never evaluates the
+    # network itself: the bar and the final lines use fit's numbers.
+    calls = []
+    for name in ("loss", "predict", "accuracy"):
+        original = getattr(matnn.Network, name)
+        monkeypatch.setattr(matnn.Network, name,
+                            lambda self, *a, _f=original, _n=name: calls.append(_n) or _f(self, *a))
+    done = run_main([*SPLIT, "--epochs", "20", "--progress"], workdir)
+    assert done.returncode == 0, done.stderr
+    assert calls == []
+
+
+def test_not_on_a_terminal_there_is_no_progress(workdir, monkeypatch, capsys):
+    monkeypatch.chdir(workdir)
+    assert main(["train", "people.csv", "--epochs", "50", "--optimizer", "adam"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "\r" not in captured.out and "epoch" not in captured.out.split("\n", 3)[-1]
 
 
 needs_sklearn = pytest.mark.skipif(not HAS_SKLEARN, reason="the digits come with scikit-learn")
@@ -392,10 +409,8 @@ def test_digits_reaches_its_accuracy_with_the_defaults(results):
     counts = counts[:, 1:]
     np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(digits.load(0).y_test))
     assert np.trace(counts) / 360 == pytest.approx(accuracy, abs=5e-4)
-    assert re.fullmatch(r"Time: \d+\.\d\d s in all, \d+\.\d\d s training "
-                        r"\(\d+\.\d ms per epoch\)", lines[-1])
-    progress = [line for line in lines if line.startswith("epoch ")]
-    assert [int(line.split()[1]) for line in progress] == [*range(0, 30, 3), 29]
+    assert any(re.fullmatch(r"Time: \d+\.\d\d s in all, \d+\.\d\d s training "
+                            r"\(\d+\.\d ms per epoch\)", line) for line in lines)
 
 
 @needs_sklearn
@@ -404,23 +419,28 @@ def test_the_confusion_matrix_is_scikit_learns():
 
     rng = np.random.default_rng(0)
     y_true, y_pred = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
-    np.testing.assert_array_equal(_confusion(y_true, y_pred, 10),
+    np.testing.assert_array_equal(confusion(y_true, y_pred, 10),
                                   confusion_matrix(y_true, y_pred, labels=range(10)))
 
 
-def test_digits_without_scikit_learn_says_how_to_install_it(results):
-    done = results["no sklearn"]
-    assert done.returncode == 2
-    assert done.stderr == ("matnn digits: error: the digits data set comes with scikit-learn: "
-                           "pip install 'matnn[examples]'\n")
+def test_digits_without_scikit_learn_says_how_to_install_it(workdir, monkeypatch, capsys):
+    for name in ("sklearn", "sklearn.datasets", "sklearn.model_selection"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    monkeypatch.chdir(workdir)
+    assert main(["digits"]) == 2
+    assert capsys.readouterr().err == (
+        "matnn digits: error: the digits data set comes with scikit-learn: "
+        "pip install 'matnn[examples]'\n")
 
 
-def test_digits_plots_without_matplotlib_fail_before_training(results):
-    done = results["no matplotlib"]
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert done.stderr == ("matnn digits: error: plotting needs matplotlib, an optional "
-                           "extra: pip install 'matnn[plot]'\n")
+def test_digits_plots_without_matplotlib_fail_before_training(workdir, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed
+    monkeypatch.chdir(workdir)
+    assert main(["digits", "--plot", "curves.png"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == ("matnn digits: error: plotting needs matplotlib, an optional "
+                            "extra: pip install 'matnn[plot]'\n")
 
 
 @needs_sklearn
@@ -428,7 +448,7 @@ def test_digits_plots_without_matplotlib_fail_before_training(results):
 def test_digits_draws_the_curves_and_the_misclassified_digits(workdir, results):
     from matplotlib.image import imread
 
-    lines = ok(results["digits plots"])
+    lines = ok(results["digits"])
     wrong = round((1 - number_after(lines, "test accuracy")) * 360)
     assert "Wrote the learning curves to curves.png" in lines
     assert f"Wrote {min(40, wrong)} misclassified test digits to wrong.png" in lines

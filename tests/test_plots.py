@@ -3,9 +3,11 @@
 import contextlib
 import io
 
+import numpy as np
 import pytest
 
 from matnn import cli
+from matnn.cli import plots
 
 plt = pytest.importorskip("matplotlib.pyplot", reason="the PNG plots need matplotlib")
 
@@ -14,7 +16,7 @@ plt = pytest.importorskip("matplotlib.pyplot", reason="the PNG plots need matplo
 def figures(monkeypatch):
     """The figures the commands would save, kept open for inspection."""
     kept = []
-    monkeypatch.setattr(cli, "_save_figure", lambda fig, path: kept.append(fig))
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: kept.append(fig))
     yield kept
     for fig in kept:
         plt.close(fig)
@@ -46,5 +48,18 @@ def test_seeds_histogram_splits_the_two_peaks(figures):
 
 
 def test_spans_decades():
-    assert cli._spans_decades([0.3, 0.002])
-    assert not cli._spans_decades([0.3, 0.05])
+    assert plots.spans_decades([0.3, 0.002])
+    assert not plots.spans_decades([0.3, 0.05])
+
+
+def test_at_most_forty_misclassified_digits_are_drawn(figures, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(50, 64))
+    y = np.zeros(50, dtype=int)
+    predicted = np.r_[np.ones(45, dtype=int), np.zeros(5, dtype=int)]
+    plots.plot_misclassified("wrong.png", X, y, predicted)
+    assert capsys.readouterr().out == "Wrote 40 misclassified test digits to wrong.png\n"
+    drawn = [ax for ax in figures[0].axes if ax.images]
+    assert len(drawn) == 40
+    assert [ax.get_title() for ax in drawn[:2]] == ["true 0\npredicted 1"] * 2
+    assert figures[0]._suptitle.get_text() == "45 of 50 test digits misclassified (the first 40)"

@@ -65,3 +65,16 @@ def test_errors_are_one_line_with_status_2(workdir, capsys, args, message):
 def test_unwritable_out(workdir, capsys):
     assert main(["report", "--out", "no-dir/lesson.html", "--runs", "1"]) == 2
     assert "matnn report: error: cannot write no-dir/lesson.html" in capsys.readouterr().err
+
+
+def test_a_model_page_shows_the_features_its_scaler_standardizes(workdir, capsys):
+    net = matnn.Network.from_sizes([2, 2, 1], seed=1)
+    scaler = matnn.Standardizer.fit(data.X)
+    matnn.save(net, workdir / "scaled.npz", scaler=scaler)
+    assert main(["report", "--model", "scaled.npz", "--data", "people.csv",
+                 "--out", "page.html"]) == 0
+    Z = (data.X - data.X.mean(axis=0)) / data.X.std(axis=0)
+    mse = np.mean((data.y - net.predict(Z)[:, 0]) ** 2)
+    text = body_text(workdir / "page.html")
+    assert f"{mse:.6g}" in text
+    assert "people.csv, its features standardized as in training" in text

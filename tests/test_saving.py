@@ -237,8 +237,8 @@ def test_object_metadata_is_refused(tmp_path, net):
 
 
 def test_an_unsupported_format_version(tmp_path, net):
-    path = write_model(tmp_path / "model.npz", net, format_version=np.array(3))
-    assert "format version 3 is not supported" in load_error(path)
+    path = write_model(tmp_path / "model.npz", net, format_version=np.array(4))
+    assert "format version 4 is not supported" in load_error(path)
 
 
 def test_a_weight_of_the_wrong_shape(tmp_path, net):

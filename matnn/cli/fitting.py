@@ -1,0 +1,163 @@
+"""Training, as ``train`` and ``digits`` share it: the optimizer options, the run, the outcome."""
+
+from __future__ import annotations
+
+from ..lbfgs import LBFGS
+from ..optimizers import SGD, Adam, AdamW
+from ..training import TrainingDiverged
+from .errors import CommandError
+from .options import AT_LEAST_ZERO, POSITIVE, checked, progress_shown
+
+__all__ = ["LOSS_NAMES", "NOT_WITH_LBFGS", "add_optimizer_options", "optimizer", "fit",
+           "print_outcome", "net_accuracy"]
+
+#: Each loss as the output names it.
+LOSS_NAMES = {"mse": "MSE", "cross_entropy": "cross-entropy",
+              "binary_cross_entropy": "binary cross-entropy"}
+
+NOT_WITH_LBFGS = ("--optimizer lbfgs trains on all the rows at once until it converges: "
+                  "it takes no {option}")
+
+
+def add_optimizer_options(parser, rates, *, momentum, batch, default="sgd"):
+    """--optimizer, --lr, --momentum, --nesterov, --weight-decay and --batch-size."""
+    parser.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "lbfgs"],
+                        default=default,
+                        help="sgd (plain, the lesson's rule, unless --momentum or "
+                             "--weight-decay), adam, adamw, or lbfgs (scipy's L-BFGS-B on "
+                             f"all rows at once) (default {default})")
+    parser.add_argument("--lr", type=POSITIVE,
+                        help="learning rate (default "
+                             + ", ".join(f"{rate:g} for {name}" for name, rate in rates.items())
+                             + ")")
+    parser.add_argument("--momentum", type=AT_LEAST_ZERO,
+                        help=f"sgd's momentum (default {momentum:g})")
+    parser.add_argument("--nesterov", action="store_true",
+                        help="sgd with Nesterov momentum (needs momentum > 0)")
+    parser.add_argument("--weight-decay", type=AT_LEAST_ZERO,
+                        help="L2 weight decay on every parameter, biases included (default 0; "
+                             "0.01 for adamw, whose decay is decoupled)")
+    parser.add_argument("--batch-size", type=checked(int, lambda n: n >= 1,
+                                                     "expected an integer >= 1"),
+                        help=f"samples per update ({batch})")
+
+
+def optimizer(args, rates, *, momentum):
+    """The optimizer the options ask for, as ``(optimizer, learning_rate, description)``.
+
+    Plain SGD (no momentum, no weight decay) is ``(None, rate, ...)``: the
+    lesson's ``fit(learning_rate=...)`` path. ``momentum`` is the command's
+    default for SGD.
+    """
+    name = args.optimizer
+    if name == "lbfgs":
+        for option, value in (("--lr", args.lr), ("--momentum", args.momentum),
+                              ("--nesterov", args.nesterov or None),
+                              ("--weight-decay", args.weight_decay),
+                              ("--batch-size", args.batch_size), ("--patience", args.patience)):
+            if value is not None:
+                raise CommandError(NOT_WITH_LBFGS.format(option=option))
+        return (LBFGS(max_iter=args.epochs), None,
+                f"L-BFGS (scipy's L-BFGS-B on every row at once), at most {args.epochs} "
+                "iterations")
+    rate = rates[name] if args.lr is None else args.lr
+    if name != "sgd":
+        for option, value in (("--momentum", args.momentum), ("--nesterov", args.nesterov or None)):
+            if value is not None:
+                raise CommandError(f"{option} is for --optimizer sgd; {name} keeps its own "
+                                   "moving averages of the gradient")
+        kind = Adam if name == "adam" else AdamW
+        chosen = (kind(rate) if args.weight_decay is None
+                  else kind(rate, weight_decay=args.weight_decay))
+        return (chosen, None, f"{kind.__name__}, learning rate {rate:g}, weight decay "
+                              f"{chosen.weight_decay:g}")
+    momentum = momentum if args.momentum is None else args.momentum
+    decay = args.weight_decay or 0.0
+    if args.nesterov and momentum == 0:
+        raise CommandError("--nesterov needs --momentum > 0")
+    if momentum == 0 and decay == 0:
+        return None, rate, f"plain SGD (the lesson's rule), learning rate {rate:g}"
+    parts = [f"SGD, learning rate {rate:g}", f"momentum {momentum:g}"]
+    if args.nesterov:
+        parts.append("Nesterov")
+    if decay:
+        parts.append(f"weight decay {decay:g}")
+    return SGD(rate, momentum, args.nesterov, decay), None, ", ".join(parts)
+
+
+def fit(net, X, y, validation, *, optimizer, learning_rate, epochs, batch_size, shuffle, rng,
+        patience, progress):
+    """``net.fit``, with its progress bar; a validation set also keeps its best epoch's parameters.
+
+    L-BFGS cannot watch a validation set while it runs, so it trains on
+    ``X`` alone and :func:`print_outcome` evaluates ``validation`` afterwards.
+    ``progress`` is ``--progress``: True, False or None (see
+    :func:`~matnn.cli.options.progress_shown`). The bar is ``fit``'s own,
+    fed by its :class:`~matnn.EpochRecord`, so nothing is evaluated for it.
+    """
+    shown = progress_shown(progress)
+    try:
+        if isinstance(optimizer, LBFGS):
+            return net.fit(X, y, optimizer=optimizer, progress=shown)
+        return net.fit(X, y, epochs=epochs, learning_rate=learning_rate, optimizer=optimizer,
+                       batch_size=batch_size, shuffle=shuffle, seed=rng,
+                       validation_data=validation, patience=patience,
+                       restore_best=validation is not None, progress=shown)
+    except TrainingDiverged as exc:
+        raise CommandError(str(exc)) from None
+
+
+def print_outcome(net, history, train, validation, optimizer, patience):
+    """How training ended, and the final loss (and accuracy) of the network it left.
+
+    The numbers are the history's, of the epoch whose parameters the network
+    kept. L-BFGS records neither validation nor accuracy (nor any loss when
+    it stops where it started), so for L-BFGS they are computed here.
+    """
+    lbfgs = isinstance(optimizer, LBFGS)
+    if lbfgs:
+        print(f"L-BFGS: {len(history)} iterations, "
+              f"{'converged' if history.converged else 'did not converge'} "
+              f"(scipy: {history.message})")
+    if patience is not None:
+        if history.stopped_early:
+            print(f"Early stopping: yes, after epoch {len(history) - 1}, {patience} epochs "
+                  "without a lower validation loss")
+        else:
+            print(f"Early stopping: no, all {len(history)} epochs ran")
+    kept = len(history) - 1
+    if history.best_epoch is not None:
+        kept = history.best_epoch
+        print(f"Kept the parameters of epoch {kept}, the lowest validation loss "
+              f"({history.val_loss[kept]:.6g})")
+    X, y = train
+    loss_fn = net.loss_fn
+    if lbfgs:
+        loss = net.loss(X, y)
+        val_loss = None if validation is None else net.loss(*validation)
+        acc = net_accuracy(net, X, y) if loss_fn.classifies else None
+        val_acc = (net_accuracy(net, *validation)
+                   if loss_fn.classifies and validation is not None else None)
+    else:
+        curves = [history.loss, history.val_loss, history.accuracy, history.val_accuracy]
+        loss, val_loss, acc, val_acc = (None if curve is None else curve[kept]
+                                        for curve in curves)
+    where = f"all {X.shape[0]}" if validation is None else f"the {X.shape[0]} training"
+    line = f"Final loss ({LOSS_NAMES[loss_fn.name]} over {where} rows): {loss:.6g}"
+    if validation is not None:
+        line += f"; validation ({validation[0].shape[0]} rows): {val_loss:.6g}"
+    print(line)
+    if loss_fn.classifies:
+        print(f"Final accuracy: {acc:.3f}"
+              + (f"; validation: {val_acc:.3f}" if validation is not None else ""))
+
+
+def net_accuracy(net, X, y):
+    """The fraction of ``y`` that ``net`` gets right, counted as ``fit`` counts it.
+
+    By the loss's own ``correct``: each row's class for cross-entropy, each
+    output's 0/1 answer for binary cross-entropy.
+    """
+    loss_fn = net.loss_fn
+    Y = loss_fn.targets(y, X.shape[0], net.n_out, net.dtype)
+    return float(loss_fn.correct(loss_fn.truth(Y), net.predict(X))) / loss_fn.count(Y)

@@ -1,0 +1,168 @@
+"""The PNG plots of ``demo``, ``digits`` and ``seeds``.
+
+matplotlib is an optional extra: it is imported only when a plot is asked
+for, and a command checks for it (:func:`pyplot`) before it trains, so a
+missing matplotlib costs one line of install hint, not a finished run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import CommandError, cannot_write
+
+__all__ = ["pyplot", "save_figure", "spans_decades", "plot_losses", "plot_learning_curves",
+           "plot_misclassified", "plot_final_losses"]
+
+#: At most this many misclassified digits are drawn.
+MOST_DRAWN = 40
+
+
+def pyplot():
+    """matplotlib.pyplot with a headless backend, or a clear CommandError."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise CommandError(
+            "plotting needs matplotlib, an optional extra: pip install 'matnn[plot]'"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path):
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    finally:
+        plt.close(fig)
+
+
+def spans_decades(values):
+    """True when positive ``values`` span at least a factor of 10: worth a log axis."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values) & (values > 0)]
+    return values.size > 1 and values.max() >= 10 * values.min()
+
+
+def plot_losses(path, scalar_log, history, *, seed, learning_rate):
+    """``matnn demo --plot``: both forms' loss curves."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(np.arange(len(history)), history, label="matrix form (every epoch)")
+    epochs, losses = zip(*scalar_log)
+    ax.plot(epochs, losses, "o", markersize=3, label="scalar shim (every 10 epochs)")
+    ax.set_xlabel("epoch")
+    if spans_decades(history):
+        ax.set_yscale("log")
+        ax.set_ylabel("MSE loss (log scale)")
+    else:
+        ax.set_ylabel("MSE loss")
+    ax.set_title(f"Training the document's network\nnp.random.seed({seed}), "
+                 f"learning rate {learning_rate:g}")
+    ax.legend()
+    fig.tight_layout()
+    save_figure(fig, path)
+    print(f"Wrote the loss curve to {path}")
+
+
+def plot_learning_curves(path, history, test_accuracy, shape, described):
+    """``matnn digits --plot``: training and validation loss and accuracy per epoch."""
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(len(history))
+    curves = ((left, history.loss, history.val_loss, "cross-entropy loss"),
+              (right, history.accuracy, history.val_accuracy, "accuracy"))
+    for ax, train, val, name in curves:
+        if train is None:  # L-BFGS records only the training loss
+            ax.set_visible(False)
+            continue
+        ax.plot(epochs, train, label="training")
+        if val is not None:
+            ax.plot(epochs, val, label="validation")
+        if history.best_epoch is not None:
+            ax.axvline(history.best_epoch, color="grey", linestyle=":",
+                       label=f"kept: epoch {history.best_epoch}")
+        ax.set_xlabel("epoch" if history.converged is None else "iteration")
+        ax.set_ylabel(name)
+        ax.legend()
+    if spans_decades(history.loss):
+        left.set_yscale("log")
+        left.set_ylabel("cross-entropy loss (log scale)")
+    fig.suptitle(f"The 8x8 digits: a {shape} network, {described}; "
+                 f"test accuracy {test_accuracy:.3f}", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+    print(f"Wrote the learning curves to {path}")
+
+
+def plot_misclassified(path, X, y, predicted):
+    """``matnn digits --misclassified``: the test digits it got wrong, with both labels."""
+    wrong = np.flatnonzero(predicted != y)
+    if not wrong.size:
+        print(f"No test digit was misclassified; {path} not written")
+        return
+    plt = pyplot()
+    shown = wrong[:MOST_DRAWN]
+    columns = min(10, shown.size)
+    rows = -(-shown.size // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.55 * rows + 0.6),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, i in zip(axes.flat, shown):
+        ax.imshow(X[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(f"true {y[i]}\npredicted {predicted[i]}", fontsize=8)
+    more = f" (the first {shown.size})" if shown.size < wrong.size else ""
+    fig.suptitle(f"{wrong.size} of {len(y)} test digits misclassified{more}", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+    print(f"Wrote {shown.size} misclassified test digits to {path}")
+
+
+def plot_final_losses(path, results, epochs):
+    """``matnn seeds --plot``: a histogram of final losses per learning rate."""
+    plt = pyplot()
+    fig, axes = plt.subplots(len(results), 1, figsize=(7, 2.2 + 2.6 * len(results)),
+                             squeeze=False)
+    for ax, r in zip(axes[:, 0], results):
+        groups = [(r.final_loss[r.split], "w5, w6 of opposite signs (h1, h2 split the work)"),
+                  (r.final_loss[~r.split], "w5, w6 of one sign (h1, h2 learned the same thing)")]
+        losses = r.final_loss[np.isfinite(r.final_loss) & (r.final_loss > 0)]
+        # Final losses can span decades, so the bins are even on a log scale.
+        bins = (np.geomspace(losses.min(), losses.max(), 41)
+                if losses.size and losses.min() < losses.max() else 40)
+        ax.hist([g[g > 0] for g, _ in groups], bins=bins, stacked=True,
+                label=[f"{label}: {g.size} runs" for g, label in groups])
+        ax.set_xscale("log")
+        ax.set_xlabel("final MSE loss (log scale)")
+        ax.set_ylabel("runs")
+        ax.set_title(f"{len(r.seeds)} seeds, learning rate {r.learning_rate:g}, {epochs} epochs",
+                     fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle("Final loss of the document's network, run s from np.random.seed(s)")
+    fig.text(0.5, 0.01, _two_peaks_caption(results), ha="center", va="bottom", fontsize=8,
+             wrap=True)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    save_figure(fig, path)
+    print(f"Wrote the histogram of final losses to {path}")
+
+
+def _two_peaks_caption(results):
+    """Why the final losses form two peaks, with each group's median from these runs."""
+    parts = []
+    for r in results:
+        if r.split.any() and (~r.split).any():
+            parts.append(f"rate {r.learning_rate:g}: median "
+                         f"{np.median(r.final_loss[r.split]):.2g} split vs "
+                         f"{np.median(r.final_loss[~r.split]):.2g} same")
+    if not parts:
+        return "Every run ended with its hidden neurons in the same arrangement."
+    return ("Two peaks: when w5 and w6 have opposite signs, one hidden neuron fires for the "
+            "women and the other for the men, and the output ends closer to 0 and 1 (lower "
+            "loss) than when both hidden neurons learned the same thing.\n" + "; ".join(parts))
