@@ -179,6 +179,21 @@ def test_explain_another_sample_and_parameter(capsys):
     assert "db2[0] = delta2[0, 0] = " in out
 
 
+def test_explain_takes_a_negative_first_input_as_the_value_of_x(capsys):
+    assert main(["explain", "--x", "-1,2", "--y", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dL/dw1 for the sample: x1 = -1, x2 = 2, y_true = 1\n")
+    # w1 x1 + w2 x2 + b1 with every weight 1: -1 + 2 = 1
+    assert "h1 = f(w1 x1 + w2 x2 + b1) = f(1) = 0.731" in out
+
+
+@pytest.mark.parametrize("name, x, label", [("Emily", (-7, -3), 1), ("Frank", (20, 2), 0)])
+def test_explain_takes_the_lessons_emily_and_frank(capsys, name, x, label):
+    assert main(["explain", "--sample", name.lower()]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"dL/dw1 for {name}: x1 = {x[0]}, x2 = {x[1]}, y_true = {label}\n")
+
+
 def test_explain_a_raw_sample_with_seeded_weights(results):
     done = results["explain raw seeded w6"]
     assert done.returncode == 0, done.stderr

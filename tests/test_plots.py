@@ -47,11 +47,6 @@ def test_seeds_histogram_splits_the_two_peaks(figures):
     assert "Two peaks: when w5 and w6 have opposite signs" in caption
 
 
-def test_spans_decades():
-    assert plots.spans_decades([0.3, 0.002])
-    assert not plots.spans_decades([0.3, 0.05])
-
-
 def test_at_most_forty_misclassified_digits_are_drawn(figures, capsys):
     rng = np.random.default_rng(0)
     X = rng.uniform(0, 1, size=(50, 64))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from .. import data, scalar
-from ..explain import explain, report
+from .. import scalar
+from ..explain import SAMPLES, explain, report
 from .errors import CommandError
 from .options import SEED, checked
 
@@ -28,15 +30,17 @@ def add_parser(commands):
     )
     parser.add_argument("--param", choices=scalar.PARAM_NAMES, default="w1",
                         help="the parameter to differentiate by (default w1)")
-    parser.add_argument("--sample", type=str.capitalize, choices=data.NAMES,
-                        help="a person from the document's table (default Alice)")
+    # Python before 3.13 takes "-1,2" for an option, not for the value of --x.
+    parser._negative_number_matcher = re.compile(r"^-\.?\d")
+    parser.add_argument("--sample", type=str.capitalize, choices=SAMPLES,
+                        help="a person from the document's table, or Emily or Frank, "
+                             "whom the trained network is asked about (default Alice)")
     parser.add_argument("--x", metavar="X1,X2",
                         type=checked(lambda t: tuple(float(v) for v in t.split(",")),
                                      lambda v: len(v) == 2 and np.isfinite(v).all(),
-                                     "expected two numbers X1,X2 (write --x=-2,-1 "
-                                     "when X1 is negative)"),
+                                     "expected two numbers X1,X2"),
                         help="a raw input instead: weight - 135 and height - 66, "
-                             "e.g. --x=-7,-3 (needs --y)")
+                             "e.g. --x -7,-3 (needs --y)")
     parser.add_argument("--y", metavar="Y", type=checked(float, np.isfinite,
                                                          "expected a finite number"),
                         help="the target for --x (1 for F, 0 for M)")

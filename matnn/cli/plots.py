@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..history import spans_decades
 from .errors import CommandError, cannot_write
 
-__all__ = ["pyplot", "save_figure", "spans_decades", "plot_losses", "plot_learning_curves",
+__all__ = ["pyplot", "save_figure", "plot_losses", "plot_learning_curves",
            "plot_misclassified", "plot_final_losses"]
 
 #: At most this many misclassified digits are drawn.
@@ -41,13 +42,6 @@ def save_figure(fig, path):
         raise cannot_write(path, exc) from None
     finally:
         plt.close(fig)
-
-
-def spans_decades(values):
-    """True when positive ``values`` span at least a factor of 10: worth a log axis."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values) & (values > 0)]
-    return values.size > 1 and values.max() >= 10 * values.min()
 
 
 def plot_losses(path, scalar_log, history, *, seed, learning_rate):
