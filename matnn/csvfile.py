@@ -25,7 +25,7 @@ from array import array
 
 import numpy as np
 
-from .saving import _FILE_KINDS
+from .model_file import _FILE_KINDS
 from .validation import check_int
 
 __all__ = ["MAX_BYTES", "read_table", "write_table"]

@@ -232,9 +232,9 @@ class Network(Model):
 
         ``matnn.load(path)`` reads it back.
         """
-        from .saving import save
+        from .model_file import write
 
-        save(self, path)
+        write(self, path)
 
     # -- the passes ----------------------------------------------------------
 

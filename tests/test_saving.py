@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import matnn
-from matnn import data, saving, scalar
+from matnn import data, model_file, saving, scalar
 
 ARCHITECTURES = [
     ([2, 2, 1], "sigmoid"),
@@ -26,7 +26,7 @@ ARCHITECTURES = [
 def model_arrays(net):
     """The arrays of a valid model file for ``net``, as documented in matnn.saving."""
     arrays = {
-        "format_version": np.array(saving.FORMAT_VERSION),
+        "format_version": np.array(model_file.FORMAT_VERSION),
         "sizes": np.array(net.sizes),
         "activations": np.array(net.activations),
         "dtype": np.array(net.dtype.name),
@@ -112,7 +112,7 @@ def test_a_failed_replace_leaves_the_old_file_and_no_temp_file(tmp_path, net, mo
     def refuse(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(saving.os, "replace", refuse)
+    monkeypatch.setattr(model_file.os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
         matnn.Network.from_sizes([2, 3, 1], seed=5).save(path)
     assert path.read_bytes() == before
@@ -128,7 +128,7 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temp_file(tmp_path, net
         f.write(before[: len(before) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(saving.np, "savez", write_half_then_interrupt)
+    monkeypatch.setattr(model_file.np, "savez", write_half_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         matnn.Network.from_sizes([2, 3, 1], seed=5).save(path)
     assert path.read_bytes() == before
@@ -515,8 +515,8 @@ def test_the_replace_error_is_reported_when_clean_up_fails_too(tmp_path, net, mo
     def refuse_unlink(path):
         raise PermissionError("clean-up refused")
 
-    monkeypatch.setattr(saving.os, "replace", refuse_replace)
-    monkeypatch.setattr(saving.os, "unlink", refuse_unlink)
+    monkeypatch.setattr(model_file.os, "replace", refuse_replace)
+    monkeypatch.setattr(model_file.os, "unlink", refuse_unlink)
     with pytest.raises(OSError) as info:
         net.save(tmp_path / "model.npz")
     monkeypatch.undo()

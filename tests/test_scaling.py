@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import matnn
-from matnn import saving
+from matnn import model_file
 
 from test_saving import load_error, write_model
 
@@ -136,4 +136,4 @@ def test_with_scaler_must_be_a_bool(tmp_path, net):
 
 
 def test_the_documented_format_lists_the_scaler():
-    assert "``scaler_mean``, ``scaler_scale``" in saving.__doc__
+    assert "``scaler_mean``, ``scaler_scale``" in model_file.__doc__
