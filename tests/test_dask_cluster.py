@@ -1,0 +1,192 @@
+"""Seed sweeps on a real Dask LocalCluster of two worker processes.
+
+The reference is the local run, one Ensemble in this process (itself checked
+against the scalar shim in test_ensemble.py): a cluster's result must match
+it run by run, so a chunk lost, repeated or put back in the wrong place
+shows. The cluster is started once for the module and closed after it; a
+watchdog ends the process with every thread's traceback should anything
+hang.
+"""
+
+import faulthandler
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from matnn import cluster
+from matnn.seeds import run_bytes, train_seeds
+
+if os.environ.get("CI"):
+    import distributed
+else:
+    distributed = pytest.importorskip("distributed", reason="pip install 'matnn[dask]'")
+
+pytestmark = pytest.mark.slow
+
+#: Seconds after which the watchdog ends the test process.
+WATCHDOG = 240
+
+SEEDS = range(300)
+RATES = (0.1, 0.01)
+EPOCHS = 40
+
+
+@pytest.fixture(scope="module", autouse=True)
+def watchdog():
+    faulthandler.dump_traceback_later(WATCHDOG, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(scope="module")
+def client(watchdog):
+    with cluster.local_cluster(2) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def local():
+    runs = train_seeds(SEEDS, RATES, EPOCHS)
+    # Every run ends at its own loss, so a run in the wrong place cannot go unseen.
+    losses = np.concatenate([r.final_loss for r in runs])
+    assert np.unique(losses).size == losses.size
+    return runs
+
+
+def assert_same_runs(got, expected):
+    assert [r.learning_rate for r in got] == [r.learning_rate for r in expected]
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g.seeds, e.seeds)
+        np.testing.assert_allclose(g.final_loss, e.final_loss, rtol=1e-10, atol=0)
+        np.testing.assert_allclose(g.history, e.history, rtol=1e-10, atol=0)
+        np.testing.assert_allclose(g.predictions, e.predictions, rtol=1e-10, atol=0)
+        np.testing.assert_allclose(g.output_weights, e.output_weights, rtol=1e-10, atol=0)
+        np.testing.assert_array_equal(g.failed, e.failed)
+        # The study's counts and tables.
+        np.testing.assert_array_equal(g.correct, e.correct)
+        np.testing.assert_array_equal(g.split, e.split)
+        np.testing.assert_array_equal(g.epochs_to(), e.epochs_to())
+        np.testing.assert_array_equal(g.slowest(10), e.slowest(10))
+
+
+def test_a_sweep_on_the_cluster_equals_the_local_run(client, local, capsys):
+    # 600 runs in chunks of 70: uneven chunks, one across the change of learning rate.
+    got = train_seeds(SEEDS, RATES, EPOCHS, client=client, chunk_size=70, progress=True)
+    assert_same_runs(got, local)
+    bar = capsys.readouterr().err
+    assert "chunks done" in bar and "9/9" in bar
+
+
+def test_the_chosen_chunks_cover_every_run_once_a_few_per_worker_thread(client):
+    workers = client.scheduler_info(n_workers=-1)["workers"].values()
+    threads = sum(w["nthreads"] for w in workers)
+    chunks = cluster.plan_chunks(client, 1000, 100)
+    assert len(chunks) == cluster.CHUNKS_PER_THREAD * threads
+    assert [a for a, _ in chunks] == [0] + [b for _, b in chunks[:-1]]
+    assert chunks[-1][1] == 1000
+    assert max(b - a for a, b in chunks) - min(b - a for a, b in chunks) <= 1
+    # Chunks big enough to be worth a task win over chunks per thread.
+    assert len(cluster.plan_chunks(client, 1000, 100, min_items=400)) == 2
+
+
+def test_chunks_too_big_for_a_worker_are_refused_before_anything_is_submitted(client):
+    limit = min(w["memory_limit"] for w in client.scheduler_info(n_workers=-1)["workers"].values())
+    with pytest.raises(MemoryError, match="chunk_size 100 needs about .* use chunk_size <= "):
+        cluster.plan_chunks(client, 1000, limit // 100, chunk_size=100)
+    with pytest.raises(MemoryError, match="one run needs about"):
+        cluster.plan_chunks(client, 1000, limit, item="run")
+    # The default chunks shrink to fit instead.
+    item = limit // 1000
+    chunks = cluster.plan_chunks(client, 100_000, item, min_items=10_000)
+    assert max(b - a for a, b in chunks) * item <= cluster.MEMORY_SHARE * limit
+
+
+def test_a_sweep_too_big_for_the_workers_fails_at_once(client):
+    limit = min(w["memory_limit"] for w in client.scheduler_info(n_workers=-1)["workers"].values())
+    runs = int(limit // run_bytes(100_000)) + 1
+    with pytest.raises(MemoryError, match=f"chunk_size {runs} needs about"):
+        train_seeds(range(runs), epochs=100_000, client=client, chunk_size=runs)
+
+
+def test_connect_reaches_the_running_scheduler_and_names_a_worker_as_such(client):
+    address = client.scheduler.address
+    with cluster.connect(address, timeout=10) as other:
+        assert other.scheduler_info()["address"] == address
+    worker = next(iter(client.scheduler_info(n_workers=-1)["workers"]))
+    with pytest.raises(ConnectionError, match=f"what answers at {worker} is a Dask Worker, not a "
+                                              "Dask scheduler"):
+        cluster.connect(worker, timeout=10)
+
+
+def test_each_task_runs_matnn_and_blas_on_one_thread(client):
+    from threadpoolctl import threadpool_info
+
+    from matnn.threads import get_num_threads, in_region
+
+    (blas, region, n) = cluster.map_chunks(
+        client, _probe, [(threadpool_info, in_region, get_num_threads)])[0]
+    assert blas and all(info["num_threads"] == 1 for info in blas)
+    assert region
+    assert n == 1
+
+
+def _probe(threadpool_info, in_region, get_num_threads):
+    return ([i for i in threadpool_info() if i["user_api"] == "blas"], in_region(),
+            get_num_threads())
+
+
+def test_a_worker_killed_mid_sweep_loses_no_run(client, local):
+    # Chunks of 20 runs: 30 tasks, so many are still to run after the first one finishes.
+    killer = _Killer(client)
+    killer.start()
+    got = train_seeds(SEEDS, RATES, EPOCHS, client=client, chunk_size=20)
+    killer.join(timeout=30)
+    assert killer.error is None
+    # The kill came after a chunk had finished and while the victim ran another.
+    assert killer.state is not None
+    finished, total = killer.state
+    assert 1 <= finished < total
+    assert_same_runs(got, local)
+    # The nanny starts a new worker process; wait for it so later tests have two.
+    client.wait_for_workers(2, timeout=60)
+    assert killer.pid not in client.run(os.getpid).values()
+
+
+class _Killer(threading.Thread):
+    """Kills the worker process of a busy worker as soon as the sweep's first chunk is done."""
+
+    def __init__(self, client):
+        super().__init__(daemon=True)
+        self.client, self.state, self.pid, self.error = client, None, None, None
+
+    def run(self):
+        try:
+            # Chunks of earlier sweeps the scheduler has not forgotten yet are not this one's.
+            earlier = self.client.run_on_scheduler(_chunk_keys)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and self.state is None:
+                finished, busy, total = self.client.run_on_scheduler(_sweep_state, earlier)
+                if finished >= 1 and busy:
+                    self.pid = self.client.run(os.getpid, workers=[busy])[busy]
+                    os.kill(self.pid, signal.SIGKILL)
+                    self.state = (finished, total)
+                time.sleep(0.005)
+        except Exception as exc:  # reported by the test
+            self.error = exc
+
+
+def _chunk_keys(dask_scheduler):
+    return [key for key in dask_scheduler.tasks if str(key).startswith("_on_one_thread")]
+
+
+def _sweep_state(earlier, dask_scheduler):
+    """(chunks finished, a worker running a chunk or None, chunks in all) of the sweep running now."""
+    chunks = [ts for key, ts in dask_scheduler.tasks.items()
+              if str(key).startswith("_on_one_thread") and key not in earlier]
+    finished = sum(ts.state == "memory" for ts in chunks)
+    busy = next((ts.processing_on.address for ts in chunks if ts.state == "processing"), None)
+    return finished, busy, len(chunks)
