@@ -190,3 +190,86 @@ def _sweep_state(earlier, dask_scheduler):
     finished = sum(ts.state == "memory" for ts in chunks)
     busy = next((ts.processing_on.address for ts in chunks if ts.state == "processing"), None)
     return finished, busy, len(chunks)
+
+
+# -- scikit-learn's searches under joblib's Dask backend ------------------------
+
+SEARCH_GRID = {"alpha": [1e-4, 1e-1], "learning_rate_init": [1e-3, 3e-2]}
+
+
+def search_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 3))
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.8).astype(int)
+    return X, y
+
+
+def estimator():
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=(6,), max_iter=40, random_state=0)
+
+
+def grid_search(**kwargs):
+    from sklearn.model_selection import GridSearchCV
+
+    return GridSearchCV(estimator(), SEARCH_GRID, cv=3, **kwargs)
+
+
+def randomized_search(**kwargs):
+    from scipy.stats import loguniform
+    from sklearn.model_selection import RandomizedSearchCV
+
+    return RandomizedSearchCV(estimator(), {"alpha": loguniform(1e-5, 1),
+                                            "learning_rate_init": loguniform(1e-4, 1e-1)},
+                              n_iter=4, cv=3, random_state=0, **kwargs)
+
+
+def on_the_cluster(client, search, X, y):
+    """``search.fit(X, y)`` under joblib's Dask backend; the workers that ran its tasks."""
+    import joblib
+
+    with distributed.get_task_stream(client=client) as stream, \
+            joblib.parallel_config(backend="dask", client=client, n_jobs=-1):
+        search.fit(X, y)
+    return {task["worker"] for task in stream.data}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("make", [grid_search, randomized_search])
+def test_a_search_on_the_cluster_has_the_serial_searchs_cv_results(client, make):
+    X, y = search_data()
+    serial = make().fit(X, y)
+    search = make()
+    workers = on_the_cluster(client, search, X, y)
+    assert workers and workers <= set(client.scheduler_info(n_workers=-1)["workers"])
+    timing = {"mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"}
+    assert set(search.cv_results_) == set(serial.cv_results_)
+    for key in set(serial.cv_results_) - timing:
+        np.testing.assert_array_equal(search.cv_results_[key], serial.cv_results_[key], err_msg=key)
+    assert search.best_params_ == serial.best_params_
+    np.testing.assert_array_equal(search.predict(X), serial.predict(X))
+
+
+def blas_threads(estimator, X, y):
+    from threadpoolctl import threadpool_info
+
+    return float(max(info["num_threads"] for info in threadpool_info()
+                     if info["user_api"] == "blas"))
+
+
+def matnn_threads(estimator, X, y):
+    from matnn import get_num_threads
+
+    return float(get_num_threads())
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_each_task_of_a_search_runs_blas_and_matnn_on_one_thread(client):
+    # The scorers run in the task, right after its fit, and score what they see.
+    X, y = search_data()
+    search = grid_search(scoring={"blas": blas_threads, "matnn": matnn_threads}, refit=False)
+    on_the_cluster(client, search, X, y)
+    for name in ("blas", "matnn"):
+        np.testing.assert_array_equal(search.cv_results_[f"split0_test_{name}"], 1.0)
+        np.testing.assert_array_equal(search.cv_results_[f"mean_test_{name}"], 1.0)
