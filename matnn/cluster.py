@@ -182,6 +182,7 @@ def plan_chunks(client, n_items, item_bytes, min_items=1, chunk_size=None, timeo
         worker memory limit.
     """
     distributed = require_distributed()
+    _check_client(distributed, client)
     n_items = check_int(n_items, "n_items", 1)
     min_items = check_int(min_items, "min_items", 1)
     if chunk_size is not None:
@@ -210,6 +211,13 @@ def plan_chunks(client, n_items, item_bytes, min_items=1, chunk_size=None, timeo
         n_chunks = math.ceil(n_items / chunk_size)
     bounds = [n_items * c // n_chunks for c in range(n_chunks + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _check_client(distributed, client):
+    if not isinstance(client, distributed.Client):
+        hint = "; for a scheduler's address, matnn.cluster.connect(address) gives one" \
+            if isinstance(client, str) else ""
+        raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}{hint}")
 
 
 def _workers(distributed, client, timeout):
@@ -251,6 +259,7 @@ def map_chunks(client, function, chunks, progress=False):
         The chunks' results, in the order of ``chunks``.
     """
     distributed = require_distributed()
+    _check_client(distributed, client)
     from tqdm.auto import tqdm
 
     futures = [client.submit(_on_one_thread, function, *args, pure=False) for args in chunks]

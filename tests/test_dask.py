@@ -54,6 +54,12 @@ def test_cluster_options_without_a_client_are_refused(option, value):
         train_seeds(range(3), epochs=2, **{option: value})
 
 
+def test_a_client_that_is_not_a_client_is_refused(distributed):
+    with pytest.raises(TypeError, match="client must be a distributed.Client, got str; for a "
+                                        "scheduler's address, matnn.cluster.connect"):
+        train_seeds(range(3), epochs=2, client="tcp://127.0.0.1:8786")
+
+
 @pytest.fixture
 def silent_server():
     """The address of a server that accepts connections and never says a word."""
