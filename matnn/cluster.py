@@ -140,8 +140,9 @@ def local_cluster(n_workers):
     """
     distributed = require_distributed()
     n_workers = check_int(n_workers, "n_workers", 1)
+    # The dashboard on a free port: 8787 may be another cluster's.
     with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR,
+                                  dashboard_address=":0", silence_logs=logging.ERROR,
                                   env={"MATNN_NUM_THREADS": "1"}) as cluster, \
             distributed.Client(cluster, set_as_default=False) as client:
         yield client
