@@ -82,10 +82,10 @@ def test_a_sweep_on_the_cluster_equals_the_local_run(client, local, capsys):
 
 
 def test_the_chosen_chunks_cover_every_run_once_a_few_per_worker_thread(client):
-    workers = client.scheduler_info(n_workers=-1)["workers"].values()
-    threads = sum(w["nthreads"] for w in workers)
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    threads = sum(w["nthreads"] for w in workers.values())
     chunks = cluster.plan_chunks(client, 1000, 100)
-    assert len(chunks) == cluster.CHUNKS_PER_THREAD * threads
+    assert len(chunks) == cluster.CHUNKS_PER_THREAD * threads, (chunks, workers)
     assert [a for a, _ in chunks] == [0] + [b for _, b in chunks[:-1]]
     assert chunks[-1][1] == 1000
     assert max(b - a for a, b in chunks) - min(b - a for a, b in chunks) <= 1
@@ -205,7 +205,7 @@ def search_data():
 
 
 def estimator():
-    from sklearn.neural_network import MLPClassifier
+    from matnn.sklearn import MLPClassifier
 
     return MLPClassifier(hidden_layer_sizes=(6,), max_iter=40, random_state=0)
 
