@@ -188,7 +188,7 @@ def plan_chunks(client, n_items, item_bytes, min_items=1, chunk_size=None, timeo
     min_items = check_int(min_items, "min_items", 1)
     if chunk_size is not None:
         chunk_size = check_int(chunk_size, "chunk_size", 1)
-    workers = _workers(distributed, client, timeout)
+    workers = _workers(client, timeout)
     threads = sum(w["nthreads"] for w in workers)
     limits = [w["memory_limit"] / w["nthreads"] for w in workers if w.get("memory_limit")]
     most = None
@@ -221,10 +221,10 @@ def _check_client(distributed, client):
         raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}{hint}")
 
 
-def _workers(distributed, client, timeout):
+def _workers(client, timeout):
     try:
         client.wait_for_workers(1, timeout=timeout)
-    except (TimeoutError, asyncio.TimeoutError, distributed.TimeoutError):
+    except (TimeoutError, asyncio.TimeoutError):
         raise ConnectionError(
             f"the Dask scheduler at {client.scheduler.address} has no workers after "
             f"{timeout:g} s; start some with `dask worker {client.scheduler.address}`"

@@ -105,6 +105,15 @@ def test_chunks_too_big_for_a_worker_are_refused_before_anything_is_submitted(cl
     assert max(b - a for a, b in chunks) * item <= cluster.MEMORY_SHARE * limit
 
 
+def test_a_scheduler_without_workers_is_a_connection_error_not_a_wait():
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty, \
+            distributed.Client(empty, set_as_default=False) as client:
+        address = client.scheduler.address
+        with pytest.raises(ConnectionError, match=f"the Dask scheduler at {address} has no workers "
+                                                  f"after 0.5 s; start some with `dask worker {address}`"):
+            cluster.plan_chunks(client, 10, 100, timeout=0.5)
+
+
 def test_a_sweep_too_big_for_the_workers_fails_at_once(client):
     limit = min(w["memory_limit"] for w in client.scheduler_info(n_workers=-1)["workers"].values())
     runs = int(limit // run_bytes(100_000)) + 1
