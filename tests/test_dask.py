@@ -43,6 +43,32 @@ def test_without_dask_the_cluster_options_give_the_install_hint(no_dask, call):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("option", [["--workers", "2"], ["--scheduler", "tcp://127.0.0.1:8786"]])
+def test_without_dask_the_command_line_options_are_one_line_and_exit_status_2(no_dask, option,
+                                                                             capsys):
+    from matnn.cli import main
+
+    assert main(["seeds", "--runs", "3", "--epochs", "2", *option]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"matnn seeds: error: running on a Dask cluster needs dask.distributed: {HINT}\n"
+
+
+def test_the_command_line_refuses_two_clusters_and_cluster_options_without_one(capsys):
+    from matnn.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["seeds", "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"])
+    assert info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert main(["seeds", "--runs", "3", "--timeout", "5"]) == 2
+    assert capsys.readouterr().err == ("matnn seeds: error: --timeout is how long to wait for "
+                                       "--scheduler; give --scheduler too\n")
+    assert main(["seeds", "--runs", "3", "--progress"]) == 2
+    assert capsys.readouterr().err == ("matnn seeds: error: --progress shows the chunks done on a "
+                                       "cluster; give --workers or --scheduler too\n")
+
+
 def test_without_dask_a_local_sweep_still_runs(no_dask):
     (runs,) = train_seeds(range(3), epochs=2)
     assert runs.final_loss.shape == (3,)

@@ -282,3 +282,64 @@ def test_each_task_of_a_search_runs_blas_and_matnn_on_one_thread(client):
     for name in ("blas", "matnn"):
         np.testing.assert_array_equal(search.cv_results_[f"split0_test_{name}"], 1.0)
         np.testing.assert_array_equal(search.cv_results_[f"mean_test_{name}"], 1.0)
+
+
+# -- matnn seeds --scheduler / --workers ----------------------------------------
+
+CLI_RUNS = ["seeds", "--runs", "150", "--epochs", "60", "--lr", "0.1,0.01", "--slowest", "4"]
+
+
+def run_cli(capsys, *args):
+    from matnn.cli import main
+
+    status = main([*CLI_RUNS, *args])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err
+
+
+@pytest.fixture(scope="module")
+def local_report():
+    # The report of a run here: every line but the last, which says where and how long.
+    from matnn.cli import main
+
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(CLI_RUNS) == 0
+    return out.getvalue().splitlines()
+
+
+def test_seeds_on_a_running_scheduler_prints_the_local_report(client, local_report, capsys):
+    address = client.scheduler.address
+    status, lines, err = run_cli(capsys, "--scheduler", address, "--progress")
+    assert status == 0, err
+    assert lines[:-1] == local_report[:-1]
+    assert lines[-1].startswith(f"Trained 300 runs x 60 epochs on the Dask cluster at {address} in ")
+    assert "chunks done" in err
+
+
+def test_seeds_with_workers_starts_a_local_cluster_and_closes_it(client, local_report, capsys):
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    status, lines, err = run_cli(capsys, "--workers", "2")
+    assert status == 0, err
+    assert err == ""  # no bar unless stderr is a terminal or --progress asks
+    assert lines[:-1] == local_report[:-1]
+    assert lines[-1].startswith("Trained 300 runs x 60 epochs on a LocalCluster of 2 worker processes")
+    assert set(multiprocessing.active_children()) == before
+
+
+def test_seeds_with_an_unreachable_scheduler_is_one_line_and_exit_status_2(capsys):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+    status, lines, err = run_cli(capsys, "--scheduler", f"tcp://127.0.0.1:{port}", "--timeout", "0.5")
+    assert status == 2
+    assert lines == []
+    assert err == (f"matnn seeds: error: no Dask scheduler answered at tcp://127.0.0.1:{port} "
+                   "within 0.5 s; is `dask scheduler` running there, and can this machine reach "
+                   "its port?\n")
