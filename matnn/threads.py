@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .validation import check_int
 
 __all__ = ["ENVIRONMENT_VARIABLE", "available_cores", "blas_on_one_thread", "get_num_threads", "in_region",
-           "run_tasks", "set_num_threads"]
+           "run_tasks", "set_num_threads", "single_threaded"]
 
 ENVIRONMENT_VARIABLE = "MATNN_NUM_THREADS"
 
@@ -175,6 +175,24 @@ def blas_on_one_thread():
             if _regions == 0:
                 _limiter.restore_original_limits()
                 _limiter = None
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """matnn's work in this block runs on the calling thread alone, BLAS on one thread.
+
+    For code that is itself one of many tasks running in parallel, such as
+    a Dask task: the tasks already fill the cores, so threads of their own
+    would only compete. Other threads keep their setting, and results are
+    the same bits as with any number of threads.
+    """
+    outer = in_region()
+    _local.inside = True
+    try:
+        with blas_on_one_thread():
+            yield
+    finally:
+        _local.inside = outer
 
 
 def in_region():

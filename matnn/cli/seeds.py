@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import time
 
 import numpy as np
 
-from ..seeds import CONVERGED, train_seeds
+from .. import cluster
+from ..seeds import CONVERGED, run_bytes, train_seeds
 from . import plots
-from .errors import check_memory
-from .options import AT_LEAST_ONE, add_threads_option, checked
+from .errors import CommandError, check_memory
+from .options import AT_LEAST_ONE, POSITIVE, add_threads_option, checked, progress_shown
 
 __all__ = ["add_parser", "run"]
 
-#: Bytes per run besides its loss history: its nine parameters and their
-#: share of the ensemble's buffers, but mostly the Python objects of its
-#: starting network, with a margin of as much again.
-_RUN_BYTES = 4096
-
-#: Bytes per float64 number.
-_FLOAT = 8
+#: Seconds to wait for a --scheduler to answer, unless --timeout says otherwise.
+TIMEOUT = 10
 
 
 def add_parser(commands):
@@ -32,7 +30,9 @@ def add_parser(commands):
             "runs classify Emily F and Frank M, the quantiles of the final loss, "
             "and the slowest-converging seeds: those needing the most epochs "
             "before the loss first falls below 0.01 (runs that never do come "
-            "first). With several --lr rates every seed trains at each."
+            "first). With several --lr rates every seed trains at each. With "
+            "--workers or --scheduler the runs train in chunks on a Dask cluster, "
+            "with the same results."
         ),
     )
     seeds.add_argument("--runs", type=AT_LEAST_ONE, default=1000,
@@ -50,19 +50,41 @@ def add_parser(commands):
     seeds.add_argument("--plot", metavar="PNG",
                        help="also draw a histogram of final losses (needs matplotlib)")
     add_threads_option(seeds)
+    where = seeds.add_mutually_exclusive_group()
+    where.add_argument("--workers", metavar="N", type=AT_LEAST_ONE,
+                       help="train on a Dask LocalCluster of N worker processes, started for "
+                            "the run and closed after (needs matnn[dask])")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="train on the Dask cluster whose scheduler is at ADDRESS, such as "
+                            "tcp://10.0.0.5:8786 (needs matnn[dask])")
+    seeds.add_argument("--timeout", metavar="SECONDS", type=POSITIVE,
+                       help=f"how long to wait for the --scheduler to answer (default {TIMEOUT})")
+    seeds.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                       help="with --workers or --scheduler, show a progress bar of the chunks "
+                            "done on stderr (default: only when stderr is a terminal)")
     seeds.set_defaults(run=run)
 
 
 def run(args):
+    if args.timeout is not None and args.scheduler is None:
+        raise CommandError("--timeout is how long to wait for --scheduler; give --scheduler too")
+    if args.progress and args.workers is None and args.scheduler is None:
+        raise CommandError("--progress shows the chunks done on a cluster; give --workers or "
+                           "--scheduler too")
     if args.plot:
         plots.pyplot()  # fail now rather than after training
     rates = args.lr
     check_memory(f"{args.runs} runs x {len(rates)} learning "
                  f"rate{'s' if len(rates) > 1 else ''} x {args.epochs} epochs",
-                 _seeds_bytes(args.runs * len(rates), args.epochs))
-    start = time.perf_counter()
-    results = train_seeds(range(args.runs), rates, args.epochs)
-    elapsed = time.perf_counter() - start
+                 args.runs * len(rates) * run_bytes(args.epochs))
+    with _client(args) as client:
+        start = time.perf_counter()
+        try:
+            results = train_seeds(range(args.runs), rates, args.epochs, client=client,
+                                  progress=client is not None and progress_shown(args.progress))
+        except ConnectionError as exc:  # a scheduler without workers
+            raise CommandError(str(exc)) from None
+        elapsed = time.perf_counter() - start
 
     print(f"== The document's network trained from {args.runs} seeds at once")
     print(f"Run s starts from np.random.seed(s), s = 0..{args.runs - 1}, as `matnn demo --seed s` "
@@ -85,16 +107,32 @@ def run(args):
             print(f"{r.learning_rate:>8g}  {r.correct.mean():>16.1%}  "
                   f"{np.median(r.final_loss):>17.5f}  {median:>24}  {int(r.failed.sum()):>8}")
     print()
-    print(f"Trained {args.runs * len(rates)} runs x {args.epochs} epochs as one ensemble "
+    where = ("as one ensemble" if args.workers is None and args.scheduler is None
+             else f"on a LocalCluster of {args.workers} worker processes" if args.scheduler is None
+             else f"on the Dask cluster at {args.scheduler}")
+    print(f"Trained {args.runs * len(rates)} runs x {args.epochs} epochs {where} "
           f"in {elapsed:.2f} s")
     if args.plot:
         plots.plot_final_losses(args.plot, results, args.epochs)
     return 0
 
 
-def _seeds_bytes(n_runs, epochs):
-    # Each run's loss history, plus the comparisons the report makes of it.
-    return n_runs * (_RUN_BYTES + 2 * _FLOAT * epochs)
+@contextlib.contextmanager
+def _client(args):
+    """The Dask client of --workers or --scheduler, or None to train here."""
+    if args.workers is None and args.scheduler is None:
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            if args.workers is not None:
+                client = stack.enter_context(cluster.local_cluster(args.workers))
+            else:
+                timeout = TIMEOUT if args.timeout is None else args.timeout
+                client = stack.enter_context(cluster.connect(args.scheduler, timeout))
+        except (ImportError, ConnectionError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        yield client
 
 
 def _print_seed_runs(r, n_slowest, threshold):
