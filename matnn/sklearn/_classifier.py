@@ -167,7 +167,23 @@ class MLPClassifier(ClassifierMixin, _MLP):
                     f"y holds classes that are not in classes_: classes_ is {self.classes_}, "
                     f"y has {classes}"
                 )
-        return X, self._label_binarizer.transform(y).astype(bool)
+        return X, self._encoded(y)
+
+    def _encoded(self, y):
+        """``y`` as the label binarizer encodes it, as booleans of shape (n_samples, n_outputs_).
+
+        One column per class for a multiclass target; for a binary one, a
+        single column, true for the last class (false everywhere when
+        ``classes_`` holds one class); a multilabel indicator as it is. The
+        binarizer's own transform would identify the target's type again.
+        """
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ == "multilabel-indicator":
+            return binarizer.transform(y).astype(bool)
+        Y = y[:, None] == binarizer.classes_
+        if binarizer.y_type_ == "multiclass":
+            return Y
+        return Y[:, 1:] if Y.shape[1] == 2 else np.zeros((len(y), 1), bool)
 
     def _labels(self, Y):
         """Class labels from 0/1 rows of shape (n, n_outputs_)."""
