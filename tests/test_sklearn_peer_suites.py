@@ -11,6 +11,7 @@
   changed, run by pytest in a subprocess.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -32,6 +33,8 @@ from sklearn.utils.estimator_checks import (  # noqa: E402
 )
 
 from matnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 PEERS = {MLPClassifier: neural_network.MLPClassifier, MLPRegressor: neural_network.MLPRegressor}
 
@@ -113,10 +116,14 @@ def test_sklearns_own_mlp_tests_pass_on_matnn(tmp_path):
     (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     deselect = [arg for name in PRIVATE for arg in ("--deselect", f"test_mlp.py::{name}")]
+    # BLAS on one thread, as in this process (see the one_blas_thread fixture).
+    one_thread = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                         "OMP_NUM_THREADS")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mlp.py",
          *deselect],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, **one_thread},
     )
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

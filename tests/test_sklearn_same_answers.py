@@ -26,6 +26,8 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 from matnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 TOLERANCE = {"sgd": 1e-8, "adam": 1e-8, "lbfgs": 1e-6}
 PEERS = {MLPClassifier: neural_network.MLPClassifier, MLPRegressor: neural_network.MLPRegressor}
 

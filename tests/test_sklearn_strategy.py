@@ -29,6 +29,8 @@ from matnn.sklearn._training import (  # noqa: E402
     initial_layers,
 )
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 RNG = np.random.default_rng(0)
 
 
