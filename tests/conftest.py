@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from threadpoolctl import threadpool_limits
 
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
@@ -60,3 +61,10 @@ def readme_example():
         return code, shown
 
     return parts
+
+
+@pytest.fixture
+def one_blas_thread():
+    """BLAS on one thread: on the sklearn tests' small products a second one only waits."""
+    with threadpool_limits(limits=1):
+        yield

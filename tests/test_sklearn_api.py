@@ -33,6 +33,8 @@ import matnn  # noqa: E402
 from matnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 from matnn.sklearn._training import EXP, HALF_POISSON_DEVIANCE  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 PEERS = {MLPClassifier: neural_network.MLPClassifier, MLPRegressor: neural_network.MLPRegressor}
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)

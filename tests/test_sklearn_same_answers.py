@@ -26,6 +26,8 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 from matnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 TOLERANCE = {"sgd": 1e-8, "adam": 1e-8, "lbfgs": 1e-6}
 PEERS = {MLPClassifier: neural_network.MLPClassifier, MLPRegressor: neural_network.MLPRegressor}
 
@@ -316,3 +318,59 @@ def test_the_regressors_partial_fit_with_lbfgs_gives_what_sklearn_gives():
     (ours, theirs), _ = fit_both(MLPRegressor, X, y, fit=twice, hidden_layer_sizes=(6,),
                                  solver="lbfgs", max_iter=15, random_state=0)
     assert_same_model(ours, theirs, 1e-6, X)
+
+
+def _raised(call):
+    """What ``call()`` warned and raised: [(class name, message), ...], then the error or None."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call()
+            error = None
+        except Exception as exc:  # noqa: BLE001 - compared with the peer's, whatever it is
+            error = (type(exc).__name__, str(exc))
+    return [(w.category.__name__, str(w.message)) for w in caught], error
+
+
+@pytest.mark.parametrize("Estimator, data, solver", [(MLPClassifier, "strings", "adam"),
+                                                     (MLPRegressor, "regression", "sgd"),
+                                                     (MLPRegressor, "regression", "lbfgs")])
+def test_a_dataframe_gives_what_sklearn_gives(Estimator, data, solver):
+    pd = pytest.importorskip("pandas")
+    X, y = DATA[data]
+    names = [f"pixel {i}" for i in range(X.shape[1])]
+    frame, series = pd.DataFrame(X, columns=names), pd.Series(y, name="target")
+    params = dict(hidden_layer_sizes=(8,), solver=solver, random_state=0, max_iter=10,
+                  learning_rate_init=0.01, early_stopping=solver != "lbfgs")
+    (ours, theirs), (ours_warned, theirs_warned) = fit_both(Estimator, frame, series, **params)
+    assert ours_warned == theirs_warned
+    assert "UserWarning" not in ours_warned
+    assert ours.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(ours.feature_names_in_, theirs.feature_names_in_)
+    np.testing.assert_array_equal(ours.feature_names_in_, names)
+    assert_same_model(ours, theirs, TOLERANCE[solver], frame)
+    # Refused or warned about as scikit-learn does, in its words.
+    misnamed = [frame[names[::-1]], frame.rename(columns={names[0]: "weight"}),
+                frame[names[:3]], X]
+    for method in ("predict", "score"):
+        for Xm in misnamed:
+            args = (Xm, y) if method == "score" else (Xm,)
+            mine = _raised(lambda: getattr(ours, method)(*args))
+            peer = _raised(lambda: getattr(theirs, method)(*args))
+            assert mine == peer
+            assert mine != ([], None)
+
+
+@pytest.mark.parametrize("Estimator, data", [(MLPClassifier, "binary"),
+                                             (MLPRegressor, "regression")])
+def test_names_given_only_after_fit_are_warned_about_as_sklearn_does(Estimator, data):
+    pd = pytest.importorskip("pandas")
+    X, y = DATA[data]
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    (ours, theirs), _ = fit_both(Estimator, X, y, hidden_layer_sizes=(4,), max_iter=3,
+                                 random_state=0)
+    assert not hasattr(ours, "feature_names_in_")
+    mine, peer = _raised(lambda: ours.predict(frame)), _raised(lambda: theirs.predict(frame))
+    assert mine == peer
+    assert [category for category, _ in mine[0]] == ["UserWarning"]
+    assert_close(ours.predict(X), theirs.predict(X), 1e-8)

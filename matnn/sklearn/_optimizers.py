@@ -117,9 +117,10 @@ class BiasCorrectedStepAdam(StepOptimizer):
     Notes
     -----
     The state is ``step`` (``t``), ``exp_avg`` (``m_t``) and ``exp_avg_sq``
-    (``v_t``). A float32 network's step ``step * m_t / (sqrt(v_t) + eps)`` is
-    formed in float64 before it is added, as numpy does when the step size
-    is a float64 scalar (scikit-learn's arithmetic).
+    (``v_t``). A float32 network steps in float32 throughout, where
+    scikit-learn forms ``step * m_t / (sqrt(v_t) + eps)`` in float64 (its
+    step size is a numpy float64) before adding it: the two differ by
+    float32 rounding.
     """
 
     _buffer_names = ("exp_avg", "exp_avg_sq")
@@ -145,8 +146,7 @@ class BiasCorrectedStepAdam(StepOptimizer):
     def _kernel(self, params):
         lr, (beta1, beta2), eps = self.learning_rate, self.betas, self.eps
         m, v = self._buffers["exp_avg"], self._buffers["exp_avg_sq"]
-        scratch = np.empty_like(params)
-        step = np.empty(params.shape, np.float64)
+        scratch, step = np.empty_like(params), np.empty_like(params)
         multiply, add, divide, sqrt = np.multiply, np.add, np.divide, np.sqrt
 
         def update(p, g):
@@ -159,11 +159,10 @@ class BiasCorrectedStepAdam(StepOptimizer):
             multiply(g, 1 - beta2, g)
             add(v, g, v)
             size = lr * math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
-            # A numpy float64, not a Python float: float32 moments step in float64.
-            multiply(m, np.float64(-size), step)
+            multiply(m, -size, step)
             sqrt(v, scratch)
             add(scratch, eps, scratch)
             divide(step, scratch, step)
-            add(p, step, p, casting="same_kind")
+            add(p, step, p)
 
         return update

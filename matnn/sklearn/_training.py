@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import xlogy
-from sklearn.utils import shuffle
 
 from ..activations import ACTIVATIONS, Activation
 from ..backprop import Engine, Products, backward, forward
@@ -172,9 +171,10 @@ OBJECTIVES = {
 class _CanonicalLink(Loss):
     """What the engine needs of a canonical pair: the output delta is ``P - Y``.
 
-    The passes are called with a count of 1, so the delta is not divided:
-    :class:`SklearnRun` weighs its rows and divides the whole gradient by
-    the batch's weight, as scikit-learn orders that arithmetic.
+    The passes are called with the batch's total weight as the count, so
+    the delta is ``(P - Y) / total`` (times each row's weight, see
+    :class:`WeightedSparseProducts`) and the gradient they form is that of
+    the weighted mean over rows.
     """
 
     def __init__(self):
@@ -273,26 +273,30 @@ class SklearnRun(_NetworkRun):
         db_l = (delta_l summed over rows) / s
 
     with ``delta_L = w * (P - Y)`` and the hidden deltas backpropagated from
-    it by the engine. With several outputs the squared error reported is
+    it by the engine. The passes divide ``delta_L`` by ``s`` before any
+    product, and the L2 term is ``(alpha / s) * W``, so the gradient needs
+    no division of its own. With several outputs the squared error reported is
     averaged over them, while the gradient is that of their sum: both as
     scikit-learn computes them.
     """
 
-    classifies = False
-
     def __init__(self, net, optimizer, rows, objective, alpha, sparse=False):
         super().__init__(net, optimizer, None, rows)
+        # scikit-learn records losses only: the loop computes no accuracy.
+        self.classifies = False
         sizes, dtype = net.sizes, net.dtype
         self.engine = engine_for(net.params, sizes, net._activations, sparse)
         self.objective, self.alpha = objective, float(alpha)
         self.ws = self.engine.workspace(rows, dtype)
         self.scratch = np.empty((rows, sizes[-1]), dtype)
         self.grad, self.grads = Products().flat(sizes, dtype)
-        # alpha on every weight, 0 on every bias: the L2 term in two calls.
-        self.decay, decay_views = Products().flat(sizes, dtype)
-        for W, b in decay_views:
-            W.fill(self.alpha)
+        # 1 on every weight, 0 on every bias; decay is alpha / total times it,
+        # remade when a batch's total weight differs from the last one's.
+        self.mask, mask_views = Products().flat(sizes, dtype)
+        for W, b in mask_views:
+            W.fill(1)
             b.fill(0)
+        self.decay, self.decay_total = np.empty_like(self.mask), None
         self.l2 = np.empty_like(self.grad)
         if optimizer is not None:
             self.update = optimizer.step
@@ -314,13 +318,15 @@ class SklearnRun(_NetworkRun):
         column = None if w is None else w[:, None]
         loss = self.objective.value(Y, P, column, total, self.scratch[:rows])
         engine.products.weights = column
-        backward(engine, X, Y, 1, ws, self.grads)
+        backward(engine, X, Y, total, ws, self.grads)
         if self.alpha:
+            if total != self.decay_total:
+                np.multiply(self.mask, self.alpha / total, self.decay)
+                self.decay_total = total
             np.multiply(self.params, self.decay, self.l2)
             np.add(self.grad, self.l2, self.grad)
-            # alpha * sum(W ** 2), halved
-            loss += 0.5 * float(np.vdot(self.l2, self.params)) / total
-        np.divide(self.grad, total, self.grad)
+            # alpha * sum(W ** 2) / total, halved
+            loss += 0.5 * float(np.vdot(self.l2, self.params))
         return loss
 
     def make_step(self, batch_size):
@@ -358,9 +364,11 @@ class SklearnRun(_NetworkRun):
 class ReshuffledOrder:
     """Each epoch's sample order: the previous one, shuffled again.
 
-    A shuffle strategy for :class:`matnn.training.Loop`. scikit-learn shuffles the *previous* order with
-    :func:`sklearn.utils.shuffle` and its ``RandomState``, so epoch ``k``'s
-    order depends on every shuffle before it.
+    A shuffle strategy for :class:`matnn.training.Loop`. scikit-learn
+    shuffles the *previous* order with :func:`sklearn.utils.shuffle` and its
+    ``RandomState``, so epoch ``k``'s order depends on every shuffle before
+    it. That shuffle draws ``RandomState.permutation(n)`` and takes the
+    order's entries in it; so does this, without the input checks.
 
     Parameters
     ----------
@@ -373,7 +381,7 @@ class ReshuffledOrder:
         self.random_state = random_state
 
     def __call__(self, n):
-        self.order = shuffle(self.order, random_state=self.random_state)
+        self.order = self.order[self.random_state.permutation(n)]
         return self.order
 
 
