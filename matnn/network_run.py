@@ -19,6 +19,7 @@ from .backprop import Products, backward, block_rows, forward, gradient, loss_to
 from .model import stuck
 from .optimizers import SGD
 from .diagnostics import TrainingDiverged
+from .validation import check_gradients
 
 __all__ = []
 
@@ -78,8 +79,12 @@ class _NetworkRun:
         grad, grads, update = self.grad, self.grads, self.update
         if self.custom_gradients:
             # A subclass's own backward pass: slower, but it is what trains.
+            # Checked whole before anything is written, every step.
+            layers, name = net.layers, f"{type(net).__name__}.gradients()"
+
             def step(Xb, Yb):
-                for (dW, db), (gW, gb) in zip(net.gradients(Xb, Yb), grads):
+                for (dW, db), (gW, gb) in zip(
+                        check_gradients(net.gradients(Xb, Yb), layers, name), grads):
                     gW[...] = dW
                     gb[...] = db
                 update(params, grad)
@@ -138,11 +143,14 @@ class _NetworkRun:
         net, params = self.model, self.params
         if self.custom_loss or self.custom_gradients:
             # A subclass's own passes: what it overrides is what trains.
+            layers, name = net.layers, f"{type(net).__name__}.gradients()"
+
             def loss_and_gradient(p):
                 params[...] = p
                 value = float(net.loss(X, Y))
                 g = np.concatenate([np.concatenate([np.ravel(dW), np.ravel(db)])
-                                    for dW, db in net.gradients(X, Y)])
+                                    for dW, db in check_gradients(net.gradients(X, Y), layers,
+                                                                  name)])
                 return value, g.astype(np.float64)
 
             return loss_and_gradient
