@@ -168,6 +168,7 @@ class _EnsembleRun:
         keep = np.zeros(self.members, bool)
         keep[self.active] = True
         self.user_optimizer.merge(keep, self.optimizer)
+        self.user_optimizer._belongs_to(self.ens._flat)
 
 
 class _Replay(_EnsembleRun):

@@ -213,7 +213,7 @@ class _NetworkRun:
         )
 
     def finish(self):
-        pass
+        self.optimizer._belongs_to(self.params)
 
 
 def _setting(optimizer):

@@ -110,7 +110,9 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
     optimizer : Optimizer, optional
         :class:`~matnn.SGD`, :class:`~matnn.Adam`, :class:`~matnn.AdamW`
         or :class:`~matnn.LBFGS`. It keeps its state: passing the same object
-        to a second ``fit`` continues where the first stopped.
+        to a second ``fit`` of the same model continues where the first
+        stopped. Another model is refused, so as not to carry one network's
+        moments into another: call its ``reset()``, or make a new one.
     shuffle : bool
         Draw a new sample order every epoch (a permutation from
         ``numpy.random.default_rng(seed)``). The lesson keeps dataset order

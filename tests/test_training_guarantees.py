@@ -86,3 +86,51 @@ def test_malformed_gradients_are_refused_by_layer_and_array_and_change_nothing(
     # gradcheck refuses the same network with the same words.
     with pytest.raises(error, match=message.replace(cls.__name__ + ".", "net.")):
         matnn.gradcheck(net, X, y)
+
+
+# -- one optimizer, one model ---------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [lambda: Network.from_sizes([2, 3, 1], seed=0),
+                                  lambda: Ensemble.from_sizes([2, 3, 1], 4, seed=0)],
+                         ids=["network", "ensemble"])
+def test_an_optimizer_refuses_a_second_model_of_the_same_shape(make):
+    X, y = people(20, seed=0)
+    first, second = make(), make()
+    optimizer = Adam(0.05)
+    first.fit(X, y, epochs=2, optimizer=optimizer, batch_size=5, seed=0)
+    state = optimizer.state_dict()
+    start = second.predict(X)
+    with pytest.raises(ValueError, match=r"another model's training .* call reset\(\) to start "
+                                         r"afresh, or make a new optimizer"):
+        second.fit(X, y, epochs=2, optimizer=optimizer, batch_size=5, seed=0)
+    np.testing.assert_array_equal(second.predict(X), start)
+    assert optimizer.state_dict()["step"] == pytest.approx(state["step"])
+    np.testing.assert_array_equal(optimizer.state_dict()["exp_avg"], state["exp_avg"])
+    # reset() starts afresh: the run of a new optimizer.
+    optimizer.reset()
+    fresh = make()
+    second.fit(X, y, epochs=2, optimizer=optimizer, batch_size=5, seed=0)
+    fresh.fit(X, y, epochs=2, optimizer=Adam(0.05), batch_size=5, seed=0)
+    np.testing.assert_array_equal(second.predict(X), fresh.predict(X))
+
+
+def test_the_same_network_continues_and_a_copy_continues_with_a_copied_optimizer():
+    X, y = people(20, seed=0)
+    net, optimizer = Network.from_sizes([2, 3, 1], seed=0), Adam(0.05)
+    net.fit(X, y, epochs=2, optimizer=optimizer, batch_size=5, seed=0)
+    twin, twin_optimizer = net.copy(), optimizer.copy()
+    net.fit(X, y, epochs=2, optimizer=optimizer, batch_size=5, seed=1)
+    twin.fit(X, y, epochs=2, optimizer=twin_optimizer, batch_size=5, seed=1)
+    np.testing.assert_array_equal(net.params, twin.params)
+    # One long run of four epochs, written as a manual loop, is where both ended.
+    manual, steps = Network.from_sizes([2, 3, 1], seed=0), Adam(0.05)
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        for _ in range(2):
+            order = rng.permutation(20)
+            for s in range(0, 20, 5):
+                rows = order[s:s + 5]
+                grad = np.concatenate([np.concatenate([dW.ravel(), db])
+                                       for dW, db in manual.gradients(X[rows], y[rows])])
+                steps.step(manual.params, grad)
+    np.testing.assert_allclose(net.params, manual.params, rtol=1e-12, atol=1e-15)
