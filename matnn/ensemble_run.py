@@ -142,13 +142,26 @@ class _EnsembleRun:
         replay.load_state_dict(self.state)
         sub = _Replay(self, self.before[:, bad], replay.select(bad))
         last = sub.flat.copy()
+        # Each member's optimizer state after its last finite step, to freeze
+        # with its parameters (None until the first step: no state yet).
+        kept = sub.optimizer.state_dict() or None
         broke = np.full(last.shape[1], -1)
         for i, batch in enumerate(batches):
             sub.step(*batch)
             broke[~np.isfinite(sub.flat).all(axis=0) & (broke < 0)] = i
             ok = broke < 0
             last[:, ok] = sub.flat[:, ok]
+            now = sub.optimizer.state_dict()
+            if kept is None:
+                # Zero steps and zero buffers: the state of a member that never stepped.
+                kept = {name: np.zeros_like(value) for name, value in now.items()}
+            for name, value in now.items():
+                kept[name][..., ok] = value[..., ok]
         members = self.active[bad]
+        sub.optimizer.load_state_dict(kept)
+        failed = np.zeros(self.members, bool)
+        failed[members] = True
+        self.user_optimizer.merge(failed, sub.optimizer)
         self.ens._flat[:, members] = last
         self.ens.failed[members] = True
         for k, i in zip(members, broke):

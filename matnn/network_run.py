@@ -197,9 +197,13 @@ class _NetworkRun:
         self.params[...] = before
         self.optimizer.load_state_dict(self.state)
         for i, batch in enumerate(batches):
+            # The optimizer goes back with the parameters, so that they
+            # stay one step's pair (a rare path: a copy per replayed step).
+            state = self.optimizer.state_dict()
             self.step(*batch)
             if not np.isfinite(self.params).all():
                 self.params[...] = before
+                self.optimizer.load_state_dict(state)
                 where, what = f"epoch {epoch}, batch {i}", "parameters"
                 break
             before[...] = self.params

@@ -162,8 +162,10 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
     TrainingDiverged
         A ``FloatingPointError`` raised when a network's parameter or loss
         becomes NaN or inf. It names the epoch and batch, and the network is
-        left at the last finite parameters it had. (An ensemble freezes such
-        a member instead; see :attr:`matnn.Ensemble.failed`.)
+        left at the last finite parameters it had, and the optimizer at its
+        state after the same step: a next ``fit`` (with a smaller rate, say)
+        continues from there. (An ensemble freezes such a member instead,
+        its optimizer state with it; see :attr:`matnn.Ensemble.failed`.)
 
     Warns
     -----

@@ -134,3 +134,84 @@ def test_the_same_network_continues_and_a_copy_continues_with_a_copied_optimizer
                                        for dW, db in manual.gradients(X[rows], y[rows])])
                 steps.step(manual.params, grad)
     np.testing.assert_allclose(net.params, manual.params, rtol=1e-12, atol=1e-15)
+
+
+# -- divergence rolls the optimizer back with the parameters ---------------------------------
+
+def flat(grads):
+    return np.concatenate([np.concatenate([dW.ravel(), db]) for dW, db in grads])
+
+
+def last_finite_step(net, optimizer, X, y, batch_size):
+    """Step ``net`` by hand, in dataset order, until a step breaks it; undo that step.
+
+    Returns the steps taken, and leaves ``net`` and ``optimizer`` after the last finite one.
+    """
+    steps = 0
+    while True:
+        for s in range(0, len(X), batch_size):
+            params, state = net.params.copy(), optimizer.state_dict()
+            with np.errstate(all="ignore"):
+                optimizer.step(net.params, flat(net.gradients(X[s:s + batch_size],
+                                                              y[s:s + batch_size])))
+            if not np.isfinite(net.params).all():
+                net.params[...] = params
+                optimizer.load_state_dict(state)
+                return steps
+            steps += 1
+
+
+def test_after_divergence_the_optimizer_is_at_the_step_of_the_parameters():
+    # A line through the origin, and one row far enough out that its
+    # gradient overflows while the loss the run starts from stays finite.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 1))
+    y = 2 * X[:, 0]
+    X[6, 0], y[6] = 1e158, 0.0
+    net = Network([matnn.Dense([[1e-5]], [0.0], "identity")])
+    start = net.copy()
+    optimizer = SGD(0.1, momentum=0.5)
+    with pytest.raises(matnn.TrainingDiverged) as info:
+        net.fit(X, y, epochs=3, optimizer=optimizer, batch_size=2, shuffle=False)
+    by_hand, by_hand_optimizer = start.copy(), SGD(0.1, momentum=0.5)
+    steps = last_finite_step(by_hand, by_hand_optimizer, X, y, batch_size=2)
+    assert steps == 3 and (info.value.epoch, info.value.batch) == (0, 3)
+    np.testing.assert_allclose(net.params, by_hand.params, rtol=1e-12)
+    state = optimizer.state_dict()
+    assert state["step"] == steps
+    np.testing.assert_allclose(state["momentum_buffer"],
+                               by_hand_optimizer.state_dict()["momentum_buffer"], rtol=1e-12)
+    # Without that row and at a smaller rate, training continues from that
+    # state as a fresh run from the hand-made state does.
+    clean = np.arange(12) != 6
+    slower = SGD(0.05, momentum=0.5)
+    slower.load_state_dict(state)
+    fresh = Network([matnn.Dense(by_hand.layers[0].W, by_hand.layers[0].b, "identity")])
+    fresh_optimizer = SGD(0.05, momentum=0.5)
+    fresh_optimizer.load_state_dict(by_hand_optimizer.state_dict())
+    net.fit(X[clean], y[clean], epochs=5, optimizer=slower, batch_size=2, shuffle=False)
+    fresh.fit(X[clean], y[clean], epochs=5, optimizer=fresh_optimizer, batch_size=2,
+              shuffle=False)
+    np.testing.assert_allclose(net.params, fresh.params, rtol=1e-12)
+    assert slower.state_dict()["step"] == fresh_optimizer.state_dict()["step"] == 3 + 5 * 6
+
+
+def test_a_failed_member_freezes_with_its_optimizer_state_as_a_network_alone_does():
+    rates = np.array([1e-4, 0.5, 1e-3])
+    ensemble = Ensemble.from_sizes([2, 2, 1], 3, "identity", seed=0)
+    alone = ensemble.network(1)
+    optimizer = SGD(rates, momentum=0.5)
+    ensemble.fit(data.X, data.y, epochs=20, optimizer=optimizer, batch_size=2, shuffle=False)
+    assert ensemble.failed.tolist() == [False, True, False]
+    alone_optimizer = SGD(0.5, momentum=0.5)
+    with pytest.raises(matnn.TrainingDiverged):
+        alone.fit(data.X, data.y, epochs=20, optimizer=alone_optimizer, batch_size=2,
+                  shuffle=False)
+    state, alone_state = optimizer.state_dict(), alone_optimizer.state_dict()
+    assert state["step"].tolist() == [40, alone_state["step"], 40]
+    # The ensemble's buffer orders a member's entries its own way: read it as parameters.
+    momentum = Ensemble.from_sizes([2, 2, 1], 3, seed=0)
+    momentum._flat[...] = state["momentum_buffer"]
+    np.testing.assert_allclose(momentum.network(1).params, alone_state["momentum_buffer"],
+                               rtol=1e-12)
+    np.testing.assert_allclose(ensemble.network(1).params, alone.params, rtol=1e-12)
