@@ -445,7 +445,7 @@ class Ensemble(Model):
 
         run_tasks(len(groups), run)
 
-    def _prepare(self, X, y, name="X"):
+    def _prepare(self, X, y, name="X", target_name="y"):
         """``X``, and targets with a member axis: (n_samples, n_out, 1)."""
-        X, Y = super()._prepare(X, y, name)
+        X, Y = super()._prepare(X, y, name, target_name)
         return X, Y[:, :, None]

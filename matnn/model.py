@@ -73,8 +73,10 @@ class Model:
         vars(self).update(state)
         self._build()
 
-    def _prepare(self, X, y, name="X"):
+    def _prepare(self, X, y, name="X", target_name="y"):
         """``X`` and targets as arrays of the model's dtype, or a clear error.
+
+        ``name`` and ``target_name`` are how the errors name the two.
 
         Returns
         -------
@@ -84,7 +86,7 @@ class Model:
             (see :meth:`matnn.Ensemble._prepare` for an ensemble's).
         """
         X = check_samples(check_features(X, self.n_in, self.dtype, name=name), name)
-        return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype)
+        return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype, name=target_name)
 
     def _training_data(self, X, y):
         """:meth:`_prepare` for ``fit``: copies where the arrays share memory with the parameters.

@@ -118,20 +118,27 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
         ``numpy.random.default_rng(seed)``). The lesson keeps dataset order
         (``shuffle=False``).
     seed : None, int >= 0 or numpy.random.Generator
-        Seeds the shuffling.
+        Seeds the shuffling; checked even when ``shuffle=False`` leaves it
+        unused. Not taken by L-BFGS, which never shuffles.
     validation_data : (X_val, y_val), optional
         Evaluated after every epoch into ``history.val_loss``.
     patience : int >= 1, optional
-        Stop after this many epochs without a validation loss lower than the
-        best so far by more than ``min_delta``. Needs ``validation_data``.
+        Stop after this many epochs without an improvement: a validation
+        loss lower by more than ``min_delta`` than the last improvement's
+        (the first epoch's loss is one). Needs ``validation_data``.
     min_delta : float >= 0
+        What ``patience`` counts as an improvement. Needs
+        ``validation_data``. It does not change ``history.best_epoch``,
+        which is the epoch of the lowest validation loss however small its
+        lead.
     restore_best : bool
-        At the end, put back the parameters of the epoch with the best
-        validation loss. Needs ``validation_data``.
+        At the end, put back the parameters of ``history.best_epoch``, the
+        epoch with the lowest validation loss. Needs ``validation_data``.
     log_every : int >= 1, optional
         Print ``Epoch %d loss: %.3f`` after every epoch whose 0-based number
         is divisible by it (epochs 0, k, 2k, ...), as the lesson does with
-        10. A network's only; ignored by L-BFGS.
+        10; L-BFGS prints ``Iteration %d loss: %.3f`` after its
+        iterations. A network's only.
     callback : callable ``EpochRecord -> None | bool``, optional
         Called after every epoch (after every iteration for L-BFGS) with an
         :class:`EpochRecord`: the epoch, its losses and accuracies, and the
@@ -181,22 +188,31 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
     optimizer = check_optimizer(learning_rate, optimizer, model.dtype, model._members)
     if optimizer.full_batch:
         with model._run(optimizer, None, n) as run:
-            _refuse_with_full_batch(epochs=epochs, batch_size=batch_size, patience=patience,
+            _refuse_with_full_batch(epochs=epochs, batch_size=batch_size, seed=seed,
+                                    patience=patience,
+                                    min_delta=check_real(min_delta, "min_delta", 0) or None,
                                     restore_best=restore_best, validation_data=validation_data)
+            log_every = None if log_every is None else check_int(log_every, "log_every", 1)
             with progress_callback(progress, optimizer.max_iter, "iteration",
                                    callback) as callback:
-                return optimizer.train(run, X, Y, callback)
+                return optimizer.train(run, X, Y, callback, log_every)
     if epochs is None:
         raise TypeError("fit needs epochs, the number of passes over the data")
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-    order = RandomPermutation(seed) if shuffle else None
+    if shuffle:
+        order = RandomPermutation(seed)
+    else:
+        # Unused, but refused as it would be with shuffling, not ignored.
+        check_seed(seed)
+        order = None
     validation = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
         Xv, yv = validation_data
-        validation = model._prepare(Xv, yv, name="validation_data[0]")
+        validation = model._prepare(Xv, yv, name="validation_data[0]",
+                                    target_name="validation_data[1]")
     with progress_callback(progress, epochs, "epoch", callback) as callback:
         loop = Loop(n, epochs=epochs, batch_size=batch_size, order=order, validation=validation,
                     patience=patience, min_delta=min_delta, restore_best=restore_best,
@@ -410,14 +426,16 @@ class Loop:
             raise TypeError(f"order must be a callable n -> permutation, got {order!r}")
         self.order = order
         self.validation = validation
-        for name, value in (("patience", patience), ("restore_best", restore_best)):
-            if value not in (None, False) and validation is None:
-                raise ValueError(f"{name} needs validation_data to watch")
         self.patience = None if patience is None else check_int(patience, "patience", 1)
         self.min_delta = check_real(min_delta, "min_delta", 0)
         if not isinstance(restore_best, (bool, np.bool_)):
             raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
         self.restore_best = bool(restore_best)
+        for name, given in (("patience", self.patience is not None),
+                            ("restore_best", self.restore_best),
+                            ("min_delta", self.min_delta != 0)):
+            if given and validation is None:
+                raise ValueError(f"{name} needs validation_data to watch")
         self.log_every = None if log_every is None else check_int(log_every, "log_every", 1)
         self.callback = check_callback(callback)
         if not isinstance(diagnose, (bool, np.bool_)):
@@ -458,13 +476,15 @@ class Loop:
         truth = run.truth(Y) if run.classifies else None
         start_params = run.params_full().copy() if self.diagnose else None
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
-        best = best_params = None
+        lowest = best_params = None
         validated = self.validation is not None
         if validated:
             Xv, Yv = self.validation
             val_truth = run.truth(Yv) if run.classifies else None
-            best = np.full(members, np.inf)
-            best_epoch = np.full(members, -1)
+            # best and improved_at serve patience (improvements by more than
+            # min_delta); lowest and best_epoch the lowest loss, to restore.
+            best, lowest = np.full(members, np.inf), np.full(members, np.inf)
+            improved_at, best_epoch = np.full(members, -1), np.full(members, -1)
             if self.restore_best:
                 best_params = run.params_full().copy()
         stopped_early = False
@@ -504,11 +524,14 @@ class Loop:
                             val_accuracy.append(run.full(val_acc))
                         improved = val < best - self.min_delta
                         best = np.where(improved, val, best)
-                        best_epoch = np.where(improved, epoch, best_epoch)
+                        improved_at = np.where(improved, epoch, improved_at)
+                        lower = val < lowest
+                        lowest = np.where(lower, val, lowest)
+                        best_epoch = np.where(lower, epoch, best_epoch)
                         if best_params is not None:
-                            np.copyto(best_params, run.params_full(), where=improved)
+                            np.copyto(best_params, run.params_full(), where=lower)
                         if self.patience is not None and np.all(
-                                (epoch - best_epoch >= self.patience) | ~np.isfinite(val)):
+                                (epoch - improved_at >= self.patience) | ~np.isfinite(val)):
                             stopped_early = True
                     if self.log_every is not None and epoch % self.log_every == 0:
                         print("Epoch %d loss: %.3f" % (epoch, loss))
@@ -548,7 +571,7 @@ class Loop:
             accuracy=curve(accuracy, run.classifies),
             val_accuracy=curve(val_accuracy, run.classifies and validated),
             stopped_early=stopped_early,
-            best_epoch=None if best is None else
+            best_epoch=None if lowest is None else
             best_epoch if run.members is not None else
             int(best_epoch) if best_epoch >= 0 else None,
         )

@@ -215,3 +215,198 @@ def test_a_failed_member_freezes_with_its_optimizer_state_as_a_network_alone_doe
     np.testing.assert_allclose(momentum.network(1).params, alone_state["momentum_buffer"],
                                rtol=1e-12)
     np.testing.assert_allclose(ensemble.network(1).params, alone.params, rtol=1e-12)
+
+
+# -- an interrupted step leaves the last completed one -----------------------------------------
+
+def steps_by_hand(net, optimizer, X, y, batch_size, steps):
+    """``steps`` steps of ``optimizer`` on ``net``, batches in dataset order."""
+    starts = [s for _ in range(steps) for s in range(0, len(X), batch_size)][:steps]
+    for s in starts:
+        optimizer.step(net.params, flat(net.gradients(X[s:s + batch_size], y[s:s + batch_size])))
+
+
+def interrupt_on(monkeypatch, name, call, only=lambda *args: True):
+    """Make ``numpy.<name>`` raise KeyboardInterrupt on its ``call``-th call that ``only`` accepts."""
+    real, calls = getattr(np, name), []
+
+    def cut(*args, **kwargs):
+        if only(*args):
+            calls.append(None)
+            if len(calls) == call:
+                raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(np, name, cut)
+
+
+@pytest.mark.parametrize("how", ["adam, between its moments and the parameters",
+                                 "plain SGD, after its step count",
+                                 "a subclass's gradients"])
+def test_ctrl_c_inside_a_step_leaves_the_parameters_and_state_of_the_last_completed_step(
+        monkeypatch, how):
+    X, y = people(24, seed=0)
+    net = Network.from_sizes([2, 3, 1], seed=0)
+    start = net.copy()
+    make = (lambda: Adam(0.05)) if how.startswith("adam") else (lambda: SGD(0.1))
+    optimizer = make()
+    if how.startswith("adam"):
+        interrupt_on(monkeypatch, "sqrt", 11)  # Adam's one sqrt, on step 11
+    elif how.startswith("plain"):
+        interrupt_on(monkeypatch, "subtract", 11, only=lambda a, *rest: a is net.params)
+    else:
+        calls = []
+
+        class Interrupted(Network):
+            def gradients(self, X, y):
+                calls.append(None)
+                if len(calls) == 11:
+                    raise KeyboardInterrupt
+                return super().gradients(X, y)
+
+        net = Interrupted(start.layers)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, y, epochs=3, optimizer=optimizer, batch_size=4, shuffle=False)
+    monkeypatch.undo()
+    by_hand, by_hand_optimizer = start.copy(), make()
+    steps_by_hand(by_hand, by_hand_optimizer, X, y, batch_size=4, steps=10)
+    np.testing.assert_allclose(net.params, by_hand.params, rtol=1e-12)
+    state, expected = optimizer.state_dict(), by_hand_optimizer.state_dict()
+    assert state.keys() == expected.keys() and state["step"] == 10
+    for name in expected:
+        np.testing.assert_allclose(state[name], expected[name], rtol=1e-12)
+    # And training continues from there as from the hand-made state.
+    net.fit(X, y, epochs=1, optimizer=optimizer, batch_size=4, shuffle=False)
+    steps_by_hand(by_hand, by_hand_optimizer, X, y, batch_size=4, steps=6)
+    np.testing.assert_allclose(net.params, by_hand.params, rtol=1e-12)
+
+
+def test_ctrl_c_inside_an_ensembles_step_leaves_each_member_at_its_last_completed_step(
+        monkeypatch):
+    X, y = people(24, seed=0)
+    ensemble = Ensemble.from_sizes([2, 3, 1], 3, seed=0)
+    members = ensemble.networks()
+    rates = np.array([0.01, 0.05, 0.1])
+    optimizer = Adam(rates)
+    interrupt_on(monkeypatch, "sqrt", 8)
+    with pytest.raises(KeyboardInterrupt):
+        ensemble.fit(X, y, epochs=3, optimizer=optimizer, batch_size=4, shuffle=False)
+    monkeypatch.undo()
+    assert optimizer.state_dict()["step"].tolist() == [7, 7, 7]
+    for k, net in enumerate(members):
+        steps_by_hand(net, Adam(rates[k]), X, y, batch_size=4, steps=7)
+        np.testing.assert_allclose(ensemble.network(k).params, net.params, rtol=1e-12)
+
+
+# -- L-BFGS fails as the loop does ----------------------------------------------------------------
+
+def overflowing():
+    """A network whose output is inf - inf = NaN on every row."""
+    return Network([matnn.Dense([[1e200], [1e200]], [0.0, 0.0], "identity"),
+                    matnn.Dense([[1e200, -1e200]], [0.0], "identity")])
+
+
+NAN_LOSS = matnn.Loss("nan", lambda Y, P: float("nan"), lambda Y, P: np.zeros_like(P))
+
+
+@pytest.mark.parametrize("make", [overflowing,
+                                  lambda: Network.from_sizes([1, 2, 1], seed=0, loss=NAN_LOSS)],
+                         ids=["overflow", "nan-loss"])
+def test_lbfgs_refuses_a_loss_that_is_nan_from_the_start_and_keeps_the_parameters(make):
+    net = make()
+    start = net.params.copy()
+    X, y = [[1.0], [2.0]], [0.0, 1.0]
+    with pytest.raises(matnn.TrainingDiverged, match="the loss is (nan|inf) at the starting"):
+        net.fit(X, y, optimizer=matnn.LBFGS(max_iter=5))
+    np.testing.assert_array_equal(net.params, start)
+
+
+def test_sgd_refuses_the_same_nan_loss():
+    net = Network.from_sizes([1, 2, 1], seed=0, loss=NAN_LOSS)
+    with pytest.raises(matnn.TrainingDiverged):
+        net.fit([[1.0], [2.0]], [0.0, 1.0], epochs=2, learning_rate=0.1)
+
+
+def test_ctrl_c_inside_lbfgs_leaves_its_last_iterate():
+    X, y = people(30, seed=0)
+    start = Network.from_sizes([2, 3, 1], seed=0)
+    three = start.copy()
+    three.fit(X, y, optimizer=matnn.LBFGS(max_iter=3))
+    armed = []
+
+    class Interrupted(Network):
+        def loss(self, X, y):
+            # The first evaluation after the third iteration: a trial point.
+            if armed:
+                raise KeyboardInterrupt
+            return super().loss(X, y)
+
+    def arm_after_the_third(record):
+        if record.epoch == 2:
+            armed.append(True)
+
+    net = Interrupted(start.layers)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, y, optimizer=matnn.LBFGS(max_iter=50), callback=arm_after_the_third)
+    # scipy's iterates do not depend on max_iter: the third is where three iterations end.
+    np.testing.assert_array_equal(net.params, three.params)
+
+
+def test_lbfgs_prints_its_iterations_with_log_every(capsys):
+    X, y = people(30, seed=0)
+    losses = []
+    Network.from_sizes([2, 3, 1], seed=0).fit(X, y, optimizer=matnn.LBFGS(max_iter=5),
+                                              log_every=2, callback=lambda r: losses.append(r.loss))
+    expected = "".join("Iteration %d loss: %.3f\n" % (i, losses[i]) for i in (0, 2, 4))
+    assert capsys.readouterr().out == expected
+
+
+# -- settings fit cannot honour are refused; best_epoch is the lowest loss -------------------------
+
+def test_bad_validation_targets_are_named_as_validation_data_1():
+    net = Network.from_sizes([2, 2, 1], seed=0)
+    Xv = [[0.0, 1.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match=r"validation_data\[1\]"):
+        net.fit(data.X, data.y, epochs=1, learning_rate=0.1, validation_data=(Xv, [[1, 0, 1]]))
+    bce = Network.from_sizes([2, 2, 1], seed=0, loss="binary_cross_entropy")
+    with pytest.raises(ValueError, match=r"validation_data\[1\] at index \(1, 0\) is -1"):
+        bce.fit(data.X, data.y, epochs=1, learning_rate=0.1, validation_data=(Xv, [1, -1]))
+
+
+@pytest.mark.parametrize("model", [lambda: Network.from_sizes([2, 2, 1], seed=0),
+                                   lambda: Ensemble.from_sizes([2, 2, 1], 2, seed=0)],
+                         ids=["network", "ensemble"])
+def test_min_delta_without_validation_data_is_refused(model):
+    with pytest.raises(ValueError, match="min_delta needs validation_data"):
+        model().fit(data.X, data.y, epochs=1, learning_rate=0.1, min_delta=0.01)
+
+
+@pytest.mark.parametrize("seed", [-1, "0", 1.5])
+def test_a_bad_seed_is_refused_without_shuffling_too(seed):
+    net = Network.from_sizes([2, 2, 1], seed=0)
+    start = net.params.copy()
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        net.fit(data.X, data.y, epochs=1, learning_rate=0.1, shuffle=False, seed=seed)
+    np.testing.assert_array_equal(net.params, start)
+
+
+@pytest.mark.parametrize("setting", [{"seed": 0}, {"min_delta": 0.1}])
+def test_lbfgs_refuses_what_it_would_ignore(setting):
+    with pytest.raises(ValueError, match=f"takes no {next(iter(setting))}"):
+        Network.from_sizes([2, 2, 1], seed=0).fit(data.X, data.y, optimizer=matnn.LBFGS(),
+                                                  **setting)
+
+
+@pytest.mark.parametrize("members", [None, 3])
+def test_best_epoch_is_the_lowest_validation_loss_whatever_min_delta(members):
+    X, y = people(40, seed=0)
+    Xv, yv = people(40, seed=1)
+    model = (Network.from_sizes([2, 4, 1], seed=0) if members is None
+             else Ensemble.from_sizes([2, 4, 1], members, seed=0))
+    # No later epoch improves on the first by min_delta, yet later ones are lower.
+    history = model.fit(X, y, epochs=15, learning_rate=0.5, batch_size=8, seed=0,
+                        validation_data=(Xv, yv), min_delta=10.0, restore_best=True)
+    lowest = np.argmin(history.val_loss, axis=-1)
+    assert np.all(lowest > 0)
+    np.testing.assert_array_equal(history.best_epoch, lowest)
+    np.testing.assert_array_equal(model.loss(Xv, yv), np.min(history.val_loss, axis=-1))
