@@ -236,8 +236,10 @@ class LBFGS(Optimizer):
                 "keeps the parameters it started from", len(result.loss), None, result.loss)
         params[...] = result.x
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            stuck = run.stuck(X, Y) & ~stuck_before
-        if result.loss.size:
-            warn_if_worse(result.loss[0], result.loss[-1], stuck)
+            stuck = run.stuck(X, Y)
+        # From the loss where it started (scipy's first evaluation), which a
+        # run stuck there never leaves.
+        warn_if_worse(first[0], result.loss[-1] if result.loss.size else first[0], stuck,
+                      stuck & stuck_before)
         return History(result.loss, converged=result.success, message=result.message,
                        stopped_early=bool(stopped) and stopped[0] + 1 < self.max_iter)

@@ -108,7 +108,7 @@ def stuck(engine, X, Y, ws, output_grads=None):
     Sigmoid or tanh units saturated at their limits (``f'`` exactly 0 there)
     and dead relu units leave a network here, and no gradient step moves it
     again; its parameters stay finite, so nothing diverges. ``fit`` warns
-    when training brought a network here (not when it started here).
+    when a network ends here, saying so when it started here too.
 
     ``output_grads``, the views of a gradient whose output layer
     :func:`~matnn.backprop.loss_total` filled over the same ``X``, ``Y``

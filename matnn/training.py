@@ -179,7 +179,8 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
     LossIncreasedWarning
         When the final loss is more than :data:`WORSE_FACTOR` times the
         starting loss, or when training left the gradient exactly 0 with the
-        loss above 0 (saturated or dead units).
+        loss above 0 (saturated or dead units); a network that was so from
+        the start is said to be one that could not train.
     """
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
@@ -549,13 +550,13 @@ class Loop:
                     if stopped_early:
                         break
                 if self.diagnose:
-                    stuck = stuck_by_training(run, X, Y, start_params) if losses else False
+                    stuck = stuck_by_training(run, X, Y, start_params) if losses else (False,)
             if best_params is not None:
                 run.load_full(best_params, np.asarray(best_epoch >= 0))
         finally:
             run.finish()
         if self.diagnose:
-            warn_if_worse(start, losses[-1] if losses else start, stuck)
+            warn_if_worse(start, losses[-1] if losses else start, *stuck)
 
         def curve(values, recorded=True):
             if not recorded:

@@ -410,3 +410,31 @@ def test_best_epoch_is_the_lowest_validation_loss_whatever_min_delta(members):
     assert np.all(lowest > 0)
     np.testing.assert_array_equal(history.best_epoch, lowest)
     np.testing.assert_array_equal(model.loss(Xv, yv), np.min(history.val_loss, axis=-1))
+
+
+# -- a network stuck from the start says it could not train ------------------------------------
+
+def saturated():
+    """Sigmoid units pinned at exactly 1: the gradient is exactly 0, the loss 0.5 on the lesson's data."""
+    return Network([matnn.Dense(np.zeros((2, 2)), [1000.0, 1000.0]),
+                    matnn.Dense([[100.0, 100.0]], [100.0])])
+
+
+@pytest.mark.parametrize("how", [{"epochs": 3, "learning_rate": 0.1},
+                                 {"optimizer": matnn.LBFGS(max_iter=5)}], ids=["sgd", "lbfgs"])
+def test_a_network_stuck_from_the_start_warns_that_it_could_not_train(how):
+    net = saturated()
+    flat_grad = flat(net.gradients(data.X, data.y))
+    assert not flat_grad.any() and net.loss(data.X, data.y) == 0.5
+    with pytest.warns(matnn.LossIncreasedWarning,
+                      match=r"the network could not train: its gradient was exactly 0 from the "
+                            r"start, with the loss at 0.5.* start from other parameters"):
+        net.fit(data.X, data.y, **how)
+
+
+def test_an_ensemble_says_how_many_members_were_stuck_from_the_start():
+    ensemble = Ensemble([saturated(), saturated(), Network.from_sizes([2, 2, 1], seed=0)])
+    with pytest.warns(matnn.LossIncreasedWarning,
+                      match=r"could not train: 2 of 3 members ended with a gradient of exactly 0 "
+                            r"and a loss above 0 \(2 of them from the start\)"):
+        ensemble.fit(data.X, data.y, epochs=3, learning_rate=0.1)
