@@ -9,6 +9,10 @@ loop over ``net.gradients`` and ``optimizer.step``, a fresh fit, the
 history's own records.
 """
 
+import signal
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -438,3 +442,48 @@ def test_an_ensemble_says_how_many_members_were_stuck_from_the_start():
                       match=r"could not train: 2 of 3 members ended with a gradient of exactly 0 "
                             r"and a loss above 0 \(2 of them from the start\)"):
         ensemble.fit(data.X, data.y, epochs=3, learning_rate=0.1)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs signal.pthread_kill")
+def test_ctrl_c_while_the_groups_train_on_the_threads_waits_for_them(monkeypatch):
+    # Ctrl-C reaches the main thread while it waits for a worker that is
+    # inside an Adam step (between the moments and the parameters).
+    X, y = people(64, seed=0)
+    ensemble = Ensemble.from_sizes([2, 3, 1], 128, seed=0)
+    assert splits(128, 64)
+    main, real_sqrt, calls = threading.main_thread().ident, np.sqrt, []
+
+    def slow_sqrt(*args, **kwargs):
+        if threading.get_ident() != main:
+            calls.append(None)
+            if len(calls) == 3:
+                signal.pthread_kill(main, signal.SIGINT)
+            time.sleep(0.05)
+        return real_sqrt(*args, **kwargs)
+
+    monkeypatch.setattr(np, "sqrt", slow_sqrt)
+    optimizer = Adam(0.05)
+    before = matnn.get_num_threads()
+    matnn.set_num_threads(2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ensemble.fit(X, y, epochs=4, optimizer=optimizer, batch_size=8, shuffle=False)
+    finally:
+        matnn.set_num_threads(before)
+    monkeypatch.undo()
+    assert len(calls) >= 3  # the interrupt came from a worker
+    steps = optimizer.state_dict()["step"]
+    for count in np.unique(steps):
+        # Each member is where count steps by itself take it.
+        full, part = divmod(int(count), 8)
+        reference, reference_optimizer = Ensemble.from_sizes([2, 3, 1], 128, seed=0), Adam(0.05)
+        if full:
+            reference.fit(X, y, epochs=full, optimizer=reference_optimizer, batch_size=8,
+                          shuffle=False)
+        if part:
+            reference.fit(X[:8 * part], y[:8 * part], epochs=1, optimizer=reference_optimizer,
+                          batch_size=8, shuffle=False)
+        members = np.flatnonzero(steps == count)
+        for k in members[:: max(1, len(members) // 4)]:
+            np.testing.assert_allclose(ensemble.network(k).params,
+                                       reference.network(k).params, rtol=1e-10, atol=1e-12)
