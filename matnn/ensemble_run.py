@@ -18,6 +18,7 @@ import numpy as np
 from .backprop import backward, block_rows, forward, loss_total
 from .model import stuck
 from .threads import run_tasks
+from .training import take_steps
 
 __all__ = []
 
@@ -68,28 +69,15 @@ class _EnsembleRun:
         """One pass over ``batches``; each member's loss over ``X`` after it, and which diverged."""
         self.before = self.flat.copy()
         self.state = self.optimizer.state_dict()
-        done = 0
-        try:
-            for done, batch in enumerate(batches):
-                self.step(*batch)
-        except BaseException:
-            self.rewind(batches[:done])
-            raise
+        take_steps(self.step, batches, self.restart)
         self.keep_end = last
         loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, ~(np.isfinite(loss) & np.isfinite(self.flat).all(axis=0))
 
-    def rewind(self, batches):
-        """Back to the epoch's start, then the steps of ``batches`` again (see ``_NetworkRun.rewind``)."""
+    def restart(self):
+        """The members' parameters and optimizer state back to the epoch's start."""
         self.flat[...] = self.before
         self.optimizer.load_state_dict(self.state)
-        try:
-            for batch in batches:
-                self.step(*batch)
-        except BaseException:
-            self.flat[...] = self.before
-            self.optimizer.load_state_dict(self.state)
-            raise
 
     def step(self, Xb, Yb):
         w = self.ws.head(Xb.shape[0], self.engine)

@@ -90,7 +90,7 @@ class Model:
         return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype, name=target_name)
 
     def _accuracy(self, X, y):
-        """The fraction of right answers (one per member), by the rule :meth:`Network.accuracy` gives."""
+        """The fraction of right answers (one per member), as :meth:`Network.accuracy` counts."""
         X, Y = self._prepare(X, y)
         rule = self.loss_fn if self.loss_fn.classifies else _class_rule(Y, self.loss_fn.name)
         return rule.correct(rule.truth(Y), self._outputs(X)) / rule.count(Y)
@@ -142,7 +142,7 @@ def stuck(engine, X, Y, ws, output_grads=None):
 
 
 def _class_rule(Y, loss):
-    """The loss whose right answers :func:`classify`'s labels are, once ``Y`` is found to hold classes.
+    """The built-in loss that counts :meth:`classify`'s labels, once ``Y`` holds classes.
 
     For a loss that does not classify (the lesson's MSE): with one output,
     targets of 0 or 1, each right when the output is on its side of 0.5

@@ -19,6 +19,7 @@ from .backprop import Products, backward, block_rows, forward, gradient, loss_to
 from .model import stuck
 from .optimizers import SGD
 from .diagnostics import TrainingDiverged
+from .training import take_steps
 from .validation import check_gradients
 
 __all__ = []
@@ -173,13 +174,7 @@ class _NetworkRun:
         """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
         np.copyto(self.before, self.params)
         self.state = self.optimizer.state_dict()
-        step, done = self.step, 0
-        try:
-            for done, batch in enumerate(batches):
-                step(*batch)
-        except BaseException:
-            self.rewind(batches[:done])
-            raise
+        take_steps(self.step, batches, self.restart)
         self.keep_end = last
         loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, not (math.isfinite(loss) and np.isfinite(self.params).all())
@@ -196,29 +191,14 @@ class _NetworkRun:
     def publish(self):
         """The network's parameters are the run's own: nothing to write back."""
 
-    def rewind(self, batches):
-        """Go back to the epoch's start, then take the steps of ``batches`` again.
-
-        A step cut short (Ctrl-C, an error in a subclass's ``gradients``)
-        may have moved the parameters and not the optimizer's state, or
-        part of either. Taking again, from the epoch's copies, the steps
-        that completed leaves the two at the last completed step; cut short
-        again, they stay at the epoch's start.
-        """
+    def restart(self):
+        """Parameters and optimizer state back to the epoch's start."""
         self.params[...] = self.before
         self.optimizer.load_state_dict(self.state)
-        try:
-            for batch in batches:
-                self.step(*batch)
-        except BaseException:
-            self.params[...] = self.before
-            self.optimizer.load_state_dict(self.state)
-            raise
 
     def diverged(self, bad, batches, epoch, history):
         before = self.before
-        self.params[...] = before
-        self.optimizer.load_state_dict(self.state)
+        self.restart()
         for i, batch in enumerate(batches):
             # The optimizer goes back with the parameters, so that they
             # stay one step's pair (a rare path: a copy per replayed step).

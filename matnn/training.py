@@ -46,8 +46,8 @@ from .optimizers import SGD, Optimizer
 from .progress import progress_callback
 from .validation import check_callback, check_int, check_real, check_seed
 
-__all__ = ["fit", "EpochRecord", "Run", "Loop", "RandomPermutation", "TrainingDiverged",
-           "LossIncreasedWarning", "WORSE_FACTOR"]
+__all__ = ["fit", "EpochRecord", "Run", "Loop", "RandomPermutation", "take_steps",
+           "TrainingDiverged", "LossIncreasedWarning", "WORSE_FACTOR"]
 
 
 
@@ -291,6 +291,31 @@ def callback_stops(callback, record):
     )
 
 
+def take_steps(step, batches, restart):
+    """``step(*batch)`` for every batch; cut short, back to the last completed step.
+
+    A step cut short (Ctrl-C, an error in a subclass's ``gradients``) may
+    have moved the parameters and not the optimizer's state, or part of
+    either. ``restart()`` puts both back as they were before the first
+    batch (the copies a run keeps to replay an epoch); the steps that
+    completed are then taken again, and the error raised. Cut short again,
+    the two stay at the start. Nothing is copied while the steps go well.
+    """
+    done = 0
+    try:
+        for done, batch in enumerate(batches):
+            step(*batch)
+    except BaseException:
+        restart()
+        try:
+            for batch in batches[:done]:
+                step(*batch)
+        except BaseException:
+            restart()
+            raise
+        raise
+
+
 class Run(Protocol):
     """What the loop asks of the model it trains: the run of one ``fit`` call.
 
@@ -333,7 +358,8 @@ class Run(Protocol):
         (and whatever further per-row arrays the loop was given, e.g.
         sample weights), views into the epoch's (shuffled) data. The run
         steps once per batch (``step(*batch)``), remembering what it needs
-        to replay the epoch, then returns :meth:`evaluate` of ``(X, Y)``
+        to replay the epoch (:func:`take_steps` steps so, and replays the
+        completed steps after one cut short), then returns :meth:`evaluate` of ``(X, Y)``
         after the epoch and ``bad``: whether (per member) a parameter or the
         loss stopped being finite. A diagnosing loop passes ``last=True``
         to the last planned epoch: the run may then keep, from that

@@ -27,7 +27,7 @@ def people(n, seed):
     return X, (X[:, 0] + 0.5 * X[:, 1] > 0).astype(float)
 
 
-# -- restore_best restores, on both of an ensemble's paths ------------------------------
+# -- restore_best restores, on both of an ensemble's paths ---------------------------------
 
 @pytest.mark.parametrize("members", [3, 128], ids=["stacked", "grouped"])
 def test_each_member_ends_at_the_validation_loss_of_its_best_epoch(members):
@@ -42,7 +42,7 @@ def test_each_member_ends_at_the_validation_loss_of_its_best_epoch(members):
     np.testing.assert_array_equal(ensemble.loss(Xv, yv), best)
 
 
-# -- a subclass's gradients are checked before they step ---------------------------------
+# -- a subclass's gradients are checked before they step -----------------------------------
 
 class SummedBias(Network):
     """A student's backward pass that sums the last bias gradient to one number."""
@@ -73,7 +73,8 @@ class OneLayerShort(Network):
     (SummedBias, ValueError,
      r"SummedBias.gradients\(\)\[1\] gives db of shape \(\) but layers\[1\].b has shape \(2,\)"),
     (Transposed, ValueError,
-     r"Transposed.gradients\(\)\[0\] gives dW of shape \(2, 3\) but layers\[0\].W has shape \(3, 2\)"),
+     r"Transposed.gradients\(\)\[0\] gives dW of shape \(2, 3\) but "
+     r"layers\[0\].W has shape \(3, 2\)"),
     (Integer, TypeError, r"Integer.gradients\(\)\[0\] gives dW of dtype int64"),
     (OneLayerShort, ValueError, r"returned 1 items but the network has 2 layers"),
 ])
@@ -92,7 +93,7 @@ def test_malformed_gradients_are_refused_by_layer_and_array_and_change_nothing(
         matnn.gradcheck(net, X, y)
 
 
-# -- one optimizer, one model ---------------------------------------------------------------
+# -- one optimizer, one model --------------------------------------------------------------
 
 @pytest.mark.parametrize("make", [lambda: Network.from_sizes([2, 3, 1], seed=0),
                                   lambda: Ensemble.from_sizes([2, 3, 1], 4, seed=0)],
@@ -140,7 +141,7 @@ def test_the_same_network_continues_and_a_copy_continues_with_a_copied_optimizer
     np.testing.assert_allclose(net.params, manual.params, rtol=1e-12, atol=1e-15)
 
 
-# -- divergence rolls the optimizer back with the parameters ---------------------------------
+# -- divergence rolls the optimizer back with the parameters -------------------------------
 
 def flat(grads):
     return np.concatenate([np.concatenate([dW.ravel(), db]) for dW, db in grads])
@@ -221,7 +222,7 @@ def test_a_failed_member_freezes_with_its_optimizer_state_as_a_network_alone_doe
     np.testing.assert_allclose(ensemble.network(1).params, alone.params, rtol=1e-12)
 
 
-# -- an interrupted step leaves the last completed one -----------------------------------------
+# -- an interrupted step leaves the last completed one -------------------------------------
 
 def steps_by_hand(net, optimizer, X, y, batch_size, steps):
     """``steps`` steps of ``optimizer`` on ``net``, batches in dataset order."""
@@ -231,7 +232,7 @@ def steps_by_hand(net, optimizer, X, y, batch_size, steps):
 
 
 def interrupt_on(monkeypatch, name, call, only=lambda *args: True):
-    """Make ``numpy.<name>`` raise KeyboardInterrupt on its ``call``-th call that ``only`` accepts."""
+    """Make ``numpy.<name>`` raise KeyboardInterrupt on the ``call``-th call ``only`` accepts."""
     real, calls = getattr(np, name), []
 
     def cut(*args, **kwargs):
@@ -302,7 +303,7 @@ def test_ctrl_c_inside_an_ensembles_step_leaves_each_member_at_its_last_complete
         np.testing.assert_allclose(ensemble.network(k).params, net.params, rtol=1e-12)
 
 
-# -- L-BFGS fails as the loop does ----------------------------------------------------------------
+# -- L-BFGS fails as the loop does ---------------------------------------------------------
 
 def overflowing():
     """A network whose output is inf - inf = NaN on every row."""
@@ -360,12 +361,13 @@ def test_lbfgs_prints_its_iterations_with_log_every(capsys):
     X, y = people(30, seed=0)
     losses = []
     Network.from_sizes([2, 3, 1], seed=0).fit(X, y, optimizer=matnn.LBFGS(max_iter=5),
-                                              log_every=2, callback=lambda r: losses.append(r.loss))
+                                              log_every=2,
+                                              callback=lambda r: losses.append(r.loss))
     expected = "".join("Iteration %d loss: %.3f\n" % (i, losses[i]) for i in (0, 2, 4))
     assert capsys.readouterr().out == expected
 
 
-# -- settings fit cannot honour are refused; best_epoch is the lowest loss -------------------------
+# -- settings fit cannot honour are refused; best_epoch is the lowest loss -----------------
 
 def test_bad_validation_targets_are_named_as_validation_data_1():
     net = Network.from_sizes([2, 2, 1], seed=0)
@@ -416,10 +418,10 @@ def test_best_epoch_is_the_lowest_validation_loss_whatever_min_delta(members):
     np.testing.assert_array_equal(model.loss(Xv, yv), np.min(history.val_loss, axis=-1))
 
 
-# -- a network stuck from the start says it could not train ------------------------------------
+# -- a network stuck from the start says it could not train --------------------------------
 
 def saturated():
-    """Sigmoid units pinned at exactly 1: the gradient is exactly 0, the loss 0.5 on the lesson's data."""
+    """Sigmoid units pinned at exactly 1: a zero gradient, and a loss of 0.5 on the lesson's data."""
     return Network([matnn.Dense(np.zeros((2, 2)), [1000.0, 1000.0]),
                     matnn.Dense([[100.0, 100.0]], [100.0])])
 

@@ -6,11 +6,11 @@ import os
 
 from ..csvfile import read_table
 from ..lesson import lesson_page, model_page
+from ..seeds import run_bytes
 from .errors import CommandError, check_memory, read
 from .inputs import load_model, standardized
 from .options import AT_LEAST_ONE, SEED
 from .output import shown, write_text
-from .seeds import _seeds_bytes
 
 __all__ = ["add_parser", "run"]
 
@@ -50,7 +50,7 @@ def run(args):
                            "or neither for the lesson page")
     if args.model is None:
         check_memory(f"the lesson page's {args.runs} seed runs of {LESSON_EPOCHS} epochs",
-                     _seeds_bytes(args.runs, LESSON_EPOCHS))
+                     args.runs * run_bytes(LESSON_EPOCHS))
         page = lesson_page(runs=args.runs, seed=args.seed)
         what = "the lesson page"
     else:
