@@ -54,42 +54,54 @@ class LossIncreasedWarning(RuntimeWarning):
     network's on unscaled data does, can hide). Typically the learning rate
     is far too large: the outputs saturate (a sigmoid or tanh stuck at its
     limits, relu units dead) and the parameters stay finite, so nothing
-    diverges, yet the network has stopped learning.
+    diverges, yet the network has stopped learning. A network that was
+    stuck so from the start (a second ``fit`` of a saturated network, or
+    a start that saturates) is reported as one that could not train.
     """
 
 
 def stuck_by_training(run, X, Y, start_params):
-    """Which members training left stuck (see :meth:`Run.stuck`) that did not start so.
+    """Which members ended stuck (see :meth:`Run.stuck`), and which of those started so.
 
     The starting parameters are checked only when some member ends stuck.
     Members that failed have left the run (``full`` gives them NaN, not stuck).
+
+    Returns
+    -------
+    stuck, from_start : bool, or ndarray of bool of shape (n_models,)
     """
     stuck = run.full(run.stuck(X, Y)) == 1
     if not np.any(stuck):
-        return stuck
+        return stuck, stuck
     end_params = run.params_full().copy()
     everyone = np.ones(np.shape(stuck), bool)
     run.load_full(start_params, everyone)
     try:
-        return stuck & ~(run.full(run.stuck(X, Y)) == 1)
+        return stuck, stuck & (run.full(run.stuck(X, Y)) == 1)
     finally:
         run.load_full(end_params, everyone)
 
 
 
-def warn_if_worse(start, final, stuck):
+def warn_if_worse(start, final, stuck, from_start=False):
     """Warn (:class:`LossIncreasedWarning`) when training ended worse than it started, or stuck.
 
     ``start`` and ``final`` are losses, ``stuck`` what :meth:`Run.stuck`
-    found (and was not at the start): one value each, or one per member.
+    found at the end and ``from_start`` where it found it at the start
+    too: one value each, or one per member. A network stuck from the start
+    could not train at all, which the warning says.
     """
     start, final = np.asarray(start, float), np.asarray(final, float)
     worse = np.isfinite(final) & np.isfinite(start) & (final > WORSE_FACTOR * start)
     stuck = np.asarray(stuck) & ~worse
+    from_start = np.asarray(from_start) & stuck
     if not (worse.any() or stuck.any()):
         return
     if worse.ndim == 0 and worse:
         what = f"the loss went from {float(start):.4g} to {float(final):.4g}"
+    elif worse.ndim == 0 and from_start:
+        what = (f"its gradient was exactly 0 from the start, with the loss at "
+                f"{float(start):.4g}, so no step could move it")
     elif worse.ndim == 0:
         what = (f"its gradient ended exactly 0 with the loss at {float(final):.4g} "
                 f"(it started at {float(start):.4g}), so no step can move it")
@@ -101,15 +113,20 @@ def warn_if_worse(start, final, stuck):
                          "started")
         if stuck.any():
             parts.append(f"{int(stuck.sum())} of {worse.size} members ended with a gradient "
-                         "of exactly 0 and a loss above 0")
+                         "of exactly 0 and a loss above 0"
+                         + (f" ({int(from_start.sum())} of them from the start)"
+                            if from_start.any() else ""))
         what = (f"{'; '.join(parts)} (member {k}: loss from {start[k]:.4g} to "
                 f"{final[k]:.4g})")
-    headline = "training made the network worse" if worse.any() else \
-        "training left the network stuck"
+    # Every stuck member stuck from the start: its parameters, not the rate, are the cause.
+    could_not = not worse.any() and bool((stuck == from_start).all())
+    headline = ("training made the network worse" if worse.any() else
+                "the network could not train" if could_not else
+                "training left the network stuck")
+    remedy = ("start from other parameters" if could_not else "try a smaller learning rate")
     warnings.warn(
         f"{headline}: {what}. The outputs have probably saturated (sigmoid or tanh units "
-        "at their limits, or dead relu units); try a smaller learning rate, or scale the "
-        "inputs.",
+        f"at their limits, or dead relu units); {remedy}, or scale the inputs.",
         LossIncreasedWarning, stacklevel=_first_caller_outside_matnn(),
     )
 

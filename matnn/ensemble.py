@@ -37,7 +37,7 @@ from .backprop import (
 from .ensemble_run import _EnsembleRun, _GroupedRun
 from .layers import Dense
 from .model import Model
-from .network import Network, _labels_of, _true_labels
+from .network import Network, _labels_of
 from .threads import blas_on_one_thread, run_tasks
 from .training import fit
 from .validation import check_features, check_int, check_seed
@@ -336,15 +336,18 @@ class Ensemble(Model):
         return _labels_of(self.predict(X))
 
     def accuracy(self, X, y):
-        """Every member's accuracy, as :meth:`Network.accuracy`.
+        """Every member's accuracy, counted as :meth:`Network.accuracy` counts it.
 
         Returns
         -------
         ndarray of shape (n_models,)
+            ``[k]`` is ``self.network(k).accuracy(X, y)``.
         """
-        predicted = self.classify(X)
-        truth = _true_labels(y, predicted.shape[1], self.n_out)
-        return np.mean(predicted == truth, axis=1)
+        return np.asarray(self._accuracy(X, y), np.float64)
+
+    def _outputs(self, X):
+        """Every member's outputs, member axis last: (n_samples, n_out, n_models)."""
+        return self.predict(X).transpose(1, 2, 0)
 
     def fit(self, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
             shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
@@ -445,7 +448,7 @@ class Ensemble(Model):
 
         run_tasks(len(groups), run)
 
-    def _prepare(self, X, y, name="X"):
+    def _prepare(self, X, y, name="X", target_name="y"):
         """``X``, and targets with a member axis: (n_samples, n_out, 1)."""
-        X, Y = super()._prepare(X, y, name)
+        X, Y = super()._prepare(X, y, name, target_name)
         return X, Y[:, :, None]

@@ -18,6 +18,7 @@ import numpy as np
 from .backprop import backward, block_rows, forward, loss_total
 from .model import stuck
 from .threads import run_tasks
+from .training import take_steps
 
 __all__ = []
 
@@ -68,11 +69,15 @@ class _EnsembleRun:
         """One pass over ``batches``; each member's loss over ``X`` after it, and which diverged."""
         self.before = self.flat.copy()
         self.state = self.optimizer.state_dict()
-        for batch in batches:
-            self.step(*batch)
+        take_steps(self.step, batches, self.restart)
         self.keep_end = last
         loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, ~(np.isfinite(loss) & np.isfinite(self.flat).all(axis=0))
+
+    def restart(self):
+        """The members' parameters and optimizer state back to the epoch's start."""
+        self.flat[...] = self.before
+        self.optimizer.load_state_dict(self.state)
 
     def step(self, Xb, Yb):
         w = self.ws.head(Xb.shape[0], self.engine)
@@ -142,13 +147,26 @@ class _EnsembleRun:
         replay.load_state_dict(self.state)
         sub = _Replay(self, self.before[:, bad], replay.select(bad))
         last = sub.flat.copy()
+        # Each member's optimizer state after its last finite step, to freeze
+        # with its parameters (None until the first step: no state yet).
+        kept = sub.optimizer.state_dict() or None
         broke = np.full(last.shape[1], -1)
         for i, batch in enumerate(batches):
             sub.step(*batch)
             broke[~np.isfinite(sub.flat).all(axis=0) & (broke < 0)] = i
             ok = broke < 0
             last[:, ok] = sub.flat[:, ok]
+            now = sub.optimizer.state_dict()
+            if kept is None:
+                # Zero steps and zero buffers: the state of a member that never stepped.
+                kept = {name: np.zeros_like(value) for name, value in now.items()}
+            for name, value in now.items():
+                kept[name][..., ok] = value[..., ok]
         members = self.active[bad]
+        sub.optimizer.load_state_dict(kept)
+        failed = np.zeros(self.members, bool)
+        failed[members] = True
+        self.user_optimizer.merge(failed, sub.optimizer)
         self.ens._flat[:, members] = last
         self.ens.failed[members] = True
         for k, i in zip(members, broke):
@@ -168,6 +186,7 @@ class _EnsembleRun:
         keep = np.zeros(self.members, bool)
         keep[self.active] = True
         self.user_optimizer.merge(keep, self.optimizer)
+        self.user_optimizer._belongs_to(self.ens._flat)
 
 
 class _Replay(_EnsembleRun):

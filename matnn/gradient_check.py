@@ -25,7 +25,7 @@ from .finite_differences import ROUNDING_ULPS, LossLine
 from .gradcheck_result import MAX_REPORTED, Entry, GradcheckError, GradcheckResult, ParamCheck
 from .layers import Dense
 from .network import Network
-from .validation import check_int, check_positive, check_real
+from .validation import check_gradients, check_int, check_positive, check_real
 
 __all__ = [
     "gradcheck",
@@ -348,23 +348,8 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
 
 def _analytic_gradients(net, X, Y):
     """``net.gradients(X, Y)`` as float64 arrays ``[dW1, db1, dW2, ...]``, shapes checked."""
-    grads = list(net.gradients(X, Y))
-    if len(grads) != len(net.layers):
-        raise ValueError(
-            f"net.gradients returned {len(grads)} items but the network has "
-            f"{len(net.layers)} layers; expected one (dW, db) pair per layer"
-        )
-    out = []
-    for l, (pair, layer) in enumerate(zip(grads, net.layers)):
-        for kind, grad, param in zip("Wb", pair, (layer.W, layer.b)):
-            grad = np.asarray(grad)
-            if grad.shape != param.shape:
-                raise ValueError(
-                    f"net.gradients()[{l}] gives d{kind} of shape {grad.shape} but "
-                    f"layers[{l}].{kind} has shape {param.shape}"
-                )
-            out.append(grad.astype(np.float64))
-    return out
+    return [grad.astype(np.float64)
+            for pair in check_gradients(net.gradients(X, Y), net.layers) for grad in pair]
 
 
 def _float64_twin(net):

@@ -151,7 +151,7 @@ class LBFGS(Optimizer):
         if state != {}:
             raise ValueError("LBFGS has no state to load; state must be {}")
 
-    def train(self, run, X, Y, callback):
+    def train(self, run, X, Y, callback, log_every=None):
         """Train ``run``'s network on all of ``X`` until scipy stops: ``fit``'s L-BFGS path.
 
         Parameters
@@ -165,17 +165,51 @@ class LBFGS(Optimizer):
         callback : callable ``EpochRecord -> None | bool``, optional
             Called after every iteration, as :func:`matnn.training.fit`
             describes (``epoch`` is the iteration); returning False stops.
+        log_every : int >= 1, optional
+            Print ``Iteration %d loss: %.3f`` after every iteration whose
+            0-based number is divisible by it.
 
         Returns
         -------
         History
             ``converged`` and ``message`` are scipy's.
+
+        Raises
+        ------
+        TrainingDiverged
+            The loss is NaN or inf where training starts, or scipy reached
+            non-finite parameters or loss; the network keeps the parameters
+            it started from.
+
+        Notes
+        -----
+        scipy evaluates trial points that it may then reject, and each
+        evaluation writes its point into the network. If anything stops the
+        run part way (Ctrl-C, an error in a subclass's ``loss`` or
+        ``gradients``), the network is put back at the last iteration scipy
+        accepted, or where it started.
         """
         params = run.params_full()
         objective = run.objective(X, Y)
-        stopped = []
+        stopped, first = [], []
+        # The last iterate scipy accepted (float64, as scipy holds it).
+        last = params.astype(np.float64)
+
+        def loss_and_gradient(p):
+            value, gradient = objective(p)
+            if not first:
+                first.append(value)
+                if not np.isfinite(value):
+                    raise TrainingDiverged(
+                        f"L-BFGS cannot train from here: the loss is {value} at the starting "
+                        "parameters (an earlier overflow, or the loss itself); the network "
+                        "keeps them", 0, None, np.empty(0))
+            return value, gradient
 
         def after_iteration(iteration, loss, x):
+            last[...] = x
+            if log_every is not None and iteration % log_every == 0:
+                print("Iteration %d loss: %.3f" % (iteration, loss))
             if callback is None:
                 return False
             # The record's network is at this iteration's parameters; the
@@ -190,7 +224,11 @@ class LBFGS(Optimizer):
         start = params.copy()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             stuck_before = run.stuck(X, Y)
-            result = self.minimize(objective, params.astype(np.float64), callback=after_iteration)
+            try:
+                result = self.minimize(loss_and_gradient, last.copy(), callback=after_iteration)
+            except BaseException:
+                params[...] = last
+                raise
         if not (np.isfinite(result.x).all() and np.isfinite(result.loss).all()):
             params[...] = start
             raise TrainingDiverged(
@@ -198,8 +236,10 @@ class LBFGS(Optimizer):
                 "keeps the parameters it started from", len(result.loss), None, result.loss)
         params[...] = result.x
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            stuck = run.stuck(X, Y) & ~stuck_before
-        if result.loss.size:
-            warn_if_worse(result.loss[0], result.loss[-1], stuck)
+            stuck = run.stuck(X, Y)
+        # From the loss where it started (scipy's first evaluation), which a
+        # run stuck there never leaves.
+        warn_if_worse(first[0], result.loss[-1] if result.loss.size else first[0], stuck,
+                      stuck & stuck_before)
         return History(result.loss, converged=result.success, message=result.message,
                        stopped_early=bool(stopped) and stopped[0] + 1 < self.max_iter)

@@ -476,6 +476,7 @@ def model_page(net, X, y, *, source="the data"):
     if not isinstance(net, Network):
         raise TypeError(f"net must be a matnn.Network, got {type(net).__name__}")
     X, Y = check_batch(X, y, net.n_in, net.n_out, net.dtype)
+    _check_drawable(net, X, Y)
     loss = net.loss(X, Y)
     sizes = "-".join(map(str, net.sizes))
     body = [_p(f"A {sizes} network ({', '.join(net.activations)}) and {len(X)} rows of "
@@ -499,9 +500,47 @@ def model_page(net, X, y, *, source="the data"):
 
 
 def _padded(values):
+    """The range of ``values`` and a tenth more each side, kept within float64."""
     low, high = float(values.min()), float(values.max())
+    biggest = np.finfo(np.float64).max
     pad = (high - low) * 0.1 or max(abs(low) * 0.1, 1.0)
-    return low - pad, high + pad
+    # The padded span must stay finite too: a grid divides it into steps.
+    pad = min(pad, (biggest - (high - low)) / 2)
+    return max(low - pad, -biggest), min(high + pad, biggest)
+
+
+def _check_drawable(net, X, Y):
+    """Refuse data that would draw NaN: too wide a range to grid, or outputs that overflow.
+
+    The charts divide each input's padded range into a grid and run the
+    network on it, so the range's span must be a float64 and the outputs
+    (on the data, and at the corners of the drawn range) and the loss
+    finite.
+    """
+    drawn = X.shape[1] <= 2
+    with np.errstate(all="ignore"):
+        if drawn:
+            span = X.max(axis=0).astype(np.float64) - X.min(axis=0)
+            wide = np.flatnonzero(~np.isfinite(span))
+            if wide.size:
+                j = int(wide[0])
+                raise ValueError(
+                    f"X's column {j} spans from {float(X[:, j].min()):g} to "
+                    f"{float(X[:, j].max()):g}, wider than float64 can divide into a chart's "
+                    "grid; scale the data"
+                )
+            ranges = [_padded(X[:, j]) for j in range(X.shape[1])]
+            corners = np.array(np.meshgrid(*ranges)).reshape(X.shape[1], -1).T
+            outputs = net.predict(np.vstack([X, corners.astype(net.dtype)]))
+        else:
+            outputs = net.predict(X)
+        loss = net.loss(X, Y)
+    if not (np.isfinite(outputs).all() and np.isfinite(loss)):
+        raise ValueError(
+            f"the network's outputs or its loss on X overflow to NaN or inf (X's largest "
+            f"magnitude is {float(np.abs(X).max()):g}), so the page would show none; scale "
+            "the data"
+        )
 
 
 #: At most this many data points are marked on a model page's chart.

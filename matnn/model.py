@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backprop import gradient, loss_total
+from .losses import LOSSES
 from .validation import check_features, check_samples
 
 __all__ = ["Model"]
@@ -73,8 +74,10 @@ class Model:
         vars(self).update(state)
         self._build()
 
-    def _prepare(self, X, y, name="X"):
+    def _prepare(self, X, y, name="X", target_name="y"):
         """``X`` and targets as arrays of the model's dtype, or a clear error.
+
+        ``name`` and ``target_name`` are how the errors name the two.
 
         Returns
         -------
@@ -84,7 +87,13 @@ class Model:
             (see :meth:`matnn.Ensemble._prepare` for an ensemble's).
         """
         X = check_samples(check_features(X, self.n_in, self.dtype, name=name), name)
-        return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype)
+        return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype, name=target_name)
+
+    def _accuracy(self, X, y):
+        """The fraction of right answers (one per member), as :meth:`Network.accuracy` counts."""
+        X, Y = self._prepare(X, y)
+        rule = self.loss_fn if self.loss_fn.classifies else _class_rule(Y, self.loss_fn.name)
+        return rule.correct(rule.truth(Y), self._outputs(X)) / rule.count(Y)
 
     def _training_data(self, X, y):
         """:meth:`_prepare` for ``fit``: copies where the arrays share memory with the parameters.
@@ -106,7 +115,7 @@ def stuck(engine, X, Y, ws, output_grads=None):
     Sigmoid or tanh units saturated at their limits (``f'`` exactly 0 there)
     and dead relu units leave a network here, and no gradient step moves it
     again; its parameters stay finite, so nothing diverges. ``fit`` warns
-    when training brought a network here (not when it started here).
+    when a network ends here, saying so when it started here too.
 
     ``output_grads``, the views of a gradient whose output layer
     :func:`~matnn.backprop.loss_total` filled over the same ``X``, ``Y``
@@ -130,3 +139,31 @@ def stuck(engine, X, Y, ws, output_grads=None):
     if not zero.any():
         return zero
     return zero & (np.asarray(loss_total(engine, X, Y, ws)) > 0)
+
+
+def _class_rule(Y, loss):
+    """The built-in loss that counts :meth:`classify`'s labels, once ``Y`` holds classes.
+
+    For a loss that does not classify (the lesson's MSE): with one output,
+    targets of 0 or 1, each right when the output is on its side of 0.5
+    (binary cross-entropy's rule); with several, one-hot rows, right when
+    the largest output is the row's 1 (cross-entropy's).
+    """
+    Y = Y.reshape(Y.shape[:2])
+    if Y.shape[1] == 1:
+        bad = np.flatnonzero((Y[:, 0] != 0) & (Y[:, 0] != 1))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"accuracy counts classes: with the {loss} loss and one output, y must hold 0 "
+                f"or 1, but y[{i}] is {Y[i, 0]:g}"
+            )
+        return LOSSES["binary_cross_entropy"]
+    bad = np.flatnonzero(~(((Y == 0) | (Y == 1)).all(axis=1) & (Y.sum(axis=1) == 1)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"accuracy counts classes: with the {loss} loss and {Y.shape[1]} outputs, y must "
+            f"be one-hot rows (a single 1, the rest 0), but row {i} is {Y[i].tolist()}"
+        )
+    return LOSSES["cross_entropy"]

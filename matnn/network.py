@@ -374,22 +374,41 @@ class Network(Model):
         return _labels_of(self.predict(X))
 
     def accuracy(self, X, y):
-        """The fraction of samples whose :meth:`classify` label is right.
+        """The fraction of right answers, counted as ``fit`` counts ``history.accuracy``.
+
+        A loss that classifies counts by its own rule (:meth:`Loss.truth`
+        and :meth:`Loss.correct`):
+
+        - ``cross_entropy``: a row is right when its most probable class is
+          the target's (its label, or its largest probability);
+        - ``binary_cross_entropy``: every output is its own yes/no question,
+          answered yes at ``p >= 0.5`` and right when the target is too
+          (``>= 0.5``); with several outputs each output of each row counts
+          once, so this is not the argmax of :meth:`classify`.
+
+        Any other loss (the lesson's MSE) counts :meth:`classify`'s labels:
+        with one output, right when ``p >= 0.5`` for a target of 1 and
+        below for a 0; with several, right when the largest output is the
+        target row's 1.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_in)
         y : array-like
-            Integer labels of shape (n_samples,), one-hot rows of shape
-            (n_samples, n_out), or for one output 0/1 targets of shape
-            (n_samples,) or (n_samples, 1).
+            Targets as :meth:`loss` takes them, and refused as it refuses
+            them (a label that is no class, a target outside [0, 1]); for a
+            loss that does not classify, 0/1 targets of shape (n_samples,)
+            or (n_samples, 1) for one output, one-hot rows of shape
+            (n_samples, n_out) for several.
 
         Returns
         -------
         float
         """
-        predicted = self.classify(X)
-        return float(np.mean(predicted == _true_labels(y, predicted.shape[0], self.n_out)))
+        return float(self._accuracy(X, y))
+
+    def _outputs(self, X):
+        return self.predict(X)
 
     def fit(self, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
             shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
@@ -451,20 +470,3 @@ def _labels_of(P):
     if P.shape[-1] == 1:
         return (P[..., 0] >= 0.5).astype(np.int64)
     return np.argmax(P, axis=-1)
-
-
-def _true_labels(y, n_samples, n_out, name="y"):
-    """Labels of shape (n_samples,) from labels, one-hot rows or 0/1 targets."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape == (n_samples, n_out) and n_out > 1:
-        return np.argmax(y, axis=1)
-    if y.ndim == 2 and y.shape == (n_samples, 1) and n_out == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or y.shape[0] != n_samples:
-        raise ValueError(
-            f"{name} must be {n_samples} labels of shape ({n_samples},) or one-hot rows of "
-            f"shape ({n_samples}, {n_out}), got shape {y.shape}"
-        )
-    if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(y == np.round(y))):
-        raise ValueError(f"{name} must hold integer class labels, got {y.dtype} values")
-    return y

@@ -19,6 +19,8 @@ from .backprop import Products, backward, block_rows, forward, gradient, loss_to
 from .model import stuck
 from .optimizers import SGD
 from .diagnostics import TrainingDiverged
+from .training import take_steps
+from .validation import check_gradients
 
 __all__ = []
 
@@ -78,8 +80,12 @@ class _NetworkRun:
         grad, grads, update = self.grad, self.grads, self.update
         if self.custom_gradients:
             # A subclass's own backward pass: slower, but it is what trains.
+            # Checked whole before anything is written, every step.
+            layers, name = net.layers, f"{type(net).__name__}.gradients()"
+
             def step(Xb, Yb):
-                for (dW, db), (gW, gb) in zip(net.gradients(Xb, Yb), grads):
+                for (dW, db), (gW, gb) in zip(
+                        check_gradients(net.gradients(Xb, Yb), layers, name), grads):
                     gW[...] = dW
                     gb[...] = db
                 update(params, grad)
@@ -138,11 +144,14 @@ class _NetworkRun:
         net, params = self.model, self.params
         if self.custom_loss or self.custom_gradients:
             # A subclass's own passes: what it overrides is what trains.
+            layers, name = net.layers, f"{type(net).__name__}.gradients()"
+
             def loss_and_gradient(p):
                 params[...] = p
                 value = float(net.loss(X, Y))
                 g = np.concatenate([np.concatenate([np.ravel(dW), np.ravel(db)])
-                                    for dW, db in net.gradients(X, Y)])
+                                    for dW, db in check_gradients(net.gradients(X, Y), layers,
+                                                                  name)])
                 return value, g.astype(np.float64)
 
             return loss_and_gradient
@@ -165,9 +174,7 @@ class _NetworkRun:
         """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
         np.copyto(self.before, self.params)
         self.state = self.optimizer.state_dict()
-        step = self.step
-        for batch in batches:
-            step(*batch)
+        take_steps(self.step, batches, self.restart)
         self.keep_end = last
         loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, not (math.isfinite(loss) and np.isfinite(self.params).all())
@@ -184,14 +191,22 @@ class _NetworkRun:
     def publish(self):
         """The network's parameters are the run's own: nothing to write back."""
 
+    def restart(self):
+        """Parameters and optimizer state back to the epoch's start."""
+        self.params[...] = self.before
+        self.optimizer.load_state_dict(self.state)
+
     def diverged(self, bad, batches, epoch, history):
         before = self.before
-        self.params[...] = before
-        self.optimizer.load_state_dict(self.state)
+        self.restart()
         for i, batch in enumerate(batches):
+            # The optimizer goes back with the parameters, so that they
+            # stay one step's pair (a rare path: a copy per replayed step).
+            state = self.optimizer.state_dict()
             self.step(*batch)
             if not np.isfinite(self.params).all():
                 self.params[...] = before
+                self.optimizer.load_state_dict(state)
                 where, what = f"epoch {epoch}, batch {i}", "parameters"
                 break
             before[...] = self.params
@@ -205,7 +220,7 @@ class _NetworkRun:
         )
 
     def finish(self):
-        pass
+        self.optimizer._belongs_to(self.params)
 
 
 def _setting(optimizer):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import weakref
 
 import numpy as np
 
@@ -84,6 +85,13 @@ class Optimizer(abc.ABC):
     def load_state_dict(self, state):
         """Restore a state from :meth:`state_dict`."""
 
+    def _belongs_to(self, params):
+        """Record that the state (if any) is now that of the model whose buffer is ``params``.
+
+        ``fit`` calls it when a run ends; :meth:`check` then refuses any
+        other buffer. An optimizer without state has nothing to record.
+        """
+
     def __repr__(self):
         args = ", ".join(f"{name}={_show(v)}" for name, v in self._hyper.items())
         return f"{type(self).__name__}({args})"
@@ -104,6 +112,18 @@ class StepOptimizer(Optimizer):
         The number of members the per-member hyperparameters (or the state)
         are for; None when every hyperparameter is one number and there is no
         ensemble state yet.
+
+    Notes
+    -----
+    *One optimizer, one model.* After a ``fit``, the state (step count,
+    momentum, moments) is that of the model it trained: a network's
+    ``params`` or an ensemble's buffer. Handed another model, even one of
+    the same shape, the optimizer refuses it (in :meth:`check`) rather than
+    carry one network's moments into another; :meth:`reset` (or a new
+    optimizer) starts afresh.
+    A state moved on purpose goes where it is put: :meth:`copy`,
+    :func:`copy.deepcopy` and pickling give an optimizer that belongs to no
+    buffer yet, and so does :meth:`load_state_dict` on a new optimizer.
     """
 
     #: Parameters whose value must stay nonzero in the parameters' dtype.
@@ -179,8 +199,9 @@ class StepOptimizer(Optimizer):
             ``params`` is not a float32 or float64 ndarray.
         ValueError
             Its shape does not fit the per-member hyperparameters or the
-            optimizer's state, it is read-only, or (float32) a rate rounds
-            to 0 in its dtype.
+            optimizer's state, the state is another model's (see the
+            class's Notes), it is read-only, or (float32) a rate rounds to 0
+            in its dtype.
         """
         if not isinstance(params, np.ndarray):
             raise TypeError(f"params must be a numpy array, got {type(params).__name__}")
@@ -206,6 +227,12 @@ class StepOptimizer(Optimizer):
                 f"{dtype}, but params has shape {params.shape} and dtype {params.dtype}: "
                 "an optimizer belongs to one network; make a new one, or call reset()"
             )
+        if self._t is not None and self._owner is not None and self._owner() is not params:
+            raise ValueError(
+                "this optimizer holds the state (step count, momentum or moments) of another "
+                "model's training and would carry it into this one; call reset() to start "
+                "afresh, or make a new optimizer"
+            )
         if self._t is not None and np.shape(self._t) != params.shape[1:]:
             raise ValueError(
                 f"this optimizer holds step counts for {_members(self._t)}, but params "
@@ -225,10 +252,11 @@ class StepOptimizer(Optimizer):
     # -- state -------------------------------------------------------------------
 
     def reset(self):
-        """Forget the state: the next step starts afresh, on any layout."""
+        """Forget the state: the next step starts afresh, on any buffer."""
         self._t = None
         self._buffers = {}
         self._layout = None
+        self._owner = None
         self._unbind()
 
     def state_dict(self):
@@ -295,7 +323,10 @@ class StepOptimizer(Optimizer):
         self._unbind()
 
     def copy(self):
-        """An independent optimizer with the same hyperparameters and a copy of the state."""
+        """An independent optimizer with the same hyperparameters and a copy of the state.
+
+        The copy belongs to no buffer yet: it continues whichever model it trains next.
+        """
         new = copy.copy(self)
         new.load_state_dict(self.state_dict())
         return new
@@ -412,6 +443,17 @@ class StepOptimizer(Optimizer):
 
     def _unbind(self):
         self._params = self._grad = self._update = None
+
+    def _belongs_to(self, params):
+        if self._t is not None:
+            self._owner = weakref.ref(params)
+
+    def __getstate__(self):
+        # A copy or a pickle holds the state alone: not the update bound to a
+        # buffer, nor which buffer trained it (see the class's Notes).
+        state = dict(vars(self))
+        state.update(_owner=None, _params=None, _grad=None, _update=None)
+        return state
 
 
 def _flat_items(hyper):

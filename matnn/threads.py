@@ -27,6 +27,7 @@ the value, rather than the first large computation, partway through a run;
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import contextvars
 import functools
@@ -242,8 +243,16 @@ def run_tasks(n_tasks, work, combine=None, local=None):
                                                             queue.serve, j)
                                           for j in range(1, n)])
             queue.serve(0)
-            for future in futures:
-                future.result()
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException as exc:
+                # The caller was interrupted (Ctrl-C) while workers ran: no
+                # task starts now, and the running ones finish before this
+                # returns, so no caller's cleanup meets one half done.
+                queue.fail(exc)
+                concurrent.futures.wait(futures)
+                raise
     if queue.error is not None:
         raise queue.error
 
@@ -282,9 +291,13 @@ class _Tasks:
                         self.next_combine += 1
                         self.turn.notify_all()
         except BaseException as exc:  # re-raised by the caller of run_tasks
-            with self.turn:
-                if self.error is None:
-                    self.error = exc
-                self.turn.notify_all()
+            self.fail(exc)
         finally:
             _local.inside = False
+
+    def fail(self, exc):
+        """Record the first error: no task is taken, and no value combined, after it."""
+        with self.turn:
+            if self.error is None:
+                self.error = exc
+            self.turn.notify_all()

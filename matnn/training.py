@@ -46,8 +46,8 @@ from .optimizers import SGD, Optimizer
 from .progress import progress_callback
 from .validation import check_callback, check_int, check_real, check_seed
 
-__all__ = ["fit", "EpochRecord", "Run", "Loop", "RandomPermutation", "TrainingDiverged",
-           "LossIncreasedWarning", "WORSE_FACTOR"]
+__all__ = ["fit", "EpochRecord", "Run", "Loop", "RandomPermutation", "take_steps",
+           "TrainingDiverged", "LossIncreasedWarning", "WORSE_FACTOR"]
 
 
 
@@ -110,26 +110,35 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
     optimizer : Optimizer, optional
         :class:`~matnn.SGD`, :class:`~matnn.Adam`, :class:`~matnn.AdamW`
         or :class:`~matnn.LBFGS`. It keeps its state: passing the same object
-        to a second ``fit`` continues where the first stopped.
+        to a second ``fit`` of the same model continues where the first
+        stopped. Another model is refused, so as not to carry one network's
+        moments into another: call its ``reset()``, or make a new one.
     shuffle : bool
         Draw a new sample order every epoch (a permutation from
         ``numpy.random.default_rng(seed)``). The lesson keeps dataset order
         (``shuffle=False``).
     seed : None, int >= 0 or numpy.random.Generator
-        Seeds the shuffling.
+        Seeds the shuffling; checked even when ``shuffle=False`` leaves it
+        unused. Not taken by L-BFGS, which never shuffles.
     validation_data : (X_val, y_val), optional
         Evaluated after every epoch into ``history.val_loss``.
     patience : int >= 1, optional
-        Stop after this many epochs without a validation loss lower than the
-        best so far by more than ``min_delta``. Needs ``validation_data``.
+        Stop after this many epochs without an improvement: a validation
+        loss lower by more than ``min_delta`` than the last improvement's
+        (the first epoch's loss is one). Needs ``validation_data``.
     min_delta : float >= 0
+        What ``patience`` counts as an improvement. Needs
+        ``validation_data``. It does not change ``history.best_epoch``,
+        which is the epoch of the lowest validation loss however small its
+        lead.
     restore_best : bool
-        At the end, put back the parameters of the epoch with the best
-        validation loss. Needs ``validation_data``.
+        At the end, put back the parameters of ``history.best_epoch``, the
+        epoch with the lowest validation loss. Needs ``validation_data``.
     log_every : int >= 1, optional
         Print ``Epoch %d loss: %.3f`` after every epoch whose 0-based number
         is divisible by it (epochs 0, k, 2k, ...), as the lesson does with
-        10. A network's only; ignored by L-BFGS.
+        10; L-BFGS prints ``Iteration %d loss: %.3f`` after its
+        iterations. A network's only.
     callback : callable ``EpochRecord -> None | bool``, optional
         Called after every epoch (after every iteration for L-BFGS) with an
         :class:`EpochRecord`: the epoch, its losses and accuracies, and the
@@ -160,15 +169,18 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
     TrainingDiverged
         A ``FloatingPointError`` raised when a network's parameter or loss
         becomes NaN or inf. It names the epoch and batch, and the network is
-        left at the last finite parameters it had. (An ensemble freezes such
-        a member instead; see :attr:`matnn.Ensemble.failed`.)
+        left at the last finite parameters it had, and the optimizer at its
+        state after the same step: a next ``fit`` (with a smaller rate, say)
+        continues from there. (An ensemble freezes such a member instead,
+        its optimizer state with it; see :attr:`matnn.Ensemble.failed`.)
 
     Warns
     -----
     LossIncreasedWarning
         When the final loss is more than :data:`WORSE_FACTOR` times the
         starting loss, or when training left the gradient exactly 0 with the
-        loss above 0 (saturated or dead units).
+        loss above 0 (saturated or dead units); a network that was so from
+        the start is said to be one that could not train.
     """
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
@@ -177,22 +189,31 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
     optimizer = check_optimizer(learning_rate, optimizer, model.dtype, model._members)
     if optimizer.full_batch:
         with model._run(optimizer, None, n) as run:
-            _refuse_with_full_batch(epochs=epochs, batch_size=batch_size, patience=patience,
+            _refuse_with_full_batch(epochs=epochs, batch_size=batch_size, seed=seed,
+                                    patience=patience,
+                                    min_delta=check_real(min_delta, "min_delta", 0) or None,
                                     restore_best=restore_best, validation_data=validation_data)
+            log_every = None if log_every is None else check_int(log_every, "log_every", 1)
             with progress_callback(progress, optimizer.max_iter, "iteration",
                                    callback) as callback:
-                return optimizer.train(run, X, Y, callback)
+                return optimizer.train(run, X, Y, callback, log_every)
     if epochs is None:
         raise TypeError("fit needs epochs, the number of passes over the data")
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
-    order = RandomPermutation(seed) if shuffle else None
+    if shuffle:
+        order = RandomPermutation(seed)
+    else:
+        # Unused, but refused as it would be with shuffling, not ignored.
+        check_seed(seed)
+        order = None
     validation = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
         Xv, yv = validation_data
-        validation = model._prepare(Xv, yv, name="validation_data[0]")
+        validation = model._prepare(Xv, yv, name="validation_data[0]",
+                                    target_name="validation_data[1]")
     with progress_callback(progress, epochs, "epoch", callback) as callback:
         loop = Loop(n, epochs=epochs, batch_size=batch_size, order=order, validation=validation,
                     patience=patience, min_delta=min_delta, restore_best=restore_best,
@@ -270,6 +291,31 @@ def callback_stops(callback, record):
     )
 
 
+def take_steps(step, batches, restart):
+    """``step(*batch)`` for every batch; cut short, back to the last completed step.
+
+    A step cut short (Ctrl-C, an error in a subclass's ``gradients``) may
+    have moved the parameters and not the optimizer's state, or part of
+    either. ``restart()`` puts both back as they were before the first
+    batch (the copies a run keeps to replay an epoch); the steps that
+    completed are then taken again, and the error raised. Cut short again,
+    the two stay at the start. Nothing is copied while the steps go well.
+    """
+    done = 0
+    try:
+        for done, batch in enumerate(batches):
+            step(*batch)
+    except BaseException:
+        restart()
+        try:
+            for batch in batches[:done]:
+                step(*batch)
+        except BaseException:
+            restart()
+            raise
+        raise
+
+
 class Run(Protocol):
     """What the loop asks of the model it trains: the run of one ``fit`` call.
 
@@ -312,7 +358,8 @@ class Run(Protocol):
         (and whatever further per-row arrays the loop was given, e.g.
         sample weights), views into the epoch's (shuffled) data. The run
         steps once per batch (``step(*batch)``), remembering what it needs
-        to replay the epoch, then returns :meth:`evaluate` of ``(X, Y)``
+        to replay the epoch (:func:`take_steps` steps so, and replays the
+        completed steps after one cut short), then returns :meth:`evaluate` of ``(X, Y)``
         after the epoch and ``bad``: whether (per member) a parameter or the
         loss stopped being finite. A diagnosing loop passes ``last=True``
         to the last planned epoch: the run may then keep, from that
@@ -406,14 +453,16 @@ class Loop:
             raise TypeError(f"order must be a callable n -> permutation, got {order!r}")
         self.order = order
         self.validation = validation
-        for name, value in (("patience", patience), ("restore_best", restore_best)):
-            if value not in (None, False) and validation is None:
-                raise ValueError(f"{name} needs validation_data to watch")
         self.patience = None if patience is None else check_int(patience, "patience", 1)
         self.min_delta = check_real(min_delta, "min_delta", 0)
         if not isinstance(restore_best, (bool, np.bool_)):
             raise TypeError(f"restore_best must be True or False, got {restore_best!r}")
         self.restore_best = bool(restore_best)
+        for name, given in (("patience", self.patience is not None),
+                            ("restore_best", self.restore_best),
+                            ("min_delta", self.min_delta != 0)):
+            if given and validation is None:
+                raise ValueError(f"{name} needs validation_data to watch")
         self.log_every = None if log_every is None else check_int(log_every, "log_every", 1)
         self.callback = check_callback(callback)
         if not isinstance(diagnose, (bool, np.bool_)):
@@ -454,13 +503,15 @@ class Loop:
         truth = run.truth(Y) if run.classifies else None
         start_params = run.params_full().copy() if self.diagnose else None
         losses, val_losses, accuracy, val_accuracy = [], [], [], []
-        best = best_params = None
+        lowest = best_params = None
         validated = self.validation is not None
         if validated:
             Xv, Yv = self.validation
             val_truth = run.truth(Yv) if run.classifies else None
-            best = np.full(members, np.inf)
-            best_epoch = np.full(members, -1)
+            # best and improved_at serve patience (improvements by more than
+            # min_delta); lowest and best_epoch the lowest loss, to restore.
+            best, lowest = np.full(members, np.inf), np.full(members, np.inf)
+            improved_at, best_epoch = np.full(members, -1), np.full(members, -1)
             if self.restore_best:
                 best_params = run.params_full().copy()
         stopped_early = False
@@ -500,11 +551,14 @@ class Loop:
                             val_accuracy.append(run.full(val_acc))
                         improved = val < best - self.min_delta
                         best = np.where(improved, val, best)
-                        best_epoch = np.where(improved, epoch, best_epoch)
+                        improved_at = np.where(improved, epoch, improved_at)
+                        lower = val < lowest
+                        lowest = np.where(lower, val, lowest)
+                        best_epoch = np.where(lower, epoch, best_epoch)
                         if best_params is not None:
-                            np.copyto(best_params, run.params_full(), where=improved)
+                            np.copyto(best_params, run.params_full(), where=lower)
                         if self.patience is not None and np.all(
-                                (epoch - best_epoch >= self.patience) | ~np.isfinite(val)):
+                                (epoch - improved_at >= self.patience) | ~np.isfinite(val)):
                             stopped_early = True
                     if self.log_every is not None and epoch % self.log_every == 0:
                         print("Epoch %d loss: %.3f" % (epoch, loss))
@@ -522,13 +576,13 @@ class Loop:
                     if stopped_early:
                         break
                 if self.diagnose:
-                    stuck = stuck_by_training(run, X, Y, start_params) if losses else False
+                    stuck = stuck_by_training(run, X, Y, start_params) if losses else (False,)
             if best_params is not None:
                 run.load_full(best_params, np.asarray(best_epoch >= 0))
         finally:
             run.finish()
         if self.diagnose:
-            warn_if_worse(start, losses[-1] if losses else start, stuck)
+            warn_if_worse(start, losses[-1] if losses else start, *stuck)
 
         def curve(values, recorded=True):
             if not recorded:
@@ -544,7 +598,7 @@ class Loop:
             accuracy=curve(accuracy, run.classifies),
             val_accuracy=curve(val_accuracy, run.classifies and validated),
             stopped_early=stopped_early,
-            best_epoch=None if best is None else
+            best_epoch=None if lowest is None else
             best_epoch if run.members is not None else
             int(best_epoch) if best_epoch >= 0 else None,
         )

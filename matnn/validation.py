@@ -24,6 +24,7 @@ __all__ = [
     "check_positive",
     "check_sizes",
     "check_finite_layers",
+    "check_gradients",
     "check_callback",
     "check_int",
     "check_seed",
@@ -306,6 +307,65 @@ def check_finite_layers(layers, problem):
             if bad.size:
                 index = ", ".join(str(int(i)) for i in bad[0])
                 raise ValueError(problem(f"layers[{l}].{kind}[{index}] is {arr[tuple(bad[0])]}"))
+
+
+def check_gradients(grads, layers, name="net.gradients()"):
+    """What a ``gradients`` method returned, as one ``(dW, db)`` pair of arrays per layer.
+
+    A subclass's own ``gradients`` trains a network and feeds
+    :func:`matnn.gradcheck`; both check it here first, so that a ``dW``
+    transposed or a ``db`` summed to one number is refused by name
+    instead of broadcast into the gradient.
+
+    Parameters
+    ----------
+    grads : iterable of (array-like, array-like)
+        What the method returned.
+    layers : sequence of Dense
+        The network's layers, whose ``W`` and ``b`` give the shapes.
+    name : str
+        How the messages name the method's result.
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+        ``(dW, db)`` per layer, shaped like ``(W, b)``, of a real floating
+        dtype (not converted).
+
+    Raises
+    ------
+    TypeError
+        An entry is not a pair, or an array is not of a real floating dtype.
+    ValueError
+        The number of pairs is not the number of layers, or an array's
+        shape is not its parameter's.
+    """
+    grads = list(grads)
+    if len(grads) != len(layers):
+        raise ValueError(
+            f"{name} returned {len(grads)} items but the network has {len(layers)} layers; "
+            "expected one (dW, db) pair per layer"
+        )
+    checked = []
+    for l, (pair, layer) in enumerate(zip(grads, layers)):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{name}[{l}] must be a pair (dW, db), got {type(pair).__name__}")
+        arrays = []
+        for kind, grad, param in zip("Wb", pair, (layer.W, layer.b)):
+            grad = np.asarray(grad)
+            if grad.dtype.kind != "f":
+                raise TypeError(
+                    f"{name}[{l}] gives d{kind} of dtype {grad.dtype}; a gradient must be an "
+                    "array of real floating-point numbers"
+                )
+            if grad.shape != param.shape:
+                raise ValueError(
+                    f"{name}[{l}] gives d{kind} of shape {grad.shape} but layers[{l}].{kind} "
+                    f"has shape {param.shape}"
+                )
+            arrays.append(grad)
+        checked.append(tuple(arrays))
+    return checked
 
 
 def check_callback(callback):

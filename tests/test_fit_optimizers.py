@@ -126,16 +126,18 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_epoch():
     params, val = snapshot_run(reference, Xt, yt, Xv, yv, **{**fit, "optimizer": Adam(0.05)})
 
     patience, min_delta = 3, 1e-4
-    # The rule written out: best so far, improved only by more than min_delta.
-    best_epoch, best = None, np.inf
+    # The rule written out: patience counts from the last improvement by more
+    # than min_delta; the best epoch is the lowest loss up to the stop.
+    improved_at, best = None, np.inf
     for epoch, v in enumerate(val):
         if v < best - min_delta:
-            best_epoch, best = epoch, v
-        if epoch - best_epoch >= patience:
+            improved_at, best = epoch, v
+        if epoch - improved_at >= patience:
             stop = epoch
             break
     else:
         pytest.fail("the reference run never runs out of patience; pick other data")
+    best_epoch = int(np.argmin(val[:stop + 1]))
     assert 0 < best_epoch < stop < fit["epochs"] - 1
 
     net = start.copy()

@@ -184,6 +184,29 @@ def test_model_page_rejects_mismatched_data():
         model_page(net, np.ones((4, 3)), np.zeros(4))
 
 
+def test_model_page_draws_data_near_the_float64_limit_without_a_nan():
+    net = matnn.Network.from_sizes([2, 3, 1], seed=1)
+    # A tenth of the range more beyond 1.79e308 would be inf.
+    X = np.array([[1.79e308, -1e307], [1e308, 1e307], [0.0, 0.0]])
+    page = model_page(net, X, np.array([1.0, 0.0, 1.0]))
+    assert not re.search(r"\b(nan|inf)\b", page, re.IGNORECASE)
+    assert neuron_maps(parse(page)) == ["A1[:, 0]", "A1[:, 1]", "A1[:, 2]", "A2[:, 0]"]
+
+
+@pytest.mark.parametrize("sizes, activation, X, message", [
+    ([2, 3, 1], "sigmoid", [[1e308, -1e308], [-1e308, 1e308]],
+     r"X's column 0 spans from -1e\+308 to 1e\+308, wider than float64"),
+    ([1, 3, 1], ["relu", "identity"], [[1e300], [-1e300]],
+     r"outputs or its loss on X overflow .* largest magnitude is 1e\+300"),
+    ([3, 3, 1], ["relu", "identity"], [[1e300, 0, 0], [-1e300, 0, 0]],
+     r"outputs or its loss on X overflow"),
+])
+def test_model_page_refuses_data_that_would_draw_nan(sizes, activation, X, message):
+    net = matnn.Network.from_sizes(sizes, activation, seed=0)
+    with pytest.raises(ValueError, match=message):
+        model_page(net, X, [1.0, 0.0])
+
+
 def test_lesson_page_checks_runs():
     with pytest.raises(ValueError, match="runs"):
         lesson_page(runs=0)

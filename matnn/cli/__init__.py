@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..threads import get_num_threads, set_num_threads
 from . import demo, digits, evaluate, explain, gradcheck, predict, report, seeds, train
 from .errors import CommandError
+from .output import shown
 
 __all__ = ["main", "build_parser", "CommandError"]
 
@@ -60,7 +61,8 @@ def main(argv=None):
             finally:
                 set_num_threads(before)
     except CommandError as exc:
-        print(f"matnn {args.command}: error: {exc}", file=sys.stderr)
+        # Its message may quote a file name or a CSV header: printed escaped.
+        print(f"matnn {args.command}: error: {shown(exc)}", file=sys.stderr)
         return 2
     except MemoryError as exc:
         print(f"matnn {args.command}: error: not enough memory"
@@ -76,6 +78,6 @@ def main(argv=None):
 
 
 def _show_warning(command, message, category, filename, lineno, file=None, line=None):
-    text = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    text = shown(" ".join(part.strip() for part in str(message).splitlines() if part.strip()))
     # tqdm clears a progress bar on stderr first, and draws it again below.
     tqdm.write(f"matnn {command}: warning: {text}", file=sys.stderr)

@@ -31,7 +31,7 @@ def add_parser(commands):
 
 def run(args):
     if args.plot:
-        plots.pyplot()  # fail now rather than after training
+        plots.check_plot_path("--plot", args.plot)  # fail now rather than after training
     # Both forms start from the same nine numbers, drawn as the document does.
     np.random.seed(args.seed)
     doc_net = scalar.OurNeuralNetwork()

@@ -64,8 +64,10 @@ def add_parser(commands):
 
 
 def run(args):
-    if args.plot or args.misclassified:
-        plots.pyplot()  # fail now rather than after training
+    # Fail now rather than after training.
+    for option, path in (("--plot", args.plot), ("--misclassified", args.misclassified)):
+        if path:
+            plots.check_plot_path(option, path)
     optimizer, learning_rate, described = fitting.optimizer(args, RATES, momentum=MOMENTUM)
     lbfgs = isinstance(optimizer, LBFGS)
     batch_size = BATCH if args.batch_size is None else args.batch_size

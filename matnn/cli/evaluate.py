@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from .errors import CommandError
-from .fitting import LOSS_NAMES, net_accuracy
+from .fitting import LOSS_NAMES
 from .inputs import (add_target_option, check_probabilities, class_labels, header_note,
                      load_model, read_csv, standardized, target_index)
 from .options import add_header_options
+from .output import shown
 
 __all__ = ["add_parser", "run"]
 
@@ -89,19 +90,20 @@ def run(args):
         # What the loss itself refuses, e.g. probability rows that do not sum to 1.
         raise CommandError(f"{args.csv}: {exc}") from None
 
-    print(f"Evaluating the model in {args.model} on {n_rows} rows of {args.csv} "
+    print(f"Evaluating the model in {shown(args.model)} on {n_rows} rows of {shown(args.csv)} "
           f"({header_note(header, args.header)})")
     if labels and len(targets) == 1:
         kind = "class label"
     else:
         kind = "targets" if len(targets) > 1 else "target"
     loss_name = LOSS_NAMES[loss_fn.name]
-    print(f"features: {', '.join(names[j] for j in features)}; {kind}: "
-          f"{', '.join(names[j] for j in targets)}; loss: {loss_name}")
+    # The header's names are the user's text: printed escaped.
+    print(f"features: {', '.join(shown(names[j]) for j in features)}; {kind}: "
+          f"{', '.join(shown(names[j]) for j in targets)}; loss: {loss_name}")
     if scaler is not None:
         print("standardized: every feature as in training, with the mean and standard "
-              f"deviation saved in {args.model}")
+              f"deviation saved in {shown(args.model)}")
     print(f"Loss ({loss_name} over {n_rows} rows): {loss:.6g}")
     if loss_fn.classifies:
-        print(f"Accuracy: {net_accuracy(net, X, Y):.3f}")
+        print(f"Accuracy: {net.accuracy(X, Y):.3f}")
     return 0

@@ -9,7 +9,7 @@ from .errors import CommandError
 from .options import AT_LEAST_ZERO, POSITIVE, checked, progress_shown
 
 __all__ = ["LOSS_NAMES", "NOT_WITH_LBFGS", "add_optimizer_options", "optimizer", "fit",
-           "print_outcome", "net_accuracy"]
+           "print_outcome"]
 
 #: Each loss as the output names it.
 LOSS_NAMES = {"mse": "MSE", "cross_entropy": "cross-entropy",
@@ -135,8 +135,8 @@ def print_outcome(net, history, train, validation, optimizer, patience):
     if lbfgs:
         loss = net.loss(X, y)
         val_loss = None if validation is None else net.loss(*validation)
-        acc = net_accuracy(net, X, y) if loss_fn.classifies else None
-        val_acc = (net_accuracy(net, *validation)
+        acc = net.accuracy(X, y) if loss_fn.classifies else None
+        val_acc = (net.accuracy(*validation)
                    if loss_fn.classifies and validation is not None else None)
     else:
         curves = [history.loss, history.val_loss, history.accuracy, history.val_accuracy]
@@ -150,14 +150,3 @@ def print_outcome(net, history, train, validation, optimizer, patience):
     if loss_fn.classifies:
         print(f"Final accuracy: {acc:.3f}"
               + (f"; validation: {val_acc:.3f}" if validation is not None else ""))
-
-
-def net_accuracy(net, X, y):
-    """The fraction of ``y`` that ``net`` gets right, counted as ``fit`` counts it.
-
-    By the loss's own ``correct``: each row's class for cross-entropy, each
-    output's 0/1 answer for binary cross-entropy.
-    """
-    loss_fn = net.loss_fn
-    Y = loss_fn.targets(y, X.shape[0], net.n_out, net.dtype)
-    return float(loss_fn.correct(loss_fn.truth(Y), net.predict(X))) / loss_fn.count(Y)

@@ -90,6 +90,15 @@ def class_labels(column, name, path, why):
             f"{path}: {why} ({name}) holds class labels 0, 1, 2, ..., but data row {i + 1} "
             f"has {column[i]:g}"
         )
+    # Beyond 2**53 a float64 holds no integer exactly (and past 2**63 the
+    # cast to int64 would overflow): no class number is that large.
+    huge = np.flatnonzero(column >= 2.0**53)
+    if huge.size:
+        i = int(huge[0])
+        raise CommandError(
+            f"{path}: {why} ({name}) holds class labels 0, 1, 2, ..., but data row {i + 1} "
+            f"has {column[i]:g}, beyond any number of classes (labels must be below 2**53)"
+        )
     return column.astype(np.int64)
 
 

@@ -1,18 +1,24 @@
 """The PNG plots of ``demo``, ``digits`` and ``seeds``.
 
 matplotlib is an optional extra: it is imported only when a plot is asked
-for, and a command checks for it (:func:`pyplot`) before it trains, so a
-missing matplotlib costs one line of install hint, not a finished run.
+for, and a command checks for it and for the plot's file name
+(:func:`check_plot_path`) before it trains, so a missing matplotlib or a
+format matplotlib cannot write costs one line, not a finished run. A plot
+is written atomically, in the format its file name ends in, under exactly
+that name.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..history import spans_decades
-from .errors import CommandError, cannot_write
+from .errors import CommandError
+from .output import shown, write_file
 
-__all__ = ["pyplot", "save_figure", "plot_losses", "plot_learning_curves",
+__all__ = ["pyplot", "check_plot_path", "save_figure", "plot_losses", "plot_learning_curves",
            "plot_misclassified", "plot_final_losses"]
 
 #: At most this many misclassified digits are drawn.
@@ -33,13 +39,35 @@ def pyplot():
     return plt
 
 
+def check_plot_path(option, path):
+    """The format matplotlib writes ``path`` in (its extension), or a one-line CommandError.
+
+    Checked before a command trains. matplotlib would add ``.png`` to a name
+    without an extension, so the file would not be the one asked for: a
+    name must end in one of matplotlib's formats.
+    """
+    pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    extension = os.path.splitext(path)[1][1:].lower()
+    if extension not in formats:
+        given = f"ends in .{extension}" if extension else "has no extension"
+        raise CommandError(
+            f"{option} {path}: the file name {given}, which is no format matplotlib "
+            f"writes; end it in .png or another of its formats "
+            f"({', '.join('.' + f for f in sorted(formats))})"
+        )
+    return extension
+
+
 def save_figure(fig, path):
+    """Write ``fig`` to ``path`` (checked by :func:`check_plot_path`) atomically, and close it."""
     import matplotlib.pyplot as plt
 
+    extension = os.path.splitext(path)[1][1:].lower()
     try:
-        fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise cannot_write(path, exc) from None
+        write_file(path, lambda f: fig.savefig(f, format=extension, dpi=120))
     finally:
         plt.close(fig)
 
@@ -62,7 +90,7 @@ def plot_losses(path, scalar_log, history, *, seed, learning_rate):
     ax.legend()
     fig.tight_layout()
     save_figure(fig, path)
-    print(f"Wrote the loss curve to {path}")
+    print(f"Wrote the loss curve to {shown(path)}")
 
 
 def plot_learning_curves(path, history, test_accuracy, shape, described):
@@ -92,31 +120,31 @@ def plot_learning_curves(path, history, test_accuracy, shape, described):
                  f"test accuracy {test_accuracy:.3f}", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
-    print(f"Wrote the learning curves to {path}")
+    print(f"Wrote the learning curves to {shown(path)}")
 
 
 def plot_misclassified(path, X, y, predicted):
     """``matnn digits --misclassified``: the test digits it got wrong, with both labels."""
     wrong = np.flatnonzero(predicted != y)
     if not wrong.size:
-        print(f"No test digit was misclassified; {path} not written")
+        print(f"No test digit was misclassified; {shown(path)} not written")
         return
     plt = pyplot()
-    shown = wrong[:MOST_DRAWN]
-    columns = min(10, shown.size)
-    rows = -(-shown.size // columns)
+    drawn = wrong[:MOST_DRAWN]
+    columns = min(10, drawn.size)
+    rows = -(-drawn.size // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.55 * rows + 0.6),
                              squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
-    for ax, i in zip(axes.flat, shown):
+    for ax, i in zip(axes.flat, drawn):
         ax.imshow(X[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(f"true {y[i]}\npredicted {predicted[i]}", fontsize=8)
-    more = f" (the first {shown.size})" if shown.size < wrong.size else ""
+    more = f" (the first {drawn.size})" if drawn.size < wrong.size else ""
     fig.suptitle(f"{wrong.size} of {len(y)} test digits misclassified{more}", fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
-    print(f"Wrote {shown.size} misclassified test digits to {path}")
+    print(f"Wrote {drawn.size} misclassified test digits to {shown(path)}")
 
 
 def plot_final_losses(path, results, epochs):
@@ -144,7 +172,7 @@ def plot_final_losses(path, results, epochs):
              wrap=True)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     save_figure(fig, path)
-    print(f"Wrote the histogram of final losses to {path}")
+    print(f"Wrote the histogram of final losses to {shown(path)}")
 
 
 def _two_peaks_caption(results):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import sys
 
 import numpy as np
 
 from ..csvfile import write_table
-from .errors import CommandError, cannot_write
+from .errors import CommandError
 from .inputs import (add_target_option, header_note, load_model, read_csv, standardized,
                      target_index)
 from .options import add_header_options
+from .output import shown, write_text
 
 __all__ = ["add_parser", "run"]
 
@@ -49,7 +51,7 @@ def add_parser(commands):
 def run(args):
     net, scaler = load_model(args.model)
     table, names = read_csv(args.csv, args.header)
-    note = f"{args.csv}: {header_note(names, args.header)}"
+    note = f"{shown(args.csv)}: {header_note(names, args.header)}"
     n_columns = table.shape[1]
     if args.target is None:
         if n_columns != net.n_in:
@@ -96,10 +98,8 @@ def run(args):
         print(f"matnn predict: {note}", file=sys.stderr)
         write_table(sys.stdout, predictions, header)
         return 0
-    try:
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
-            write_table(f, predictions, header)
-    except OSError as exc:
-        raise cannot_write(args.out, exc) from None
-    print(f"Wrote {len(predictions)} predictions to {args.out} ({note})")
+    text = io.StringIO(newline="")
+    write_table(text, predictions, header)
+    write_text(args.out, text.getvalue())
+    print(f"Wrote {len(predictions)} predictions to {shown(args.out)} ({note})")
     return 0

@@ -6,11 +6,16 @@ import os
 
 from ..csvfile import read_table
 from ..lesson import lesson_page, model_page
-from .errors import CommandError, cannot_write, read
+from ..seeds import run_bytes
+from .errors import CommandError, check_memory, read
 from .inputs import load_model, standardized
 from .options import AT_LEAST_ONE, SEED
+from .output import shown, write_text
 
 __all__ = ["add_parser", "run"]
+
+#: The epochs of each run in the lesson page's many-seeds section (train_seeds' default).
+LESSON_EPOCHS = 1000
 
 
 def add_parser(commands):
@@ -44,6 +49,8 @@ def run(args):
         raise CommandError("--model and --data go together: give both for a model's page, "
                            "or neither for the lesson page")
     if args.model is None:
+        check_memory(f"the lesson page's {args.runs} seed runs of {LESSON_EPOCHS} epochs",
+                     args.runs * run_bytes(LESSON_EPOCHS))
         page = lesson_page(runs=args.runs, seed=args.seed)
         what = "the lesson page"
     else:
@@ -55,17 +62,18 @@ def run(args):
                 f"{args.data} has {table.shape[1]} columns, but the model in {args.model} "
                 f"needs {net.n_in} feature + {net.n_out} target = {n_columns} columns"
             )
-        X, source = table[:, :net.n_in], os.path.basename(args.data)
+        # The file's name goes into the page, which is UTF-8: escaped like any shown name.
+        X, source = table[:, :net.n_in], shown(os.path.basename(args.data))
         if scaler is not None:
             # The page shows what the network sees: the features as standardized in training.
             X = standardized(scaler, X, args.data)
             source += ", its features standardized as in training"
-        page = model_page(net, X, table[:, net.n_in:], source=source)
-        what = f"the page for {args.model}"
-    try:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(page)
-    except OSError as exc:
-        raise cannot_write(args.out, exc) from None
-    print(f"Wrote {what} to {args.out}")
+        try:
+            page = model_page(net, X, table[:, net.n_in:], source=source)
+        except ValueError as exc:
+            # Data the page cannot draw: a range too wide, outputs that overflow.
+            raise CommandError(f"{args.data}: {exc}") from None
+        what = f"the page for {shown(args.model)}"
+    write_text(args.out, page)
+    print(f"Wrote {what} to {shown(args.out)}")
     return 0

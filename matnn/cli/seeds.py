@@ -72,7 +72,7 @@ def run(args):
         raise CommandError("--progress shows the chunks done on a cluster; give --workers or "
                            "--scheduler too")
     if args.plot:
-        plots.pyplot()  # fail now rather than after training
+        plots.check_plot_path("--plot", args.plot)  # fail now rather than after training
     rates = args.lr
     check_memory(f"{args.runs} runs x {len(rates)} learning "
                  f"rate{'s' if len(rates) > 1 else ''} x {args.epochs} epochs",

@@ -16,6 +16,7 @@ from .inputs import (add_target_option, check_probabilities, class_labels, heade
                      read_csv, target_index)
 from .options import (AT_LEAST_ONE, SEED, activation_names, add_header_options,
                       add_progress_option, add_threads_option, checked, layer_sizes)
+from .output import shown
 
 __all__ = ["add_parser", "run"]
 
@@ -125,14 +126,15 @@ def run(args):
             validation = scaler.transform(validation[0]), validation[1]
 
     print(f"Training a {_joined(sizes)} {_shown(activations)} network on {n_rows} rows "
-          f"of {args.csv} ({header_note(header, args.header)})")
+          f"of {shown(args.csv)} ({header_note(header, args.header)})")
+    # The header's names are the user's text: printed escaped.
     if loss == "cross_entropy":
-        target = (f"class label: {names[targets[0]]} ({sizes[-1]} classes, "
+        target = (f"class label: {shown(names[targets[0]])} ({sizes[-1]} classes, "
                   f"0 to {sizes[-1] - 1})")
     else:
         target = (f"target{'s' if len(targets) > 1 else ''}: "
-                  f"{', '.join(names[j] for j in targets)}")
-    print(f"features: {', '.join(names[j] for j in features)}; {target}; "
+                  f"{', '.join(shown(names[j]) for j in targets)}")
+    print(f"features: {', '.join(shown(names[j]) for j in features)}; {target}; "
           f"loss: {fitting.LOSS_NAMES[loss]}")
     if validation is not None:
         n_val = validation[0].shape[0]
@@ -157,7 +159,7 @@ def run(args):
             save(net, args.save, scaler=scaler)
         except OSError as exc:
             raise cannot_write(args.save, exc) from None
-        print(f"Saved the model to {args.save}")
+        print(f"Saved the model to {shown(args.save)}")
     return 0
 
 
