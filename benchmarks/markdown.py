@@ -67,7 +67,7 @@ def render(doc):
         "",
         "This page is generated from `docs/benchmarks/results.json`, the output of one",
         "run of `python -m benchmarks` (see [How to read it](#how-to-read-it)); nothing",
-        "on it is typed by hand.",
+        "on it is typed by hand: every number comes from that file.",
         "",
         f"**The run shown:** a {kind} run on {date}, {doc['elapsed_s']:.0f} s in all, on "
         f"{info['summary']} (Python {info['python']}); the 1-minute load average was "

@@ -8,6 +8,7 @@ short. (The site itself is built with warnings as errors by ``.ci/run``.)
 """
 
 import importlib
+import json
 import re
 import subprocess
 import sys
@@ -90,3 +91,24 @@ def test_every_public_name_is_in_the_api_reference():
                     and not (callable(getattr(module, name)) and id(getattr(module, name)) in objects)]
     assert missing == []
 
+
+
+def test_the_benchmarks_page_shows_the_committed_run_row_by_row(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.markdown import render
+
+    doc = json.loads((DOCS / "benchmarks" / "results.json").read_text(encoding="utf-8"))
+    page = render(doc)
+    kind = "full" if not doc["quick"] else "quick (smoke)"
+    assert f"a {kind} run on {doc['machine']['date']}" in page
+    assert doc["machine"]["summary"] in page
+    targeted = [r for r in doc["results"] if r["target"] is not None]
+    assert f"{sum(r['met'] is True for r in targeted)} of {len(targeted)} targets met" in page
+    rows = [line for line in page.splitlines() if line.startswith("| ") and " | float" in line]
+    # Each result once in its case's table, and each targeted one again among the targets.
+    assert len(rows) == len(doc["results"]) + len(targeted)
+    for r in targeted:
+        verdict = "met" if r["met"] else "MISSED"
+        assert f"| {r['case']} | {r['size']} | {r['dtype']} |" in page
+        assert any(f"| {r['size']} | {r['dtype']} |" in row and f"{r['target'][1]:g} {verdict}" in row
+                   for row in rows)
