@@ -1,6 +1,6 @@
 """The README and the documentation: what they show is what the code does.
 
-Every ``python`` block of the README and of the docs' pages runs as pasted,
+Every ``python`` block of the README and of the user guide runs as pasted,
 in a fresh interpreter in an empty folder, with warnings as errors; where
 the page then says it "prints" a ``text`` block, that is the block's output
 exactly. The API reference lists every public name, and the README stays
@@ -20,7 +20,9 @@ import matnn
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), *sorted(DOCS.glob("guide/*.md"))]
+#: The pages whose examples run here: the README and the user guide. (docs/dask.md's
+#: examples connect to clusters elsewhere: SLURM, Kubernetes, a scheduler's address.)
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("guide/*.md"))]
 
 #: A python block, then optionally "prints" (and words up to a colon) and the text block it prints.
 BLOCK = re.compile(r"```python\n(?P<code>.*?)```\n(?:\nprints[^\n`]*\n\n```text\n(?P<shown>.*?)```)?",
