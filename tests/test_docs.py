@@ -34,7 +34,7 @@ EXTRAS = {"sklearn": "sklearn", "matplotlib": "matplotlib", "torch": "torch",
 
 #: The modules whose __all__ is public API besides matnn's own (see docs/api/index.md).
 PUBLIC_MODULES = ["matnn.draw", "matnn.data", "matnn.scalar", "matnn.explain", "matnn.seeds", "matnn.lesson",
-                  "matnn.digits", "matnn.sklearn", "matnn.training", "matnn.memory"]
+                  "matnn.digits", "matnn.sklearn", "matnn.training", "matnn.memory", "matnn.cluster"]
 
 
 def _blocks():
