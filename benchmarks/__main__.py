@@ -47,7 +47,8 @@ def main(argv=None):
     print_summary(results, elapsed, args.quick)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    path = write_json(args.out / "results.json", results, info, args.quick, elapsed)
+    path = write_json(args.out / "results.json", results, info, args.quick, elapsed,
+                      titles={name: module.TITLE for name, module in cases})
     print(f"\nraw results: {path}")
     print(write_plot(args.out / "time_per_sample.png", results))
     return 0 if all(r.agreed for r in results) else 1

@@ -7,6 +7,7 @@ import os
 import re
 import platform
 from collections import defaultdict
+from datetime import datetime, timezone
 
 import numpy as np
 import scipy
@@ -37,6 +38,7 @@ def machine():
         "scipy": scipy.__version__,
         "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
         "load_average_1min": os.getloadavg()[0],
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     # Settings that change what BLAS runs: threads, and the forced kernel.
     blas_env = {k: os.environ[k] for k in BLAS_ENV if k in os.environ}
@@ -144,12 +146,13 @@ def print_summary(results, elapsed, quick):
         print(f"\nall {len(results)} comparisons agreed before timing.")
 
 
-def write_json(path, results, info, quick, elapsed):
-    """Save the raw results; return the path."""
+def write_json(path, results, info, quick, elapsed, titles=None):
+    """Save the raw results (and each case's one-line title); return the path."""
     doc = {
         "machine": info,
         "quick": quick,
         "elapsed_s": elapsed,
+        "titles": titles or {},
         "results": [r.to_json() for r in results],
     }
     path.write_text(json.dumps(doc, indent=1))

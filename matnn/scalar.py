@@ -57,7 +57,7 @@ def mse_loss(y_true, y_pred):
 
 
 class Neuron:
-    """One sigmoid neuron of section 1: ``f(weights . x + bias)``.
+    """One sigmoid neuron of section 1: ``f(np.dot(weights, x) + bias)``.
 
     Parameters
     ----------

@@ -8,7 +8,6 @@ profile: derandomized, no deadline, no example database.
 import os
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -46,21 +45,6 @@ def race():
             sys.setswitchinterval(interval)
 
     return run
-
-
-@pytest.fixture
-def readme_example():
-    """``readme_example(heading)``: the first ``python`` block of that README
-    section and the first ``text`` block after it, the output it shows."""
-
-    def parts(heading):
-        readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-        section = readme.split(f"\n## {heading}\n", 1)[1]
-        code = section.split("```python\n", 1)[1].split("```", 1)[0]
-        shown = section.split("```text\n", 1)[1].split("```", 1)[0]
-        return code, shown
-
-    return parts
 
 
 @pytest.fixture

@@ -339,14 +339,15 @@ def test_the_default_batch_size_is_min_32_n(n, batches):
     assert_close(net.params, by_hand.params)
 
 
-# -- the README's table -----------------------------------------------------------------
+# -- the docs' table -------------------------------------------------------------------
 
-def test_the_readmes_optimizer_table_is_what_its_script_prints():
+def test_the_docs_optimizer_table_is_what_its_script_prints():
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-m", "benchmarks.optimizers_table", "--repeats", "1"],
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    section = (root / "README.md").read_text(encoding="utf-8").split("\n## Optimizers\n", 1)[1]
+    page = root / "docs" / "guide" / "training.md"
+    section = page.read_text(encoding="utf-8").split("\n## The optimizers compared\n", 1)[1]
     shown = [line for line in section.split("\n## ", 1)[0].splitlines() if line.startswith("|")]
     printed = done.stdout.splitlines()
     # Every column but the time, which is the machine's.

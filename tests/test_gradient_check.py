@@ -150,12 +150,6 @@ def test_raise_exception_false_returns_the_failing_result():
     assert result.failures[0].max_rel_error == pytest.approx(2.0)
 
 
-def test_the_readme_failure_report_is_what_its_code_prints(capsys, readme_example):
-    code, shown = readme_example("Gradient checking")
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
-    assert capsys.readouterr().out == shown
-
-
 # -- what gets called, and what is left alone -----------------------------------------
 
 class WeightDecay(Network):

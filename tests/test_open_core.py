@@ -348,14 +348,6 @@ def test_ensemble_over_many_blocks_is_each_members_own(loss, monkeypatch):
     assert_close(ensemble.loss(X, y), losses)
 
 
-# -- the README's example ------------------------------------------------------------------------------
-
-def test_the_readme_example_prints_what_the_readme_shows(capsys, readme_example):
-    code, shown = readme_example("Bring your own activation and loss")
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
-    assert capsys.readouterr().out == shown
-
-
 def test_an_ensemble_refuses_members_whose_own_passes_it_would_ignore():
     class Student(Network):
         def gradients(self, X, y):

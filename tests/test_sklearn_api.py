@@ -349,11 +349,3 @@ def test_matnn_imports_without_sklearn_and_matnn_sklearn_says_how_to_get_it():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "matnn.sklearn needs scikit-learn: pip install 'matnn[sklearn]'"
-
-
-# -- the README's example ---------------------------------------------------------------------
-
-def test_the_readme_example_prints_what_the_readme_shows(capsys, readme_example):
-    code, shown = readme_example("A drop-in for scikit-learn")
-    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
-    assert capsys.readouterr().out == shown

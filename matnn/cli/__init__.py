@@ -21,6 +21,7 @@ import warnings
 
 from tqdm import tqdm
 
+from .. import __version__
 from ..threads import get_num_threads, set_num_threads
 from . import demo, digits, evaluate, explain, gradcheck, predict, report, seeds, train
 from .errors import CommandError
@@ -37,6 +38,7 @@ def build_parser():
         prog="matnn",
         description="The 'neural network from scratch' lesson in matrix form.",
     )
+    parser.add_argument("--version", action="version", version=f"matnn {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     for command in COMMANDS:

@@ -87,7 +87,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
     coefs_ : list of ndarray, ``coefs_[i]`` of shape (n_units[i], n_units[i + 1])
     intercepts_ : list of ndarray, ``intercepts_[i]`` of shape (n_units[i + 1],)
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
     n_iter_ : int
     n_layers_ : int
     n_outputs_ : int
