@@ -93,7 +93,9 @@ class _EnsembleRun:
         end = self.end
         at_end = end is not None and end[0].shape == self.flat.shape \
             and np.array_equal(end[0], self.flat)
-        return stuck(self.engine, X, Y, self.eval_ws, end[1] if at_end else None)
+        # at_end: end is set.
+        return stuck(self.engine, X, Y, self.eval_ws,
+                     end[1] if at_end else None)  # type: ignore[index]
 
     def truth(self, Y):
         return self.ens.loss_fn.truth(Y)
