@@ -520,7 +520,7 @@ def _padded(values: FloatArray) -> tuple[float, float]:
     return max(low - pad, -biggest), min(high + pad, biggest)
 
 
-def _check_drawable(net, X, Y):
+def _check_drawable(net: Network, X: FloatArray, Y: FloatArray) -> None:
     """Refuse data that would draw NaN: too wide a range to grid, or outputs that overflow.
 
     The charts divide each input's padded range into a grid and run the

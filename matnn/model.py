@@ -111,7 +111,7 @@ class Model:
         X = check_samples(check_features(X, self.n_in, self.dtype, name=name), name)
         return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype, name=target_name)
 
-    def _accuracy(self, X, y):
+    def _accuracy(self, X: ArrayLike, y: ArrayLike) -> Any:
         """The fraction of right answers (one per member), as :meth:`Network.accuracy` counts."""
         X, Y = self._prepare(X, y)
         rule = self.loss_fn if self.loss_fn.classifies else _class_rule(Y, self.loss_fn.name)
@@ -169,7 +169,7 @@ def stuck(
     return zero & (np.asarray(loss_total(engine, X, Y, ws)) > 0)
 
 
-def _class_rule(Y, loss):
+def _class_rule(Y: Any, loss: str) -> Loss:
     """The built-in loss that counts :meth:`classify`'s labels, once ``Y`` holds classes.
 
     For a loss that does not classify (the lesson's MSE): with one output,

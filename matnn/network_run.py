@@ -191,7 +191,12 @@ class _NetworkRun:
                      self.end[1] if at_end else None)  # type: ignore[index]
 
     def epoch(
-        self, batches: list[tuple[FloatArray, ...]], X: FloatArray, Y: FloatArray, truth: Any, last: bool = False
+        self,
+        batches: list[tuple[FloatArray, ...]],
+        X: FloatArray,
+        Y: FloatArray,
+        truth: Any,
+        last: bool = False,
     ) -> tuple[float, Any, bool]:
         """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
         np.copyto(self.before, self.params)

@@ -469,11 +469,11 @@ class StepOptimizer(Optimizer):
     def _unbind(self) -> None:
         self._params = self._grad = self._update = None
 
-    def _belongs_to(self, params):
+    def _belongs_to(self, params: FloatArray) -> None:
         if self._t is not None:
             self._owner = weakref.ref(params)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # A copy or a pickle holds the state alone: not the update bound to a
         # buffer, nor which buffer trained it (see the class's Notes).
         state = dict(vars(self))

@@ -313,7 +313,7 @@ class _Tasks(Generic[T]):
         finally:
             _local.inside = False
 
-    def fail(self, exc):
+    def fail(self, exc: BaseException) -> None:
         """Record the first error: no task is taken, and no value combined, after it."""
         with self.turn:
             if self.error is None:

@@ -350,7 +350,9 @@ def check_finite_layers(
 
 
 def check_gradients(
-    grads: Iterable[tuple[ArrayLike, ArrayLike]], layers: Sequence[Any], name: str = "net.gradients()"
+    grads: Iterable[tuple[ArrayLike, ArrayLike]],
+    layers: Sequence[Any],
+    name: str = "net.gradients()",
 ) -> list[tuple[FloatArray, ...]]:
     """What a ``gradients`` method returned, as one ``(dW, db)`` pair of arrays per layer.
 
