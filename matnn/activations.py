@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any, Iterable, Sequence, TypeAlias
 
 import numpy as np
 from scipy.special import expit, ndtr
 
+from ._typing import ArrayFunction, ArrayLike, FloatArray, InPlaceFunction
 from .validation import object_or_builtin
 
 __all__ = [
@@ -83,7 +85,15 @@ class Activation:
     #: Elementwise activations are differentiated as ``dL/dZ = dL/dA * f'``.
     elementwise = True
 
-    def __init__(self, name, function, derivative, *, derivative_from="input", kinks=()):
+    def __init__(
+        self,
+        name: str,
+        function: ArrayFunction,
+        derivative: ArrayFunction,
+        *,
+        derivative_from: str = "input",
+        kinks: Iterable[float] = (),
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
         for arg, value in (("function", function), ("derivative", derivative)):
@@ -117,32 +127,32 @@ class Activation:
 
     # -- what the passes call: (V, out) -> out, on preallocated buffers --------
 
-    def forward_into(self, Z, out):
+    def forward_into(self, Z: FloatArray, out: FloatArray) -> FloatArray:
         """Write ``f(Z)`` into ``out`` (which may be ``Z``)."""
         return _into(self.function(Z), out, self.name, "function")
 
-    def derivative_into(self, V, out):
+    def derivative_into(self, V: FloatArray, out: FloatArray) -> FloatArray:
         """Write ``f'`` from ``V`` (``Z`` or ``A``, see ``derivative_from``) into ``out``."""
         return _into(self.derivative(V), out, self.name, "derivative")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Activation({self.name!r})"
 
     # Activations are immutable, so copies of a network share them; a built-in
     # pickles as its name, so a pickled network holds no function objects.
-    def __copy__(self):
+    def __copy__(self) -> Activation:
         return self
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> Activation:
         return self
 
-    def __reduce__(self):
+    def __reduce__(self) -> str | tuple[Any, ...]:
         if ACTIVATIONS.get(self.name) is self:
             return (get_activation, (self.name,))
         return super().__reduce__()
 
 
-def _into(result, out, name, what):
+def _into(result: ArrayLike, out: FloatArray, name: str, what: str) -> FloatArray:
     result = np.asarray(result)
     if result.dtype.kind not in "biuf":
         raise TypeError(
@@ -161,7 +171,15 @@ def _into(result, out, name, what):
 class _BuiltIn(Activation):
     """A built-in: public callables plus fast in-place versions."""
 
-    def __init__(self, name, forward_into, derivative_into, *, derivative_from, kinks=()):
+    def __init__(
+        self,
+        name: str,
+        forward_into: InPlaceFunction,
+        derivative_into: InPlaceFunction,
+        *,
+        derivative_from: str,
+        kinks: Iterable[float] = (),
+    ) -> None:
         super().__init__(
             name,
             lambda Z: forward_into(np.asarray(Z), np.empty_like(np.asarray(Z), dtype=_float(Z))),
@@ -169,11 +187,12 @@ class _BuiltIn(Activation):
             derivative_from=derivative_from,
             kinks=kinks,
         )
-        self.forward_into = forward_into
-        self.derivative_into = derivative_into
+        # The kernels themselves replace the checking wrappers on the instance.
+        self.forward_into = forward_into  # type: ignore[method-assign, assignment]
+        self.derivative_into = derivative_into  # type: ignore[method-assign, assignment]
 
 
-def _float(V):
+def _float(V: ArrayLike) -> np.dtype[Any] | type[np.float64]:
     dtype = np.asarray(V).dtype
     return dtype if dtype.kind == "f" else np.float64
 
@@ -182,7 +201,7 @@ def _float(V):
 # operand on every call, a cost the tiny arrays of batch-1 training feel.
 _ONE = {"d": np.array(1.0), "f": np.array(1.0, np.float32)}
 
-def _sigmoid(Z, out):
+def _sigmoid(Z: FloatArray, out: FloatArray) -> FloatArray:
     """The logistic function: ``scipy.special.expit``, in either dtype, at every size.
 
     It is accurate over the whole range (within 2.5 float32 ulps; subnormal
@@ -195,37 +214,37 @@ def _sigmoid(Z, out):
     return expit(Z, out)
 
 
-def _sigmoid_derivative(A, out):
+def _sigmoid_derivative(A: FloatArray, out: FloatArray) -> FloatArray:
     np.subtract(_ONE.get(A.dtype.char, 1.0), A, out)
     return np.multiply(out, A, out)
 
 
-def _tanh(Z, out):
+def _tanh(Z: FloatArray, out: FloatArray) -> FloatArray:
     return np.tanh(Z, out)
 
 
-def _tanh_derivative(A, out):
+def _tanh_derivative(A: FloatArray, out: FloatArray) -> FloatArray:
     np.multiply(A, A, out)
     return np.subtract(_ONE.get(A.dtype.char, 1.0), out, out)
 
 
-def _relu(Z, out):
+def _relu(Z: FloatArray, out: FloatArray) -> FloatArray:
     return np.maximum(Z, 0, out=out)
 
 
-def _relu_derivative(A, out):
+def _relu_derivative(A: FloatArray, out: FloatArray) -> FloatArray:
     # A = max(Z, 0) >= 0, so sign(A) is the step 1[Z > 0]; at the kink the
     # derivative is taken to be 0, as torch does.
     return np.sign(A, out)
 
 
-def _identity(Z, out):
+def _identity(Z: FloatArray, out: FloatArray) -> FloatArray:
     if out is not Z:
         np.copyto(out, Z)
     return out
 
 
-def _identity_derivative(A, out):
+def _identity_derivative(A: FloatArray, out: FloatArray) -> FloatArray:
     out.fill(1)
     return out
 
@@ -233,24 +252,24 @@ def _identity_derivative(A, out):
 LEAKY_SLOPE = 0.01
 
 
-def _leaky_relu(Z, out):
+def _leaky_relu(Z: FloatArray, out: FloatArray) -> FloatArray:
     # max(Z, 0.01 Z) is Z for Z >= 0 and 0.01 Z below, in two ufunc calls.
     return np.maximum(Z, np.multiply(Z, LEAKY_SLOPE), out=out)
 
 
-def _leaky_relu_derivative(Z, out):
+def _leaky_relu_derivative(Z: FloatArray, out: FloatArray) -> FloatArray:
     # 1 above the kink, 0.01 at and below it, as torch does.
     out.fill(LEAKY_SLOPE)
     np.copyto(out, 1, where=Z > 0)
     return out
 
 
-def _softplus(Z, out):
+def _softplus(Z: FloatArray, out: FloatArray) -> FloatArray:
     # log(1 + exp(Z)) without overflow for large Z.
     return np.logaddexp(0, Z, out)
 
 
-def _softplus_derivative(Z, out):
+def _softplus_derivative(Z: FloatArray, out: FloatArray) -> FloatArray:
     return _sigmoid(Z, out)
 
 
@@ -259,13 +278,13 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _GAUSS_CLIP = 40.0
 
 
-def _gelu(Z, out):
+def _gelu(Z: FloatArray, out: FloatArray) -> FloatArray:
     # The exact GELU, Z * Phi(Z), with Phi the standard normal CDF.
     phi = ndtr(Z)
     return np.multiply(Z, phi, out)
 
 
-def _gelu_derivative(Z, out):
+def _gelu_derivative(Z: FloatArray, out: FloatArray) -> FloatArray:
     # d/dZ [Z Phi(Z)] = Phi(Z) + Z * pdf(Z)
     c = np.clip(Z, -_GAUSS_CLIP, _GAUSS_CLIP)
     pdf = np.exp(np.multiply(np.multiply(c, c), -0.5)) * np.asarray(_INV_SQRT_2PI, Z.dtype)
@@ -273,12 +292,12 @@ def _gelu_derivative(Z, out):
     return np.add(out, ndtr(Z), out)
 
 
-def _silu(Z, out):
+def _silu(Z: FloatArray, out: FloatArray) -> FloatArray:
     s = _sigmoid(Z, np.empty_like(Z))
     return np.multiply(Z, s, out)
 
 
-def _silu_derivative(Z, out):
+def _silu_derivative(Z: FloatArray, out: FloatArray) -> FloatArray:
     # s + Z s (1 - s) = s (1 + Z (1 - s)), with s = sigmoid(Z)
     s = _sigmoid(Z, np.empty_like(Z))
     np.subtract(_ONE.get(Z.dtype.char, 1.0), s, out)
@@ -298,7 +317,7 @@ class _Softmax(Activation):
 
     elementwise = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(
             "softmax",
             lambda Z: _softmax(np.asarray(Z), np.empty_like(np.asarray(Z), dtype=_float(Z))),
@@ -306,13 +325,13 @@ class _Softmax(Activation):
             derivative_from="output",
         )
 
-    def forward_into(self, Z, out):
+    def forward_into(self, Z: FloatArray, out: FloatArray) -> FloatArray:
         return _softmax(Z, out)
 
-    def derivative_into(self, V, out):
+    def derivative_into(self, V: FloatArray, out: FloatArray) -> FloatArray:
         raise TypeError("softmax is not elementwise; the passes call its backward_into")
 
-    def backward_into(self, A, G, scratch):
+    def backward_into(self, A: FloatArray, G: FloatArray, scratch: FloatArray) -> FloatArray:
         """``G <- A * (G - sum(G * A, axis=1))``: dL/dZ from dL/dA, in place."""
         np.multiply(G, A, scratch)
         total = _row_sum(scratch, axis=1, keepdims=True)
@@ -332,7 +351,7 @@ _row_max, _row_sum = np.maximum.reduce, np.add.reduce
 ARGMAX_ROWS = 256
 
 
-def _shifted_exp(Z, out):
+def _shifted_exp(Z: FloatArray, out: FloatArray) -> tuple[FloatArray, FloatArray]:
     """``out = exp(Z - max Z)`` per row; returns the row maxima and the sums of ``out``.
 
     Units are axis 1, both for a network's (rows, k) and an ensemble's
@@ -349,12 +368,12 @@ def _shifted_exp(Z, out):
     return top, _row_sum(out, axis=1, keepdims=True)
 
 
-def _softmax(Z, out):
+def _softmax(Z: FloatArray, out: FloatArray) -> FloatArray:
     _, total = _shifted_exp(Z, out)
     return np.divide(out, total, out)
 
 
-def _softmax_jacobian(A):
+def _softmax_jacobian(A: ArrayLike) -> FloatArray:
     A = np.asarray(A)
     if A.ndim != 2:
         raise ValueError(f"softmax's Jacobian takes A of shape (n, k), got shape {A.shape}")
@@ -372,12 +391,15 @@ gelu = _BuiltIn("gelu", _gelu, _gelu_derivative, derivative_from="input")
 silu = _BuiltIn("silu", _silu, _silu_derivative, derivative_from="input")
 softmax = _Softmax()
 
+#: An activation argument: a built-in's name or an :class:`Activation`, or one per layer.
+ActivationArg: TypeAlias = "str | Activation | Sequence[str | Activation]"
+
 #: The built-in activations by name.
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a for a in (sigmoid, tanh, relu, identity, leaky_relu, softplus, gelu, silu, softmax)
 }
 
 
-def get_activation(activation, name="activation") -> Activation:
+def get_activation(activation: str | Activation, name: str = "activation") -> Activation:
     """An :class:`Activation`: the object itself, or the built-in of that name."""
     return object_or_builtin(activation, Activation, ACTIVATIONS, name)

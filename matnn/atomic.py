@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from typing import BinaryIO, Callable
 
 __all__ = ["write_atomically"]
 
 
-def write_atomically(path, write):
+def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(f)`` on a new binary file, then move it over ``path``.
 
     The file is ``.matnn-<8 hex digits>.tmp`` in ``path``'s directory,
@@ -65,7 +66,7 @@ def write_atomically(path, write):
     _fsync_directory(directory)
 
 
-def _existing_mode(path):
+def _existing_mode(path: str) -> int | None:
     """The permission bits of the regular file at ``path``, or None."""
     try:
         info = os.stat(path)
@@ -74,7 +75,7 @@ def _existing_mode(path):
     return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
 
 
-def _create_temporary(directory):
+def _create_temporary(directory: str) -> tuple[str, int]:
     """``(name, fd)`` of a new, empty file in ``directory``, open for writing."""
     # Mode 0o666 lets the umask decide the permissions, as for any new file;
     # O_EXCL guarantees the name is ours alone. The name is short so that it
@@ -89,7 +90,7 @@ def _create_temporary(directory):
     raise FileExistsError(f"no free temporary file name in {directory}")
 
 
-def _fsync_directory(directory):
+def _fsync_directory(directory: str) -> None:
     # Makes the rename itself durable on POSIX. The data are already safe in
     # the file, so a filesystem that cannot sync a directory is not an error.
     if os.name != "posix":

@@ -30,10 +30,22 @@ threads with two workspaces never share state.
 from __future__ import annotations
 
 import operator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeVar, cast, overload
 
 import numpy as np
 
+from ._typing import DTypeLike, FloatArray, NDArray, Total
 from .threads import run_tasks
+
+if TYPE_CHECKING:
+    from .activations import Activation
+    from .losses import Loss
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+#: Each layer's ``(W, b)`` (or ``(dW, db)``): views into one flat buffer.
+Grads = list[tuple[FloatArray, FloatArray]]
 
 # Looked up once: these run a few times per layer per step, and at batch
 # size 1 the time of a step is mostly call overhead.
@@ -74,9 +86,9 @@ class Products:
     Parameters are viewed as ``W`` of shape (n_out, n_in), ``b`` (n_out,).
     """
 
-    members = None
+    members: int | None = None
 
-    def views(self, flat, sizes):
+    def views(self, flat: FloatArray, sizes: Sequence[int]) -> Grads:
         """Views ``[(W_1, b_1), ...]`` into a flat parameter vector (n_params,).
 
         Each layer occupies ``W`` (row-major, ``n_out * n_in`` entries) then ``b``.
@@ -88,14 +100,16 @@ class Products:
             start = stop + n_out
         return views
 
-    def flat(self, sizes, dtype):
+    def flat(self, sizes: Sequence[int], dtype: DTypeLike) -> tuple[FloatArray, Grads]:
         """A new flat buffer and its views."""
         flat = np.empty(n_params(sizes), dtype)
         return flat, self.views(flat, sizes)
 
     # np.dot with a positional ``out`` costs about half of np.matmul's call
     # overhead on tiny arrays, and calls the same BLAS on large ones.
-    def affine(self, l, prev, W, b, out, ws):
+    def affine(
+        self, l: int, prev: FloatArray, W: FloatArray, b: FloatArray, out: FloatArray, ws: Workspace
+    ) -> None:
         dot(prev, W.T, out)
         if ws.columnwise[l]:
             # numpy would run one inner loop per row of a few units; this runs
@@ -104,13 +118,15 @@ class Products:
         else:
             add(out, b, out)
 
-    def weight_gradients(self, l, D, prev, dW, db, ws):
+    def weight_gradients(
+        self, l: int, D: FloatArray, prev: FloatArray, dW: FloatArray, db: FloatArray, ws: Workspace
+    ) -> None:
         dot(D.T, prev, dW)
         # ones @ D sums the rows in one BLAS call, several times faster than
         # D.sum(axis=0) on narrow layers.
         dot(ws.ones, D, db)
 
-    def back(self, l, D, W, out, ws):
+    def back(self, l: int, D: FloatArray, W: FloatArray, out: FloatArray, ws: Workspace) -> None:
         dot(D, W, out)
 
 
@@ -141,10 +157,12 @@ class StackedProducts(Products):
     ``X @ WT.reshape(n_in, n_out * members)``.
     """
 
-    def __init__(self, members):
+    members: int
+
+    def __init__(self, members: int) -> None:
         self.members = members
 
-    def views(self, flat, sizes):
+    def views(self, flat: FloatArray, sizes: Sequence[int]) -> Grads:
         K, views, start = flat.shape[1], [], 0
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             stop = start + n_in * n_out
@@ -152,11 +170,19 @@ class StackedProducts(Products):
             start = stop + n_out
         return views
 
-    def flat(self, sizes, dtype):
+    def flat(self, sizes: Sequence[int], dtype: DTypeLike) -> tuple[FloatArray, Grads]:
         flat = np.empty((n_params(sizes), self.members), dtype)
         return flat, self.views(flat, sizes)
 
-    def affine(self, l, prev, WT, b, out, ws):
+    def affine(
+        self,
+        l: int,
+        prev: FloatArray,
+        WT: FloatArray,
+        b: FloatArray,
+        out: FloatArray,
+        ws: Workspace,
+    ) -> None:
         n_in, n_out, K = WT.shape
         rows = prev.shape[0]
         if l == 0:
@@ -167,21 +193,30 @@ class StackedProducts(Products):
             np.matmul(_members_first(prev), WT.transpose(2, 0, 1), out=_members_first(out))
         add(out, b, out)
 
-    def weight_gradients(self, l, D, prev, dWT, db, ws):
+    def weight_gradients(
+        self,
+        l: int,
+        D: FloatArray,
+        prev: FloatArray,
+        dWT: FloatArray,
+        db: FloatArray,
+        ws: Workspace,
+    ) -> None:
         # dWT[j, i] = sum over rows of prev[:, j] * D[:, i]
         n_in, n_out, K = dWT.shape
         rows = D.shape[0]
         if rows <= UNROLL_MAX:
             prev3 = prev[:, :, None] if l == 0 else prev
+            # A stacked engine's workspaces have S.
             _sum_of_products(((prev3[r, :, None, :], D[r, None]) for r in range(rows)),
-                             dWT, ws.S[l])
+                             dWT, ws.S[l])  # type: ignore[index]
         elif l == 0:
             np.matmul(prev.T, D.reshape(rows, n_out * K), out=dWT.reshape(n_in, n_out * K))
         else:
             np.matmul(prev.transpose(2, 1, 0), _members_first(D), out=dWT.transpose(2, 0, 1))
         np.sum(D, axis=0, out=db)
 
-    def back(self, l, D, WT, out, ws):
+    def back(self, l: int, D: FloatArray, WT: FloatArray, out: FloatArray, ws: Workspace) -> None:
         n_out = WT.shape[1]
         if n_out <= UNROLL_MAX:
             # T[l - 1] is free: f'(Z[l - 1]) is written into it only afterwards.
@@ -191,12 +226,14 @@ class StackedProducts(Products):
             np.matmul(_members_first(D), WT.transpose(2, 1, 0), out=_members_first(out))
 
 
-def _members_first(a):
+def _members_first(a: FloatArray) -> FloatArray:
     """View of a (rows, n, members) array as (members, rows, n)."""
     return a.transpose(2, 0, 1)
 
 
-def _sum_of_products(pairs, out, scratch):
+def _sum_of_products(
+    pairs: Iterable[tuple[FloatArray, FloatArray]], out: FloatArray, scratch: FloatArray
+) -> FloatArray:
     """``out = sum of a * b`` over ``pairs``, added left to right."""
     pairs = iter(pairs)
     a, b = next(pairs)
@@ -207,7 +244,7 @@ def _sum_of_products(pairs, out, scratch):
     return out
 
 
-def n_params(sizes):
+def n_params(sizes: Sequence[int]) -> int:
     """The number of parameters of a network of layer widths ``sizes``."""
     return sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:]))
 
@@ -224,7 +261,14 @@ class Engine:
     products : Products
     """
 
-    def __init__(self, flat, sizes, activations, loss, products):
+    def __init__(
+        self,
+        flat: FloatArray,
+        sizes: tuple[int, ...],
+        activations: Sequence[Activation],
+        loss: Loss,
+        products: Products,
+    ) -> None:
         self.sizes = sizes
         self.activations = tuple(activations)
         self.loss = loss
@@ -237,7 +281,7 @@ class Engine:
         self.keep_z = tuple(act.needs_input or (l == last and self.fused)
                             for l, act in enumerate(activations))
 
-    def workspace(self, rows, dtype):
+    def workspace(self, rows: int, dtype: DTypeLike) -> Workspace:
         return Workspace(self, rows, dtype)
 
 
@@ -266,10 +310,28 @@ class Workspace:
         many rows).
     """
 
-    def __init__(self, engine, rows, dtype, *, _parent=None):
+    A: list[FloatArray]
+    Z: list[FloatArray | None]
+    V: list[FloatArray]
+    D: list[FloatArray]
+    T: list[FloatArray]
+    S: list[FloatArray] | None
+    ones: FloatArray
+    dtype: np.dtype[Any]
+    _root: Workspace
+    _gradient: tuple[FloatArray, Grads] | None
+
+    def __init__(
+        self,
+        engine: Engine,
+        rows: int,
+        dtype: DTypeLike | None,
+        *,
+        _parent: Workspace | None = None,
+    ) -> None:
         self.rows = rows
-        self._heads = {}
-        self._siblings = {}
+        self._heads: dict[int, Workspace] = {}
+        self._siblings: dict[int, Workspace] = {}
         self._root = self if _parent is None else _parent._root
         self._gradient = None
         if _parent is not None:
@@ -291,12 +353,13 @@ class Workspace:
             self.ones = np.ones(rows, dtype)
             self.S = None if K is None else [
                 np.empty((i, o, K), dtype) for i, o in zip(engine.sizes[:-1], engine.sizes[1:])]
-        self.V = [z if act.needs_input else a
-                  for z, a, act in zip(self.Z, self.A, engine.activations)]
+        # Z[l] is kept wherever the activation needs it.
+        self.V = cast("list[FloatArray]", [z if act.needs_input else a
+                  for z, a, act in zip(self.Z, self.A, engine.activations)])
         self.columnwise = [engine.products.members is None and n <= COLUMNWISE_UNITS
                            and rows >= COLUMNWISE_ROWS for n in engine.sizes[1:]]
 
-    def head(self, rows, engine):
+    def head(self, rows: int, engine: Engine) -> Workspace:
         """A workspace for ``rows <= self.rows`` samples sharing this memory."""
         if rows == self.rows:
             return self
@@ -305,7 +368,7 @@ class Workspace:
             ws = self._heads[rows] = Workspace(engine, rows, None, _parent=self)
         return ws
 
-    def block_gradient(self, engine):
+    def block_gradient(self, engine: Engine) -> tuple[FloatArray, Grads]:
         """A flat gradient buffer and its ``(dW, db)`` views, kept here, for one block's part.
 
         Made on first use and shared with this workspace's heads, so that
@@ -316,7 +379,7 @@ class Workspace:
             root._gradient = engine.products.flat(engine.sizes, self.dtype)
         return root._gradient
 
-    def sibling(self, j, engine):
+    def sibling(self, j: int, engine: Engine) -> Workspace:
         """Thread ``j``'s workspace of this size: this one for ``j == 0``, else one kept here.
 
         Each thread of a parallel region works in its own buffers; keeping
@@ -330,7 +393,7 @@ class Workspace:
         return ws
 
 
-def block_rows(n, sizes, members=None):
+def block_rows(n: int, sizes: Sequence[int], members: int | None = None) -> int:
     """Rows per block of an ``n``-row batch, for layer widths ``sizes`` and ``members``.
 
     At most :data:`BLOCK_ROWS` member-rows and :data:`BLOCK_ACTIVATIONS`
@@ -349,7 +412,7 @@ def block_rows(n, sizes, members=None):
     return -(-n // (blocks + blocks % 2))
 
 
-def forward(engine, X, ws, output=True):
+def forward(engine: Engine, X: FloatArray, ws: Workspace, output: bool = True) -> FloatArray:
     """Run the forward pass of ``X`` into ``ws.A`` (and ``ws.Z`` where kept).
 
     Parameters
@@ -382,7 +445,15 @@ def forward(engine, X, ws, output=True):
     return prev
 
 
-def backward(engine, X, Y, count, ws, grads, down_to=0):
+def backward(
+    engine: Engine,
+    X: FloatArray,
+    Y: FloatArray,
+    count: int,
+    ws: Workspace,
+    grads: Sequence[tuple[FloatArray, FloatArray]],
+    down_to: int = 0,
+) -> None:
     """Backpropagate the loss from ``ws`` (filled by :func:`forward`).
 
     Parameters
@@ -417,18 +488,19 @@ def backward(engine, X, Y, count, ws, grads, down_to=0):
             if act.elementwise:
                 multiply(D, act.derivative_into(ws.V[l], ws.T[l]), D)
             else:
-                act.backward_into(ws.A[l], D, ws.T[l])
+                # Only a row-wise activation (softmax) is not elementwise.
+                act.backward_into(ws.A[l], D, ws.T[l])  # type: ignore[attr-defined]
         dW, db = grads[l]
         products.weight_gradients(l, D, ws.A[l - 1] if l else X, dW, db, ws)
         if l > down_to:
             products.back(l, D, W, ws.D[l - 1], ws)
 
 
-def _n_blocks(n, rows):
+def _n_blocks(n: int, rows: int) -> int:
     return -(-n // rows)
 
 
-def outputs(engine, X, ws, out):
+def outputs(engine: Engine, X: FloatArray, ws: Workspace, out: FloatArray) -> FloatArray:
     """The outputs of ``X``, written into ``out``, in blocks of ``ws.rows`` rows.
 
     Parameters
@@ -442,7 +514,7 @@ def outputs(engine, X, ws, out):
     """
     rows = ws.rows
 
-    def block(w, i):
+    def block(w: Workspace, i: int) -> None:
         Xb = X[i * rows:(i + 1) * rows]
         out[i * rows:(i + 1) * rows] = forward(engine, Xb, w.head(Xb.shape[0], engine))
 
@@ -450,7 +522,14 @@ def outputs(engine, X, ws, out):
     return out
 
 
-def loss_total(engine, X, Y, ws, truth=None, output_grads=None):
+def loss_total(
+    engine: Engine,
+    X: FloatArray,
+    Y: FloatArray,
+    ws: Workspace,
+    truth: NDArray[Any] | None = None,
+    output_grads: Sequence[tuple[FloatArray, FloatArray]] | None = None,
+) -> Any:
     """The loss's sum over ``X`` (divide by ``engine.loss.count(Y)`` for the mean).
 
     Computed in blocks of ``ws.rows`` rows, added in block order; one total
@@ -474,7 +553,7 @@ def loss_total(engine, X, Y, ws, truth=None, output_grads=None):
             for g in output_grads[last]:
                 g.fill(0)
 
-    def block(w, i):
+    def block(w: Workspace, i: int) -> tuple[Total, Any, Workspace]:
         Xb, Yb = X[i * rows:(i + 1) * rows], Y[i * rows:(i + 1) * rows]
         w = w.head(Xb.shape[0], engine)
         if engine.fused:
@@ -488,10 +567,14 @@ def loss_total(engine, X, Y, ws, truth=None, output_grads=None):
         if output_grads is not None:
             grads = w.block_gradient(engine)[1] if several else output_grads
             backward(engine, Xb, Yb, count, w, grads, down_to=last)
-        correct = loss.correct(truth[i * rows:(i + 1) * rows], out) if count_correct else 0
+        correct = (
+            # out holds the outputs whenever truth is given.
+            loss.correct(truth[i * rows:(i + 1) * rows], out)  # type: ignore[index, arg-type]
+            if count_correct else 0
+        )
         return total, correct, w
 
-    def combine(sums, value):
+    def combine(sums: tuple[Any, Any], value: tuple[Total, Any, Workspace]) -> tuple[Any, Any]:
         total, correct, w = value
         if output_grads is not None and several:
             for g, block_g in zip(output_grads[last], w.block_gradient(engine)[1][last]):
@@ -502,7 +585,27 @@ def loss_total(engine, X, Y, ws, truth=None, output_grads=None):
     return (total, correct) if count_correct else total
 
 
-def _over_blocks(engine, n, ws, block, total=None, add=operator.add):
+@overload
+def _over_blocks(
+    engine: Engine, n: int, ws: Workspace, block: Callable[[Workspace, int], Any]
+) -> None: ...
+@overload
+def _over_blocks(
+    engine: Engine,
+    n: int,
+    ws: Workspace,
+    block: Callable[[Workspace, int], T],
+    total: S,
+    add: Callable[[S, T], S] = ...,
+) -> S: ...
+def _over_blocks(
+    engine: Engine,
+    n: int,
+    ws: Workspace,
+    block: Callable[[Workspace, int], T],
+    total: S | None = None,
+    add: Callable[[S, T], S] = operator.add,
+) -> S | None:
     """Run ``block(workspace, i)`` for every block of ``ws.rows`` of ``n`` rows.
 
     One block runs here; more are spread over the threads, each in its own
@@ -513,9 +616,9 @@ def _over_blocks(engine, n, ws, block, total=None, add=operator.add):
     if n_blocks == 1:
         value = block(ws, 0)
         return None if total is None else add(total, value)
-    sums = [total]
+    sums: list[Any] = [total]
 
-    def accumulate(i, value):
+    def accumulate(i: int, value: T) -> None:
         sums[0] = add(sums[0], value)
 
     run_tasks(n_blocks, block, None if total is None else accumulate,
@@ -523,7 +626,14 @@ def _over_blocks(engine, n, ws, block, total=None, add=operator.add):
     return sums[0]
 
 
-def gradient(engine, X, Y, ws, flat, grads):
+def gradient(
+    engine: Engine,
+    X: FloatArray,
+    Y: FloatArray,
+    ws: Workspace,
+    flat: FloatArray,
+    grads: Sequence[tuple[FloatArray, FloatArray]],
+) -> FloatArray:
     """The gradient of the batch's mean loss, written into ``flat`` (and its views ``grads``).
 
     Batches larger than ``ws.rows`` are processed in blocks, spread over the
@@ -540,7 +650,7 @@ def gradient(engine, X, Y, ws, flat, grads):
         return flat
     flat.fill(0)
 
-    def block(w, i):
+    def block(w: Workspace, i: int) -> FloatArray:
         block_flat, block_grads = w.block_gradient(engine)
         Xb, Yb = X[i * rows:(i + 1) * rows], Y[i * rows:(i + 1) * rows]
         w = w.head(Xb.shape[0], engine)
@@ -548,7 +658,7 @@ def gradient(engine, X, Y, ws, flat, grads):
         backward(engine, Xb, Yb, count, w, block_grads)
         return block_flat
 
-    def accumulate(i, block_flat):
+    def accumulate(i: int, block_flat: FloatArray) -> None:
         add(flat, block_flat, flat)
 
     run_tasks(_n_blocks(n, rows), block, accumulate, lambda j: ws.sibling(j, engine))

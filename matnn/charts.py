@@ -7,9 +7,11 @@ so the page needs no plotting library and no script.
 from __future__ import annotations
 
 import math
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ._typing import ArrayLike, FloatArray, NDArray
 from .svg import esc, fmt, num, png_data_uri, svg_document, text
 
 __all__ = ["line_chart", "histogram", "decision_map", "map_tile", "PALETTE"]
@@ -23,7 +25,9 @@ _MARGIN = {"left": 72, "right": 20, "top": 40, "bottom": 52}
 class _Axis:
     """A linear or base-10 logarithmic map from data to pixels."""
 
-    def __init__(self, low, high, start, stop, log=False):
+    def __init__(
+        self, low: float, high: float, start: float, stop: float, log: bool = False
+    ) -> None:
         if log:
             low, high = math.log10(low), math.log10(high)
         if high <= low:
@@ -32,11 +36,11 @@ class _Axis:
             low, high = low - pad, high + pad
         self.low, self.high, self.start, self.stop, self.log = low, high, start, stop, log
 
-    def __call__(self, value):
+    def __call__(self, value: float) -> float:
         v = math.log10(value) if self.log else value
         return self.start + (v - self.low) / (self.high - self.low) * (self.stop - self.start)
 
-    def ticks(self):
+    def ticks(self) -> list[float]:
         """Tick values inside the range: decades on a log axis, 1-2-5 steps otherwise."""
         if self.log:
             first, last = math.ceil(self.low - 1e-9), math.floor(self.high + 1e-9)
@@ -57,14 +61,18 @@ class _Axis:
         return [k * step for k in range(first, math.floor(self.high / step + 1e-9) + 1)]
 
 
-def _tick_label(value, log):
-    exponent = math.log10(value) if log else None
-    if log and abs(exponent - round(exponent)) < 1e-9:
-        return f"1e{round(exponent)}"
+def _tick_label(value: float, log: bool) -> str:
+    if log:
+        exponent = math.log10(value)
+        if abs(exponent - round(exponent)) < 1e-9:
+            return f"1e{round(exponent)}"
     return fmt(value if log else round(value, 12), 6)
 
 
-def _frame(x_axis, y_axis, width, height, title, x_label, y_label):
+def _frame(
+    x_axis: _Axis, y_axis: _Axis, width: float, height: float, title: str, x_label: str,
+    y_label: str,
+) -> str:
     left, top = _MARGIN["left"], _MARGIN["top"]
     bottom, right = height - _MARGIN["bottom"], width - _MARGIN["right"]
     parts = [f'<rect x="{left}" y="{top}" width="{num(right - left)}" '
@@ -86,12 +94,12 @@ def _frame(x_axis, y_axis, width, height, title, x_label, y_label):
     return "".join(parts)
 
 
-def _axes(width, height):
+def _axes(width: float, height: float) -> tuple[tuple[float, float], tuple[float, float]]:
     return ((_MARGIN["left"], width - _MARGIN["right"]),
             (height - _MARGIN["bottom"], _MARGIN["top"]))
 
 
-def _legend(entries, x, y):
+def _legend(entries: Iterable[tuple[str, str, str]], x: float, y: float) -> str:
     """``entries`` of (label, colour, kind) with kind "line", "dots", "marks" or "box"."""
     parts = []
     for k, (label, colour, kind) in enumerate(entries):
@@ -110,7 +118,16 @@ def _legend(entries, x, y):
     return "".join(parts)
 
 
-def line_chart(series, *, title, x_label, y_label, log_y=False, width=640, height=360):
+def line_chart(
+    series: Iterable[tuple[str, ArrayLike, ArrayLike, str]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    log_y: bool = False,
+    width: float = 640,
+    height: float = 360,
+) -> str:
     """Curves (and dotted series) on shared axes.
 
     Parameters
@@ -157,8 +174,17 @@ def line_chart(series, *, title, x_label, y_label, log_y=False, width=640, heigh
     return svg_document(width, height, "".join(parts), label=title)
 
 
-def histogram(groups, *, title, x_label, y_label="runs", bins=30, log_x=False, width=640,
-              height=400):
+def histogram(
+    groups: Iterable[tuple[str, ArrayLike]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str = "runs",
+    bins: int = 30,
+    log_x: bool = False,
+    width: float = 640,
+    height: float = 400,
+) -> str:
     """Stacked histogram bars of one or more groups of values.
 
     Parameters
@@ -207,7 +233,7 @@ def histogram(groups, *, title, x_label, y_label="runs", bins=30, log_x=False, w
     return svg_document(width, height, "".join(parts), label=title)
 
 
-def _tint(p):
+def _tint(p: ArrayLike) -> NDArray[np.uint8]:
     """RGB of a probability: orange at 0, white at 0.5, blue at 1."""
     zero, half, one = np.array([251, 200, 140]), np.array([255, 255, 255]), np.array([150, 200, 245])
     p = np.clip(p, 0, 1)[..., None]
@@ -215,7 +241,12 @@ def _tint(p):
     return colour.round().astype(np.uint8)
 
 
-def _contour(values, xs, ys, level):
+def _contour(
+    values: NDArray[np.float64],
+    xs: Sequence[float] | NDArray[np.float64],
+    ys: Sequence[float] | NDArray[np.float64],
+    level: float,
+) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """Segments where a grid crosses ``level`` (marching squares), as pixel pairs.
 
     ``values[i, j]`` sits at pixel ``(xs[j], ys[i])``.
@@ -238,8 +269,20 @@ def _contour(values, xs, ys, level):
     return segments
 
 
-def decision_map(predict, x_range, y_range, points, *, title, x_label, y_label,
-                 boundary=True, resolution=80, width=640, height=420):
+def decision_map(
+    predict: Callable[[NDArray[np.float64]], ArrayLike],
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    points: Iterable[tuple[float, float, str, str, bool]],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    boundary: bool = True,
+    resolution: int = 80,
+    width: float = 640,
+    height: float = 420,
+) -> str:
     """A model's output over a rectangle of two inputs, with labelled points.
 
     Parameters
@@ -299,7 +342,19 @@ def decision_map(predict, x_range, y_range, points, *, title, x_label, y_label,
     return svg_document(width, height, "".join(parts), label=title)
 
 
-def map_tile(values, x, y, size, x_range, y_range, points=(), *, low, high, title):
+def map_tile(
+    values: FloatArray,
+    x: float,
+    y: float,
+    size: float,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    points: Iterable[tuple[float, float, str, bool]] = (),
+    *,
+    low: float,
+    high: float,
+    title: str,
+) -> str:
     """One small map: a grid of values as a square image, its middle contour, and points.
 
     Parameters

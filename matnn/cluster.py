@@ -23,9 +23,16 @@ import contextlib
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 from .threads import single_threaded
 from .validation import check_int, check_positive
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+T = TypeVar("T")
 
 __all__ = ["CHUNKS_PER_THREAD", "INSTALL_HINT", "MEMORY_SHARE", "connect", "local_cluster",
            "map_chunks", "plan_chunks"]
@@ -42,7 +49,7 @@ MEMORY_SHARE = 0.25
 CHUNKS_PER_THREAD = 4
 
 
-def require_distributed():
+def require_distributed() -> ModuleType:
     """The ``distributed`` module, or ImportError with the one-line install hint."""
     try:
         import distributed
@@ -51,7 +58,7 @@ def require_distributed():
     return distributed
 
 
-def connect(address, timeout=10):
+def connect(address: str, timeout: float = 10) -> Client:
     """A :class:`distributed.Client` of the scheduler at ``address``.
 
     Parameters
@@ -81,7 +88,7 @@ def connect(address, timeout=10):
         raise ConnectionError(_unreachable(address, timeout)) from None
 
 
-def _probe(distributed, address, timeout):
+def _probe(distributed: ModuleType, address: str, timeout: float) -> None:
     """Ask the scheduler at ``address`` who it is, all within ``timeout`` seconds.
 
     The Client waits without a limit for the handshake of a server that
@@ -89,7 +96,7 @@ def _probe(distributed, address, timeout):
     It runs its own event loop in a thread of its own, so it works where a
     loop is already running (Jupyter).
     """
-    async def ask():
+    async def ask() -> Any:
         comm = await distributed.comm.connect(address, timeout=timeout)
         try:
             await comm.write({"op": "identity", "reply": True})
@@ -97,7 +104,7 @@ def _probe(distributed, address, timeout):
         finally:
             comm.abort()
 
-    async def ask_in_time():
+    async def ask_in_time() -> Any:
         return await asyncio.wait_for(ask(), timeout)
 
     with ThreadPoolExecutor(1) as pool:
@@ -116,18 +123,18 @@ def _probe(distributed, address, timeout):
             address, f"is a Dask {kind}" if isinstance(kind, str) else "does not speak Dask's protocol"))
 
 
-def _unreachable(address, timeout):
+def _unreachable(address: str, timeout: float) -> str:
     return (f"no Dask scheduler answered at {address} within {timeout:g} s; is `dask scheduler` "
             "running there, and can this machine reach its port?")
 
 
-def _not_a_scheduler(address, what):
+def _not_a_scheduler(address: str, what: str) -> str:
     return (f"what answers at {address} {what}, not a Dask scheduler; a scheduler listens on "
             "tcp://HOST:8786 unless told otherwise (8787 is its dashboard)")
 
 
 @contextlib.contextmanager
-def local_cluster(n_workers):
+def local_cluster(n_workers: int) -> Iterator[Client]:
     """A :class:`distributed.LocalCluster` of ``n_workers`` processes, and its Client.
 
     Each worker is a process with one thread and ``MATNN_NUM_THREADS=1``
@@ -148,7 +155,15 @@ def local_cluster(n_workers):
         yield client
 
 
-def plan_chunks(client, n_items, item_bytes, min_items=1, chunk_size=None, timeout=10, item="item"):
+def plan_chunks(
+    client: Client,
+    n_items: int,
+    item_bytes: int,
+    min_items: int = 1,
+    chunk_size: int | None = None,
+    timeout: float = 10,
+    item: str = "item",
+) -> list[tuple[int, int]]:
     """The chunks of ``n_items`` consecutive items for ``client``'s workers.
 
     Parameters
@@ -214,29 +229,36 @@ def plan_chunks(client, n_items, item_bytes, min_items=1, chunk_size=None, timeo
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def _check_client(distributed, client):
+def _check_client(distributed: ModuleType, client: object) -> None:
     if not isinstance(client, distributed.Client):
         hint = "; for a scheduler's address, matnn.cluster.connect(address) gives one" \
             if isinstance(client, str) else ""
         raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}{hint}")
 
 
-def _workers(client, timeout):
+def _workers(client: Client, timeout: float) -> list[dict[str, Any]]:
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (TimeoutError, asyncio.TimeoutError):
+        # A connected client has its scheduler.
+        address = client.scheduler.address  # type: ignore[union-attr]
         raise ConnectionError(
-            f"the Dask scheduler at {client.scheduler.address} has no workers after "
-            f"{timeout:g} s; start some with `dask worker {client.scheduler.address}`"
+            f"the Dask scheduler at {address} has no workers after "
+            f"{timeout:g} s; start some with `dask worker {address}`"
         ) from None
     return list(client.scheduler_info(n_workers=-1)["workers"].values())
 
 
-def _mib(n):
+def _mib(n: float) -> str:
     return f"{n / 2**20:.3g} MiB"
 
 
-def map_chunks(client, function, chunks, progress=False):
+def map_chunks(
+    client: Client,
+    function: Callable[..., T],
+    chunks: Sequence[tuple[Any, ...]],
+    progress: bool = False,
+) -> list[T]:
     """``[function(*args) for args in chunks]``, each call a task on ``client``'s workers.
 
     Each task runs with matnn and BLAS on one thread: the worker's threads
@@ -265,7 +287,7 @@ def map_chunks(client, function, chunks, progress=False):
 
     futures = [client.submit(_on_one_thread, function, *args, pure=False) for args in chunks]
     index = {future.key: i for i, future in enumerate(futures)}
-    results = [None] * len(futures)
+    results: list[Any] = [None] * len(futures)
     try:
         with tqdm(total=len(futures), unit="chunk", desc="chunks done", disable=not progress) as bar:
             for future, result in distributed.as_completed(futures, loop=client.loop, with_results=True):
@@ -277,6 +299,6 @@ def map_chunks(client, function, chunks, progress=False):
     return results
 
 
-def _on_one_thread(function, *args):
+def _on_one_thread(function: Callable[..., T], *args: Any) -> T:
     with single_threaded():
         return function(*args)

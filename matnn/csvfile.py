@@ -22,9 +22,11 @@ import math
 import os
 import stat
 from array import array
+from typing import Any, Sequence, TextIO
 
 import numpy as np
 
+from ._typing import NDArray, StrPath
 from .model_file import _FILE_KINDS
 from .validation import check_int
 
@@ -35,7 +37,9 @@ __all__ = ["MAX_BYTES", "read_table", "write_table"]
 MAX_BYTES = 256 * 2**20
 
 
-def read_table(path, header=None, max_bytes=MAX_BYTES):
+def read_table(
+    path: StrPath, header: bool | None = None, max_bytes: int = MAX_BYTES
+) -> tuple[NDArray[np.float64], tuple[str, ...] | None]:
     """Read a numeric CSV file.
 
     Parameters
@@ -96,10 +100,12 @@ def read_table(path, header=None, max_bytes=MAX_BYTES):
     if not n_rows:
         raise ValueError(f"{path}: no rows of numbers" + (" after the header" if names else ""))
     # Eight bytes a number: a list of Python floats would take four times that.
-    return np.frombuffer(values, dtype=np.float64).reshape(n_rows, width), names
+    # width is set by the first row read.
+    table = np.frombuffer(values, dtype=np.float64).reshape(n_rows, width)  # type: ignore[arg-type]
+    return table, names
 
 
-def _read_bounded(path, max_bytes):
+def _read_bounded(path: StrPath, max_bytes: int) -> bytes:
     """The bytes of the regular file at ``path``; more than ``max_bytes`` is an error."""
     # As for model files: stat names a special file before open() could
     # block on it, and O_NONBLOCK with fstat covers one swapped in between.
@@ -120,17 +126,17 @@ def _read_bounded(path, max_bytes):
     return raw
 
 
-def _check_regular(info, path):
+def _check_regular(info: os.stat_result, path: StrPath) -> None:
     if not stat.S_ISREG(info.st_mode):
         kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), "a special file")
         raise ValueError(f"{path}: not a regular file but {kind}; a table is a CSV file")
 
 
-def _size(n):
+def _size(n: int) -> str:
     return f"{n} bytes" if n < 2**20 else f"{n / 2**20:.4g} MiB ({n} bytes)"
 
 
-def _is_header(fields, path, line):
+def _is_header(fields: list[str], path: StrPath, line: int) -> bool:
     """Whether the first row ``fields`` is a header: text only, no numbers."""
     numeric = [_is_number(field) for field in fields]
     if all(numeric):
@@ -145,7 +151,7 @@ def _is_header(fields, path, line):
     )
 
 
-def _is_number(field):
+def _is_number(field: str) -> bool:
     try:
         float(field)
     except ValueError:
@@ -153,7 +159,7 @@ def _is_number(field):
     return True
 
 
-def _numbers(fields, path, line):
+def _numbers(fields: list[str], path: StrPath, line: int) -> list[float]:
     values = []
     for column, field in enumerate(fields, start=1):
         try:
@@ -170,7 +176,7 @@ def _numbers(fields, path, line):
     return values
 
 
-def write_table(f, values, header):
+def write_table(f: TextIO, values: NDArray[Any], header: Sequence[str]) -> None:
     """Write ``values`` as CSV, one row per sample, after a header row.
 
     Parameters

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._typing import ArrayLike, NDArray
+
 __all__ = [
     "PEOPLE",
     "SHIFT",
@@ -42,13 +44,13 @@ SHIFT = (-135, -66)
 LABELS = {"F": 1, "M": 0}
 
 
-def _frozen(values):
+def _frozen(values: ArrayLike) -> NDArray[np.int_]:
     arr = np.array(values)
     arr.setflags(write=False)
     return arr
 
 
-def shift(weight_lb, height_in):
+def shift(weight_lb: int, height_in: int) -> NDArray[np.int_]:
     """The network input for a raw (weight, height) pair, as an int array of shape (2,)."""
     return _frozen([weight_lb + SHIFT[0], height_in + SHIFT[1]])
 
@@ -72,7 +74,7 @@ FRANK = shift(155, 68)
 QUERIES = (("Emily", EMILY, "F"), ("Frank", FRANK, "M"))
 
 
-def sample(name):
+def sample(name: str) -> tuple[NDArray[np.int_], int]:
     """``(x, y_true)`` for a person of the training set, by name (case-insensitive).
 
     Returns

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import sys
 import warnings
+from types import FrameType
+from typing import Any
 
 import numpy as np
+
+from ._typing import FloatArray, NDArray
 
 __all__ = ["TrainingDiverged", "LossIncreasedWarning", "WORSE_FACTOR", "stuck_by_training",
            "warn_if_worse"]
@@ -38,7 +42,9 @@ class TrainingDiverged(FloatingPointError):
         The losses of the epochs that completed.
     """
 
-    def __init__(self, message, epoch, batch, history):
+    def __init__(
+        self, message: str, epoch: int, batch: int | None, history: NDArray[np.float64]
+    ) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
@@ -60,7 +66,9 @@ class LossIncreasedWarning(RuntimeWarning):
     """
 
 
-def stuck_by_training(run, X, Y, start_params):
+def stuck_by_training(
+    run: Any, X: FloatArray, Y: FloatArray, start_params: Any
+) -> tuple[Any, Any]:
     """Which members ended stuck (see :meth:`Run.stuck`), and which of those started so.
 
     The starting parameters are checked only when some member ends stuck.
@@ -83,7 +91,7 @@ def stuck_by_training(run, X, Y, start_params):
 
 
 
-def warn_if_worse(start, final, stuck, from_start=False):
+def warn_if_worse(start: Any, final: Any, stuck: Any, from_start: Any = False) -> None:
     """Warn (:class:`LossIncreasedWarning`) when training ended worse than it started, or stuck.
 
     ``start`` and ``final`` are losses, ``stuck`` what :meth:`Run.stuck`
@@ -131,13 +139,14 @@ def warn_if_worse(start, final, stuck, from_start=False):
     )
 
 
-def _first_caller_outside_matnn():
+def _first_caller_outside_matnn() -> int:
     """The ``stacklevel`` that points a warning at the user's line that called matnn.
 
     Counted from the caller of this function, which is the one that warns:
     ``fit`` is reached through different depths of matnn's own frames.
     """
-    frame, level = sys._getframe(1), 1
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "matnn":
         frame, level = frame.f_back, level + 1
     return level

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._typing import DTypeLike
 from .validation import as_float_dtype, check_int
 
 __all__ = ["DigitsSplit", "load", "N_SAMPLES", "N_FEATURES", "N_CLASSES"]
@@ -49,7 +50,7 @@ class DigitsSplit(NamedTuple):
     y_test: np.ndarray
 
 
-def load(seed=0, *, dtype=np.float64):
+def load(seed: int = 0, *, dtype: DTypeLike = np.float64) -> DigitsSplit:
     """Load the digits, scaled to [0, 1], with a seeded stratified split.
 
     The same ``seed`` always gives the same split. The test part is drawn

@@ -25,14 +25,43 @@ drawn a layer at a time instead, with each weight matrix summarised.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
+from ._typing import ArrayLike, FloatArray, NDArray, StrPath
 from .atomic import write_atomically
 from .charts import map_tile
 from .model import Model
 from .svg import esc, fmt, num, svg_document, text
 from .validation import as_array
+
+if TYPE_CHECKING:
+    from .layers import Dense
+    from .losses import Loss
+
+    class _Network(Protocol):
+        """What the drawings read of a :class:`~matnn.Network` (whose module imports this one)."""
+
+        sizes: tuple[int, ...]
+        dtype: np.dtype[Any]
+        loss_fn: Loss
+        layers: tuple[Dense, ...]
+
+        @property
+        def _members(self) -> int | None: ...
+        @property
+        def n_in(self) -> int: ...
+        @property
+        def n_out(self) -> int: ...
+        @property
+        def activations(self) -> tuple[str, ...]: ...
+        def forward(self, X: ArrayLike) -> list[FloatArray]: ...
+        def gradients(self, X: ArrayLike, y: ArrayLike) -> list[tuple[FloatArray, FloatArray]]: ...
+        def loss(self, X: ArrayLike, y: ArrayLike) -> float: ...
+
+#: Each layer's ``(dW, db)``.
+Gradients = list[tuple[FloatArray, FloatArray]]
 
 __all__ = ["WIDE", "Drawing", "draw", "neuron_maps", "neuron_names", "parameter_names"]
 
@@ -64,20 +93,20 @@ class Drawing:
     title : str
     """
 
-    def __init__(self, svg, title):
+    def __init__(self, svg: str, title: str) -> None:
         self.svg = svg
         self.title = title
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.svg
 
-    def _repr_svg_(self):
+    def _repr_svg_(self) -> str:
         return self.svg
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<matnn.Drawing: {self.title}>"
 
-    def save(self, path):
+    def save(self, path: StrPath) -> None:
         """Write the SVG text to ``path`` (UTF-8) atomically (:func:`matnn.atomic.write_atomically`).
 
         Parameters
@@ -89,7 +118,7 @@ class Drawing:
         write_atomically(path, lambda f: f.write(content))
 
 
-def parameter_names(sizes):
+def parameter_names(sizes: Iterable[int]) -> list[tuple[NDArray[np.str_], NDArray[np.str_]]]:
     """The name of every weight and bias, layer by layer.
 
     Parameters
@@ -116,7 +145,7 @@ def parameter_names(sizes):
     return names
 
 
-def neuron_names(sizes):
+def neuron_names(sizes: Iterable[int]) -> list[list[str]]:
     """The name of every neuron, layer by layer, the inputs first.
 
     Parameters
@@ -138,7 +167,7 @@ def neuron_names(sizes):
             for l, n in enumerate(sizes)]
 
 
-def _circle_names(sizes):
+def _circle_names(sizes: Sequence[int]) -> list[list[str]]:
     """Short names inside the circles: ``x1..``, ``h1..`` (``h<l>.<i>`` with several
     hidden layers), ``o1..``."""
     hidden = len(sizes) - 2
@@ -149,7 +178,7 @@ def _circle_names(sizes):
     return names
 
 
-def draw(net, X=None, y=None):
+def draw(net: _Network, X: ArrayLike | None = None, y: ArrayLike | None = None) -> Drawing:
     """The network as an SVG diagram.
 
     Parameters
@@ -197,11 +226,20 @@ def draw(net, X=None, y=None):
     return Drawing(svg, _title(net))
 
 
-def _colour(value):
+def _colour(value: float) -> str:
     return POSITIVE if value > 0 else NEGATIVE if value < 0 else ZERO
 
 
-def _along(x0, y0, x1, y1, t, above, below=None, size=11):
+def _along(
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    t: float,
+    above: str | None,
+    below: str | None = None,
+    size: float = 11,
+) -> str:
     """Text parallel to the segment (x0, y0)-(x1, y1) at fraction ``t``: ``above`` on
     one side, ``below`` on the other, so the edge itself stays whole."""
     dx, dy = x1 - x0, y1 - y0
@@ -220,7 +258,7 @@ def _along(x0, y0, x1, y1, t, above, below=None, size=11):
     return "".join(parts)
 
 
-def _label_position(lesson, level, n_to):
+def _label_position(lesson: bool, level: bool, n_to: int) -> float:
     """Where along an edge its label goes: 0 at the source, 1 at the target.
 
     On the document's network a level edge meets no other, so its label sits
@@ -234,7 +272,7 @@ def _label_position(lesson, level, n_to):
     return 1 / (n_to + 1)
 
 
-def _scale(values):
+def _scale(values: Iterable[ArrayLike]) -> Callable[[float], float]:
     """Each value's magnitude relative to the largest, in [0, 1]."""
     largest = max((float(np.max(np.abs(v))) for v in values if np.size(v)), default=0.0)
     if largest == 0:
@@ -243,13 +281,13 @@ def _scale(values):
     return lambda value: float(np.sqrt(abs(value) / largest))
 
 
-def _title(net):
+def _title(net: _Network) -> str:
     acts = net.activations
     act = acts[0] if len(set(acts)) == 1 else ", ".join(acts)
     return f"{'-'.join(map(str, net.sizes))} network, {act}"
 
 
-def _legend(y, with_values, lesson):
+def _legend(y: float, with_values: bool, lesson: bool) -> str:
     parts = [text(16, y, "blue: positive weight, red: negative; thicker: larger |weight|",
                   anchor="start", size=11, fill="#4a5568")]
     if with_values:
@@ -259,7 +297,7 @@ def _legend(y, with_values, lesson):
     return "".join(parts)
 
 
-def _loss_lines(net, target, output, loss):
+def _loss_lines(net: _Network, target: FloatArray, output: FloatArray, loss: float) -> list[str]:
     """The sample's loss, said with its formula: ``L = (1 - 0.524)^2 = 0.227``."""
     if net.loss_fn.name == "mse":
         if net.n_out == 1:
@@ -269,7 +307,13 @@ def _loss_lines(net, target, output, loss):
     return [f"loss L ({net.loss_fn.name}) of the outputs", f"against the targets = {fmt(loss)}"]
 
 
-def _draw_neurons(net, activations, target, gradients, loss):
+def _draw_neurons(
+    net: _Network,
+    activations: list[FloatArray] | None,
+    target: FloatArray | None,
+    gradients: Gradients | None,
+    loss: float | None,
+) -> str:
     sizes = net.sizes
     names = _circle_names(sizes)
     params = parameter_names(sizes)
@@ -287,7 +331,7 @@ def _draw_neurons(net, activations, target, gradients, loss):
     width = left + col_gap * (len(sizes) - 1) + (230 if loss is not None else 180)
     height = top + row_gap * tallest - row_gap / 2 + 30
 
-    def position(layer, i):
+    def position(layer: int, i: int) -> tuple[float, float]:
         offset = (tallest - sizes[layer]) * row_gap / 2
         return left + layer * col_gap, top + offset + i * row_gap + row_gap / 2 - 20
 
@@ -351,13 +395,15 @@ def _draw_neurons(net, activations, target, gradients, loss):
     if loss is not None:
         # Under the output neurons' values and targets, where the loss comes from.
         x, y = position(len(sizes) - 1, sizes[-1] - 1)
-        for k, line in enumerate(_loss_lines(net, target, activations[-1], loss)):
+        # A loss comes with the sample's target and activations.
+        lines = _loss_lines(net, target, activations[-1], loss)  # type: ignore[arg-type, index]
+        for k, line in enumerate(lines):
             body.append(text(x + radius + 6, y + 40 + 15 * k, line, anchor="start", halo=True))
     body += edges + labels + nodes
     return svg_document(width, height, "".join(body), label=_title(net))
 
 
-def _mean(a):
+def _mean(a: FloatArray) -> float:
     """Mean of ``a``, computed so that 1e300-sized entries do not overflow."""
     largest = float(np.max(np.abs(a)))
     if largest == 0 or not np.isfinite(largest):
@@ -366,7 +412,7 @@ def _mean(a):
     return largest * float(np.mean(a / largest))
 
 
-def _rms(a):
+def _rms(a: FloatArray) -> float:
     """Root mean square of ``a``, computed so that 1e300-sized entries do not overflow."""
     largest = float(np.max(np.abs(a)))
     if largest == 0 or not np.isfinite(largest):
@@ -374,12 +420,17 @@ def _rms(a):
     return largest * float(np.sqrt(np.mean(np.square(a / largest))))
 
 
-def _signs(W):
+def _signs(W: FloatArray) -> tuple[float, float, float]:
     """The shares of positive, zero and negative entries of ``W``."""
     return float(np.mean(W > 0)), float(np.mean(W == 0)), float(np.mean(W < 0))
 
 
-def _draw_layers(net, activations, gradients, loss):
+def _draw_layers(
+    net: _Network,
+    activations: list[FloatArray] | None,
+    gradients: Gradients | None,
+    loss: float | None,
+) -> str:
     sizes = net.sizes
     box_w, box_h, gap = 150, 150, 150
     top, left = 84, 30
@@ -448,8 +499,18 @@ MAX_MAPS = 48
 MAP_ROWS = 6
 
 
-def neuron_maps(net, x_range, y_range, *, to_input=None, points=(), x_label="x1",
-                y_label="x2", resolution=48, tile=100):
+def neuron_maps(
+    net: _Network,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    *,
+    to_input: Callable[[NDArray[np.float64]], ArrayLike] | None = None,
+    points: Iterable[tuple[float, float, str, bool]] = (),
+    x_label: str = "x1",
+    y_label: str = "x2",
+    resolution: int = 48,
+    tile: float = 100,
+) -> Drawing:
     """The network drawn with every hidden and output neuron as a map of its output.
 
     Each neuron is a small square: its output over a rectangle of the input
@@ -508,7 +569,7 @@ def neuron_maps(net, x_range, y_range, *, to_input=None, points=(), x_label="x1"
     sub_columns = [-(-n // rows) for n in shown]
     height = top + rows * row_height + 10
 
-    def centre(layer, i):
+    def centre(layer: int, i: int) -> tuple[float, float]:
         """The middle of neuron ``i``'s square (layer 0: its input box)."""
         if layer == 0:
             x = 16 + input_width / 2

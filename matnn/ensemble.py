@@ -21,7 +21,7 @@ its last finite parameters and reported, and the others train on.
 from __future__ import annotations
 
 import contextlib
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -41,6 +41,16 @@ from .network import Network, _labels_of
 from .threads import blas_on_one_thread, run_tasks
 from .training import fit
 from .validation import check_features, check_int, check_seed
+from ._typing import ArrayLike, DTypeLike, EpochCallback, FloatArray, NDArray, SeedLike
+from .activations import ActivationArg
+from .losses import Loss
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .backprop import Workspace
+    from .history import History
+    from .optimizer_base import Optimizer, StepOptimizer
 
 __all__ = ["Ensemble", "StackedLayer", "member_groups"]
 
@@ -55,12 +65,12 @@ MAX_GROUPS = 8
 GROUP_WORK = 4096
 
 
-def splits(members, rows):
+def splits(members: int, rows: int) -> bool:
     """Whether work on ``members`` members and ``rows`` rows runs in groups of members."""
     return members >= 2 * GROUP_MEMBERS and members * rows >= GROUP_WORK
 
 
-def member_groups(members):
+def member_groups(members: int) -> list[tuple[int, int]]:
     """``[(start, stop), ...]``: the groups of ``members`` consecutive members.
 
     ``min(MAX_GROUPS, members // GROUP_MEMBERS)`` groups (at least one), as
@@ -132,7 +142,7 @@ class Ensemble(Model):
         for the same network trained alone.
     """
 
-    def __init__(self, networks):
+    def __init__(self, networks: Iterable[Network]) -> None:
         if isinstance(networks, Network):
             raise TypeError("networks must be a sequence of Network; wrap a single network in a list")
         networks = list(networks)
@@ -160,7 +170,8 @@ class Ensemble(Model):
                 ("dtype", net.dtype, first.dtype, None),
             ):
                 if mine != theirs:
-                    mine, theirs = shown or (mine, theirs)
+                    # What the message shows: names, where the values are objects.
+                    mine, theirs = shown or (mine, theirs)  # type: ignore[assignment]
                     raise ValueError(
                         f"networks[{k}] has {what} {mine} but networks[0] has {theirs}; every "
                         "member of an Ensemble needs the same sizes, activations, loss and dtype"
@@ -170,18 +181,18 @@ class Ensemble(Model):
         self.loss_fn = first.loss_fn
         self._activations = first._activations
         self.failed = np.zeros(len(networks), bool)
-        self.failed_at = {}
+        self.failed_at: dict[int, tuple[int, int | None]] = {}
         self._flat = np.empty((n_params(self.sizes), len(networks)), self.dtype)
         self._build()
         for l, layer in enumerate(self.layers):
             layer.W[...] = [net.layers[l].W for net in networks]
             layer.b[...] = [net.layers[l].b for net in networks]
 
-    def _engine_for(self, flat):
+    def _engine_for(self, flat: FloatArray) -> Engine:
         return Engine(flat, self.sizes, self._activations, self.loss_fn,
                       StackedProducts(flat.shape[1]))
 
-    def _build(self):
+    def _build(self) -> None:
         """Make the engine and ``layers`` views into ``_flat``."""
         self._engine = self._engine_for(self._flat)
         self.layers = tuple(
@@ -189,8 +200,15 @@ class Ensemble(Model):
         )
 
     @classmethod
-    def from_sizes(cls, sizes, n_models, activation="sigmoid", seed=None, dtype=np.float64,
-                   loss="mse"):
+    def from_sizes(
+        cls,
+        sizes: Sequence[int],
+        n_models: int,
+        activation: ActivationArg = "sigmoid",
+        seed: SeedLike = None,
+        dtype: DTypeLike = np.float64,
+        loss: str | Loss = "mse",
+    ) -> Self:
         """``n_models`` randomly initialised members.
 
         Member ``k`` is ``Network.from_sizes(sizes, activation, seed=rng_k,
@@ -215,10 +233,11 @@ class Ensemble(Model):
         if isinstance(seed, np.random.Generator):
             children = seed.spawn(n_models)
         else:
+            # A BitGenerator's seed sequence; numpy's stubs type it as an interface.
             if isinstance(seed, np.random.BitGenerator):
-                seed = seed.seed_seq
-            children = [np.random.default_rng(c)
-                        for c in np.random.SeedSequence(seed).spawn(n_models)]
+                seed = seed.seed_seq  # type: ignore[assignment]
+            sequence = np.random.SeedSequence(seed)  # type: ignore[arg-type]
+            children = [np.random.default_rng(c) for c in sequence.spawn(n_models)]
         return cls([
             Network.from_sizes(sizes, activation, seed=child, dtype=dtype, loss=loss)
             for child in children
@@ -230,14 +249,14 @@ class Ensemble(Model):
     def n_models(self) -> int:
         return self._flat.shape[1]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.n_models
 
-    def _repr_fields(self, sizes, activation):
+    def _repr_fields(self, sizes: str, activation: str) -> list[str]:
         return [f"n_models={self.n_models}", sizes, activation, f"dtype={self.dtype}",
                 f"failed={int(self.failed.sum())}"]
 
-    def network(self, k):
+    def network(self, k: int) -> Network:
         """Member ``k`` as an independent :class:`Network` (a copy)."""
         k = check_int(k, "k", 0)
         if k >= self.n_models:
@@ -245,7 +264,7 @@ class Ensemble(Model):
         return Network([Dense(layer.W[k], layer.b[k], layer.activation) for layer in self.layers],
                        loss=self.loss_fn)
 
-    def networks(self):
+    def networks(self) -> list[Network]:
         """Every member as an independent :class:`Network` (a copy).
 
         Returns
@@ -256,7 +275,7 @@ class Ensemble(Model):
 
     # -- what users call -----------------------------------------------------
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> FloatArray:
         """Every member's outputs for one batch.
 
         Parameters
@@ -271,13 +290,13 @@ class Ensemble(Model):
         X = check_features(X, self.n_in, self.dtype)
         out = np.empty((self.n_models, X.shape[0], self.n_out), self.dtype)
 
-        def members(engine, ws, a, b):
+        def members(engine: Engine, ws: Workspace, a: int, b: int) -> None:
             outputs(engine, X, ws, out[a:b].transpose(1, 2, 0))
 
         self._in_groups(X.shape[0], members)
         return out
 
-    def loss(self, X, y):
+    def loss(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """Every member's loss on one batch.
 
         Parameters
@@ -293,13 +312,13 @@ class Ensemble(Model):
         X, Y = self._prepare(X, y)
         totals = np.empty(self.n_models, self.dtype)
 
-        def members(engine, ws, a, b):
+        def members(engine: Engine, ws: Workspace, a: int, b: int) -> None:
             totals[a:b] = loss_total(engine, X, Y, ws)
 
         self._in_groups(X.shape[0], members)
         return totals.astype(np.float64) / self.loss_fn.count(Y)
 
-    def gradients(self, X, y):
+    def gradients(self, X: ArrayLike, y: ArrayLike) -> list[tuple[FloatArray, FloatArray]]:
         """Gradient of every member's :meth:`loss` with respect to its parameters.
 
         Parameters
@@ -316,7 +335,7 @@ class Ensemble(Model):
         X, Y = self._prepare(X, y)
         flat, grads = self._engine.products.flat(self.sizes, self.dtype)
 
-        def members(engine, ws, a, b):
+        def members(engine: Engine, ws: Workspace, a: int, b: int) -> None:
             if b - a == self.n_models:
                 gradient(engine, X, Y, ws, flat, grads)
             else:
@@ -326,7 +345,7 @@ class Ensemble(Model):
         self._in_groups(X.shape[0], members)
         return [(dWT.transpose(2, 1, 0), db.T) for dWT, db in grads]
 
-    def classify(self, X):
+    def classify(self, X: ArrayLike) -> NDArray[np.integer[Any]]:
         """Every member's class labels.
 
         Returns
@@ -335,7 +354,7 @@ class Ensemble(Model):
         """
         return _labels_of(self.predict(X))
 
-    def accuracy(self, X, y):
+    def accuracy(self, X: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """Every member's accuracy, counted as :meth:`Network.accuracy` counts it.
 
         Returns
@@ -345,13 +364,28 @@ class Ensemble(Model):
         """
         return np.asarray(self._accuracy(X, y), np.float64)
 
-    def _outputs(self, X):
+    def _outputs(self, X: ArrayLike) -> FloatArray:
         """Every member's outputs, member axis last: (n_samples, n_out, n_models)."""
         return self.predict(X).transpose(1, 2, 0)
 
-    def fit(self, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
-            shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
-            restore_best=False, callback=None, progress=False):
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        *,
+        epochs: int | None = None,
+        learning_rate: float | ArrayLike | None = None,
+        batch_size: int | None = None,
+        optimizer: Optimizer | None = None,
+        shuffle: bool = True,
+        seed: SeedLike = None,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+        restore_best: bool = False,
+        callback: EpochCallback | None = None,
+        progress: bool = False,
+    ) -> History:
         """Train every member on the same data order, as :meth:`Network.fit` would.
 
         Each member takes exactly the steps :meth:`Network.fit` takes with
@@ -396,15 +430,17 @@ class Ensemble(Model):
     # -- training (see matnn.training) -----------------------------------------
 
     @property
-    def _members(self):
+    def _members(self) -> int:
         return self.n_models
 
     @property
-    def _buffer(self):
+    def _buffer(self) -> FloatArray:
         return self._flat
 
     @contextlib.contextmanager
-    def _run(self, optimizer, batch_size, n):
+    def _run(
+        self, optimizer: StepOptimizer, batch_size: int, n: int
+    ) -> Iterator[_EnsembleRun | _GroupedRun]:
         """The run of one ``fit`` (see :class:`matnn.training.Run`).
 
         Many members on enough rows train in groups on the threads, under
@@ -422,11 +458,11 @@ class Ensemble(Model):
     # -- internals on validated arrays ---------------------------------------
 
     @staticmethod
-    def _member_groups(members):
+    def _member_groups(members: int) -> list[tuple[int, int]]:
         """:func:`member_groups`, for the runs (which read the module's settings here)."""
         return member_groups(members)
 
-    def _in_groups(self, n, task):
+    def _in_groups(self, n: int, task: Callable[[Engine, Workspace, int, int], None]) -> None:
         """``task(engine, ws, a, b)`` for members ``a:b``: all at once, or per group on the threads.
 
         ``engine`` computes members ``a:b`` (the ensemble's own engine when
@@ -441,14 +477,16 @@ class Ensemble(Model):
             return
         groups = member_groups(K)
 
-        def run(_, g):
+        def run(_: object, g: int) -> None:
             a, b = groups[g]
             engine = self._engine_for(np.ascontiguousarray(self._flat[:, a:b]))
             task(engine, engine.workspace(rows, self.dtype), a, b)
 
         run_tasks(len(groups), run)
 
-    def _prepare(self, X, y, name="X", target_name="y"):
+    def _prepare(
+        self, X: ArrayLike, y: ArrayLike, name: str = "X", target_name: str = "y"
+    ) -> tuple[FloatArray, FloatArray]:
         """``X``, and targets with a member axis: (n_samples, n_out, 1)."""
         X, Y = super()._prepare(X, y, name, target_name)
         return X, Y[:, :, None]

@@ -12,6 +12,7 @@ finite frozen while the others train on. :class:`~matnn.Network`'s twin is
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -19,6 +20,12 @@ from .backprop import backward, block_rows, forward, loss_total
 from .model import stuck
 from .threads import run_tasks
 from .training import take_steps
+from ._typing import FloatArray, NDArray
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from .optimizer_base import StepOptimizer
 
 __all__ = []
 
@@ -30,7 +37,17 @@ class _EnsembleRun:
     afterwards.
     """
 
-    def __init__(self, ens, optimizer, batch_size, n, members=None):
+    #: ``(params, output layer's (dW, db))`` at the last epoch's end, for :meth:`stuck`.
+    end: tuple[FloatArray, Any] | None
+
+    def __init__(
+        self,
+        ens: Any,
+        optimizer: StepOptimizer,
+        batch_size: int,
+        n: int,
+        members: NDArray[np.intp] | None = None,
+    ) -> None:
         self.ens, self.batch_size, self.n = ens, batch_size, n
         self.members = ens.n_models
         train = ~ens.failed
@@ -43,7 +60,7 @@ class _EnsembleRun:
         self._build(np.ascontiguousarray(ens._flat[:, self.active]), optimizer.select(train))
         self.optimizer.check(self.flat)
 
-    def _build(self, flat, optimizer):
+    def _build(self, flat: FloatArray, optimizer: StepOptimizer) -> None:
         self.flat, self.optimizer = flat, optimizer
         self.engine = self.ens._engine_for(flat)
         dtype = flat.dtype
@@ -58,14 +75,21 @@ class _EnsembleRun:
         self.end, self.keep_end = None, False
 
     @property
-    def training(self):
+    def training(self) -> bool:
         return self.flat.shape[1] > 0
 
     @property
-    def model(self):
+    def model(self) -> Any:
         return self.ens
 
-    def epoch(self, batches, X, Y, truth, last=False):
+    def epoch(
+        self,
+        batches: list[tuple[FloatArray, ...]],
+        X: FloatArray,
+        Y: FloatArray,
+        truth: Any,
+        last: bool = False,
+    ) -> tuple[Any, Any, Any]:
         """One pass over ``batches``; each member's loss over ``X`` after it, and which diverged."""
         self.before = self.flat.copy()
         self.state = self.optimizer.state_dict()
@@ -74,31 +98,33 @@ class _EnsembleRun:
         loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, ~(np.isfinite(loss) & np.isfinite(self.flat).all(axis=0))
 
-    def restart(self):
+    def restart(self) -> None:
         """The members' parameters and optimizer state back to the epoch's start."""
         self.flat[...] = self.before
         self.optimizer.load_state_dict(self.state)
 
-    def step(self, Xb, Yb):
+    def step(self, Xb: FloatArray, Yb: FloatArray) -> None:
         w = self.ws.head(Xb.shape[0], self.engine)
         forward(self.engine, Xb, w)
         backward(self.engine, Xb, Yb, self.ens.loss_fn.count(Yb), w, self.grads)
         self.optimizer.step(self.flat, self.grad)
 
     @property
-    def classifies(self):
+    def classifies(self) -> bool:
         return self.ens.loss_fn.classifies
 
-    def stuck(self, X, Y):
+    def stuck(self, X: FloatArray, Y: FloatArray) -> Any:
         end = self.end
         at_end = end is not None and end[0].shape == self.flat.shape \
             and np.array_equal(end[0], self.flat)
-        return stuck(self.engine, X, Y, self.eval_ws, end[1] if at_end else None)
+        # at_end: end is set.
+        return stuck(self.engine, X, Y, self.eval_ws,
+                     end[1] if at_end else None)  # type: ignore[index]
 
-    def truth(self, Y):
+    def truth(self, Y: FloatArray) -> Any:
         return self.ens.loss_fn.truth(Y)
 
-    def evaluate(self, X, Y, truth):
+    def evaluate(self, X: FloatArray, Y: FloatArray, truth: Any) -> tuple[Any, Any]:
         """Each active member's loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), accuracy.
 
         Asked by the last epoch (``keep_end``), the same forward pass also
@@ -117,21 +143,23 @@ class _EnsembleRun:
         total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth, grads)
         return np.asarray(total, np.float64) / count, correct / count
 
-    def full(self, values):
+    def full(self, values: Any) -> Any:
         """Per-member ``values`` of the active members, NaN for the failed ones."""
         out = np.full(self.members, np.nan)
         out[self.active] = values
         return out
 
-    def params_full(self):
+    def params_full(self) -> FloatArray:
         params = self.ens._flat.copy()
         params[:, self.active] = self.flat
         return params
 
-    def load_full(self, params, where):
+    def load_full(self, params: FloatArray, where: Any) -> None:
         np.copyto(self.flat, params[:, self.active], where=where[self.active])
 
-    def diverged(self, bad, batches, epoch, history):
+    def diverged(
+        self, bad: Any, batches: list[tuple[FloatArray, ...]], epoch: int, history: list[Any]
+    ) -> Any:
         """Freeze the ``bad`` members at their last finite parameters; train on the rest.
 
         The bad members are replayed from the epoch's start (deterministic),
@@ -163,7 +191,8 @@ class _EnsembleRun:
             for name, value in now.items():
                 kept[name][..., ok] = value[..., ok]
         members = self.active[bad]
-        sub.optimizer.load_state_dict(kept)
+        # A diverged epoch had batches, so kept is set.
+        sub.optimizer.load_state_dict(kept)  # type: ignore[arg-type]
         failed = np.zeros(self.members, bool)
         failed[members] = True
         self.user_optimizer.merge(failed, sub.optimizer)
@@ -177,11 +206,11 @@ class _EnsembleRun:
         self._build(np.ascontiguousarray(self.flat[:, keep]), self.optimizer.select(keep))
         return keep
 
-    def publish(self):
+    def publish(self) -> None:
         """Write the training members' parameters into the ensemble."""
         self.ens._flat[:, self.active] = self.flat
 
-    def finish(self):
+    def finish(self) -> None:
         self.publish()
         keep = np.zeros(self.members, bool)
         keep[self.active] = True
@@ -192,7 +221,7 @@ class _EnsembleRun:
 class _Replay(_EnsembleRun):
     """A few members stepped again from the start of an epoch."""
 
-    def __init__(self, run, flat, optimizer):
+    def __init__(self, run: _EnsembleRun, flat: FloatArray, optimizer: StepOptimizer) -> None:
         self.ens, self.batch_size, self.n = run.ens, run.batch_size, run.n
         self.members = run.members
         self._build(np.ascontiguousarray(flat), optimizer)
@@ -210,7 +239,7 @@ class _GroupedRun:
     changes nothing.
     """
 
-    def __init__(self, ens, optimizer, batch_size, n):
+    def __init__(self, ens: Any, optimizer: StepOptimizer, batch_size: int, n: int) -> None:
         self.ens, self.batch_size, self.n = ens, batch_size, n
         self.members = ens.n_models
         self.user_optimizer = optimizer
@@ -218,54 +247,63 @@ class _GroupedRun:
         self._group()
 
     @property
-    def model(self):
+    def model(self) -> Any:
         return self.ens
 
-    def _group(self):
+    def _group(self) -> None:
         active = np.flatnonzero(~self.ens.failed)
         self.groups = [_EnsembleRun(self.ens, self.user_optimizer, self.batch_size, self.n,
                                     members=active[a:b])
                        for a, b in self.ens._member_groups(active.size)]
         self.active = active
 
-    def _each(self, task):
+    def _each(self, task: Callable[[_EnsembleRun], T]) -> list[T]:
         """``task(group)`` for every group, on the threads; the results in group order."""
-        results = [None] * len(self.groups)
+        results: list[Any] = [None] * len(self.groups)
 
-        def run(_, g):
+        def run(_: object, g: int) -> None:
             results[g] = task(self.groups[g])
 
         run_tasks(len(self.groups), run)
         return results
 
     @property
-    def training(self):
+    def training(self) -> bool:
         return self.active.size > 0
 
-    def epoch(self, batches, X, Y, truth, last=False):
+    def epoch(
+        self,
+        batches: list[tuple[FloatArray, ...]],
+        X: FloatArray,
+        Y: FloatArray,
+        truth: Any,
+        last: bool = False,
+    ) -> tuple[Any, Any, Any]:
         return _side_by_side(self._each(lambda g: g.epoch(batches, X, Y, truth, last)))
 
-    def evaluate(self, X, Y, truth):
+    def evaluate(self, X: FloatArray, Y: FloatArray, truth: Any) -> tuple[Any, Any]:
         return _side_by_side(self._each(lambda g: g.evaluate(X, Y, truth)))
 
     truth = _EnsembleRun.truth
 
-    def stuck(self, X, Y):
+    def stuck(self, X: FloatArray, Y: FloatArray) -> Any:
         return np.concatenate(self._each(lambda g: g.stuck(X, Y)))
 
     full = _EnsembleRun.full
 
-    def params_full(self):
+    def params_full(self) -> FloatArray:
         params = self.ens._flat.copy()
         for g in self.groups:
             params[:, g.active] = g.flat
         return params
 
-    def load_full(self, params, where):
+    def load_full(self, params: FloatArray, where: Any) -> None:
         for g in self.groups:
             g.load_full(params, where)
 
-    def diverged(self, bad, batches, epoch, history):
+    def diverged(
+        self, bad: Any, batches: list[tuple[FloatArray, ...]], epoch: int, history: list[Any]
+    ) -> Any:
         """Each group freezes its own bad members; the rest are regrouped to stay balanced.
 
         Returns
@@ -285,15 +323,15 @@ class _GroupedRun:
         self._group()
         return np.concatenate(kept)
 
-    def publish(self):
+    def publish(self) -> None:
         for g in self.groups:
             g.publish()
 
-    def finish(self):
+    def finish(self) -> None:
         for g in self.groups:
             g.finish()
 
 
-def _side_by_side(results):
+def _side_by_side(results: Sequence[Any]) -> Any:
     """The groups' per-member results, concatenated in member order (None stays None)."""
     return tuple(None if parts[0] is None else np.concatenate(parts) for parts in zip(*results))

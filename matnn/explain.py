@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from . import data, scalar
+from ._typing import ArrayLike, FloatArray, NDArray
 from .activations import ACTIVATIONS
 from .losses import LOSSES
+
+if TYPE_CHECKING:
+    from .network import Network
 
 __all__ = ["GRADIENT_ENTRIES", "FACTORS", "SATURATED", "SAMPLES", "Explanation", "explain", "report",
            "round_like_document"]
@@ -124,24 +129,24 @@ class Explanation:
     sample: str
     setup: str
     backprop: scalar.Backprop
-    factors: tuple
+    factors: tuple[tuple[str, float], ...]
     chain: float
-    rounded_factors: tuple
+    rounded_factors: tuple[float, ...]
     rounded_chain: float
-    network: object
-    activations: list
-    dL_dA2: np.ndarray
-    deltas: list
-    gradients: list
+    network: Network
+    activations: list[FloatArray]
+    dL_dA2: NDArray[Any]
+    deltas: list[FloatArray]
+    gradients: list[tuple[FloatArray, FloatArray]]
     matrix: float
     is_documents_example: bool
 
 
-def _three_figures(value):
+def _three_figures(value: float | np.floating[Any]) -> float:
     return float(f"{value:.3g}")
 
 
-def round_like_document(bp, factor_names):
+def round_like_document(bp: scalar.Backprop, factor_names: Iterable[str]) -> tuple[float, ...]:
     """The chain factors as the document computes them by hand.
 
     It rounds every value it writes down to 3 significant figures and keeps
@@ -162,7 +167,14 @@ def round_like_document(bp, factor_names):
     return tuple(rounded)
 
 
-def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
+def explain(
+    param: str = "w1",
+    sample: str = "Alice",
+    *,
+    x: ArrayLike | None = None,
+    y_true: float | None = None,
+    seed: int | None = None,
+) -> Explanation:
     """Work out ``dL/d<param>`` for one sample, as scalars and as matrices.
 
     Parameters
@@ -218,7 +230,7 @@ def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
     activations = net.forward(np.reshape(x, (1, 2)))
     Y = np.array([[y_true]], dtype=np.float64)
     deltas, gradients = net.backward(activations, Y)
-    dL_dA2 = LOSSES["mse"].gradient(Y, activations[2])
+    dL_dA2 = np.asarray(LOSSES["mse"].gradient(Y, activations[2]))
     _, layer, neuron, column = GRADIENT_ENTRIES[param]
     dW, db = gradients[layer]
     matrix = db[neuron] if column is None else dW[neuron, column]
@@ -232,7 +244,7 @@ def explain(param="w1", sample="Alice", *, x=None, y_true=None, seed=None):
     )
 
 
-def _person(name):
+def _person(name: str) -> tuple[NDArray[np.int_], int]:
     """``(x, y_true)`` of a person of the training set, or of Emily or Frank."""
     for query, x, expected in data.QUERIES:
         if query.lower() == str(name).lower():
@@ -242,7 +254,7 @@ def _person(name):
     return data.sample(name)
 
 
-def _check_sample(x, y_true):
+def _check_sample(x: ArrayLike, y_true: float | None) -> tuple[NDArray[np.float64], float]:
     try:
         x = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
@@ -257,15 +269,15 @@ def _check_sample(x, y_true):
     return x, y_true
 
 
-def _g(value):
+def _g(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _row(values):
+def _row(values: ArrayLike) -> str:
     return "[[" + ", ".join(_g(v) for v in np.ravel(values)) + "]]"
 
 
-def report(e):
+def report(e: Explanation) -> str:
     """The explanation as the text ``matnn explain`` prints.
 
     Parameters
@@ -301,7 +313,7 @@ def report(e):
     return "\n".join(lines)
 
 
-def _saturation_lines(bp):
+def _saturation_lines(bp: scalar.Backprop) -> list[str]:
     """A note for each saturated sigmoid: its slope, and what that does to the gradients."""
     lines = []
     for name, z, slope, through in (
@@ -315,7 +327,7 @@ def _saturation_lines(bp):
     return lines
 
 
-def _rounding_note(e):
+def _rounding_note(e: Explanation) -> list[str]:
     rounded = " * ".join(_g(v) for v in e.rounded_factors)
     y_pred = _g(e.backprop.y_pred)
     note = [
@@ -336,7 +348,7 @@ def _rounding_note(e):
     return note
 
 
-def _matrix_lines(e):
+def _matrix_lines(e: Explanation) -> list[str]:
     X, A1, A2 = e.activations
     delta1, delta2 = e.deltas
     W2 = e.network.layers[1].W

@@ -8,8 +8,21 @@ cannot move any of it."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TypeAlias, TypeVar
 
 import numpy as np
+
+from ._typing import NDArray
+
+if TYPE_CHECKING:
+    from .network import Network
+
+T = TypeVar("T")
+
+#: The flat parameter indices a probe moves.
+Positions: TypeAlias = "NDArray[np.intp]"
+#: A probe ``(positions, weights)``: the indices it moves and by how much per unit step.
+Probe: TypeAlias = "tuple[NDArray[np.intp], NDArray[np.float64]]"
 
 __all__ = ["LossLine", "ROUNDING_ULPS"]
 
@@ -31,7 +44,7 @@ class LossLine:
     and by how much per unit ``t``; a coordinate is ``([k], [1.0])``.
     """
 
-    def __init__(self, twin, X, Y):
+    def __init__(self, twin: Network, X: NDArray[np.float64], Y: NDArray[np.float64]) -> None:
         self.twin = twin
         self.X = X
         self.Y = Y
@@ -39,7 +52,9 @@ class LossLine:
         self.kinked = [l for l, layer in enumerate(twin.layers) if layer.activation.kinks]
         self.pattern = self._pattern() if self.kinked else None
 
-    def _evaluate(self, moves, what):
+    def _evaluate(
+        self, moves: Sequence[tuple[Positions, NDArray[np.float64]]], what: Callable[[], T]
+    ) -> T:
         """``what()`` with the twin moved by ``moves``, a list of (positions, delta)."""
         p = self.twin.params
         try:
@@ -50,10 +65,10 @@ class LossLine:
             for positions, _ in moves:
                 p[positions] = self.base[positions]
 
-    def _loss(self):
+    def _loss(self) -> float:
         return float(self.twin.loss(self.X, self.Y))
 
-    def _pattern(self):
+    def _pattern(self) -> list[NDArray[np.bool_]]:
         activations = self.twin.forward(self.X)
         # Which side of each kink every unit's pre-activation Z is on.
         sides = []
@@ -63,16 +78,18 @@ class LossLine:
             sides += [Z > k for k in layer.activation.kinks]
         return sides
 
-    def crosses_kink(self, positions, weights, step):
+    def crosses_kink(self, positions: Positions, weights: NDArray[np.float64], step: float) -> bool:
         if not self.kinked:
             return False
         for sign in (1, -1):
             moved = self._evaluate([(positions, sign * step * weights)], self._pattern)
-            if any(not np.array_equal(a, b) for a, b in zip(moved, self.pattern)):
+            # The pattern is kept wherever there are kinks.
+            if any(not np.array_equal(a, b)
+                   for a, b in zip(moved, self.pattern)):  # type: ignore[arg-type]
                 return True
         return False
 
-    def rounding_noise(self, step, rng, samples):
+    def rounding_noise(self, step: float, rng: np.random.Generator, samples: int) -> float:
         """How far the loss's rounding alone moves a difference of two losses near ``p``.
 
         For each of ``samples`` random directions ``v``, entries uniform in
@@ -96,7 +113,7 @@ class LossLine:
             rng.random(out=v)
             v *= 2
             v -= 1
-            losses = []
+            losses: list[float] = []
             for t in (step, -step, _RATIO * step, -_RATIO * step):
                 np.multiply(v, t, out=point)
                 point += self.base
@@ -110,7 +127,7 @@ class LossLine:
                     worst = max(worst, deviation)
         return worst
 
-    def _at(self, point, what):
+    def _at(self, point: NDArray[np.float64], what: Callable[[], Any]) -> Any:
         """``what()`` with the twin's parameters at ``point``, then restored."""
         p = self.twin.params
         try:
@@ -119,11 +136,15 @@ class LossLine:
         finally:
             p[...] = self.base
 
-    def _off_pattern(self):
+    def _off_pattern(self) -> bool:
         """Whether some unit is on another side of a kink than at ``p``."""
-        return any(not np.array_equal(a, b) for a, b in zip(self._pattern(), self.pattern))
+        # Called only where there are kinks, so with a pattern.
+        return any(not np.array_equal(a, b)
+                   for a, b in zip(self._pattern(), self.pattern))  # type: ignore[arg-type]
 
-    def central(self, probes, eps):
+    def central(
+        self, probes: list[Probe], eps: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
         """Central differences along ``probes``, and each one's rounding bound.
 
         Also sets ``spans``, the step each difference was divided by.
@@ -131,7 +152,9 @@ class LossLine:
         numeric, rounding, self.spans = self._differences(probes, eps)
         return numeric, rounding, np.ones(len(probes), bool)
 
-    def halved(self, probes, which, eps):
+    def halved(
+        self, probes: list[Probe], which: Iterable[int], eps: float
+    ) -> tuple[NDArray[np.int_], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """Central differences at ``eps / 2`` along some probes, and their rounding bounds.
 
         Parameters
@@ -155,7 +178,9 @@ class LossLine:
         kept = np.array([k for k in which if not self.crosses_kink(*probes[k], eps / 2)], int)
         return (kept, *self._differences([probes[k] for k in kept], eps / 2))
 
-    def _differences(self, probes, eps):
+    def _differences(
+        self, probes: list[Probe], eps: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """Central differences along ``probes``, their rounding bounds and spans."""
         numeric, rounding = np.empty(len(probes)), np.empty(len(probes))
         spans = np.empty(len(probes))
@@ -176,10 +201,12 @@ class LossLine:
             rounding[k] = ROUNDING_ULPS * _EPS64 * max(abs(loss_up), abs(loss_down)) / abs(span)
         return numeric, rounding, spans
 
-    def scipy(self, probes, eps):
+    def scipy(
+        self, probes: list[Probe], eps: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
         from scipy.differentiate import jacobian
 
-        def losses(T):
+        def losses(T: NDArray[np.float64]) -> NDArray[np.float64]:
             # T has shape (n_probes, ...): one column per point scipy asks for.
             columns = T.reshape(len(probes), -1)
             out = np.empty(columns.shape[1])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterable
 
 __all__ = ["GradcheckResult", "GradcheckError", "ParamCheck", "Entry", "MAX_REPORTED"]
 
@@ -23,7 +24,7 @@ class GradcheckError(AssertionError):
         The full result; the message is its :meth:`~GradcheckResult.report`.
     """
 
-    def __init__(self, result):
+    def __init__(self, result: GradcheckResult) -> None:
         super().__init__(result.report())
         self.result = result
 
@@ -69,7 +70,7 @@ class Entry:
         differences' rounding). None elsewhere.
     """
 
-    index: tuple | None
+    index: tuple[int, ...] | None
     analytic: float
     numeric: float
     error_estimate: float
@@ -105,12 +106,12 @@ class ParamCheck:
     """
 
     name: str
-    shape: tuple
-    entries: tuple
+    shape: tuple[int, ...]
+    entries: tuple[Entry, ...]
     activation: str = ""
 
     @property
-    def _reliable(self):
+    def _reliable(self) -> list[Entry]:
         return [e for e in self.entries if not e.unreliable]
 
     @property
@@ -142,7 +143,7 @@ class ParamCheck:
         """The document's names of the checked entries, e.g. ``"w1, w2, w3, w4"``."""
         return ", ".join(e.symbol for e in self.entries if e.symbol)
 
-    def worst(self, k=MAX_REPORTED):
+    def worst(self, k: int = MAX_REPORTED) -> list[Entry]:
         """The ``k`` mismatching entries with the largest relative error, NaN first."""
         bad = [e for e in self.entries if e.mismatch]
         bad.sort(key=lambda e: (not math.isnan(e.rel_error), -e.rel_error, -e.abs_error))
@@ -181,7 +182,7 @@ class GradcheckResult:
         give it. None if no entry was extrapolated.
     """
 
-    params: tuple
+    params: tuple[ParamCheck, ...]
     method: str
     eps: float
     rtol: float
@@ -197,7 +198,7 @@ class GradcheckResult:
         return all(p.ok for p in self.params)
 
     @property
-    def failures(self):
+    def failures(self) -> list[ParamCheck]:
         """The :class:`ParamCheck` of every array with a mismatch."""
         return [p for p in self.params if not p.ok]
 
@@ -257,11 +258,11 @@ class GradcheckResult:
                 lines.append(f"    ... and {p.n_mismatches - len(worst)} more")
         return "\n".join(lines)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.table()
 
 
-def _nanmax(values):
+def _nanmax(values: Iterable[float]) -> float:
     """The largest value, NaN if any is NaN, and 0 for none."""
     values = list(values)
     if any(math.isnan(v) for v in values):

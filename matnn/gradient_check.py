@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._typing import ArrayLike, FloatArray, NDArray, SeedLike
+
 # MAX_REPORTED and ROUNDING_ULPS stay importable from here, with the other settings.
-from .finite_differences import ROUNDING_ULPS, LossLine
+from .finite_differences import ROUNDING_ULPS, LossLine, Probe
 from .gradcheck_result import MAX_REPORTED, Entry, GradcheckError, GradcheckResult, ParamCheck
 from .layers import Dense
 from .network import Network
@@ -89,8 +91,19 @@ _DOCUMENT_SYMBOLS = {
 }
 
 
-def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
-              max_coords=MAX_COORDS, seed=0, raise_exception=True):
+def gradcheck(
+    net: Network,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    eps: float | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    method: str = "central",
+    max_coords: int | None = MAX_COORDS,
+    seed: SeedLike = 0,
+    raise_exception: bool = True,
+) -> GradcheckResult:
     """Check ``net.gradients(X, y)`` against finite differences of ``net.loss(X, y)``.
 
     Parameters
@@ -257,7 +270,7 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
 
     finite = np.isfinite(analytic) & np.isfinite(numeric)
 
-    def mismatches(error):
+    def mismatches(error: NDArray[np.float64]) -> NDArray[np.bool_]:
         # Written so that NaN on either side is a mismatch; an infinity is
         # one too, though its relative allowance would be infinite.
         with np.errstate(invalid="ignore"):
@@ -290,7 +303,9 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
         # pay for it, two losses each.
         which = np.flatnonzero(mismatch & np.isfinite(analytic) & np.isfinite(numeric))
         which, half, half_error, half_spans = line.halved(probes, which, eps)
-        half_error = np.maximum(half_error, NOISE_SAFETY * noise / half_spans)
+        # A mismatch left means the block above measured the noise.
+        half_allowance = NOISE_SAFETY * noise / half_spans  # type: ignore[operator]
+        half_error = np.maximum(half_error, half_allowance)
         full, full_error = numeric[which], error[which]
         with np.errstate(invalid="ignore", over="ignore"):
             # D(h) = L' + c h**2 + O(h**4): this is 3/4 c eps**2, up to the
@@ -346,13 +361,13 @@ def gradcheck(net, X, y, *, eps=None, rtol=None, atol=None, method="central",
     return result
 
 
-def _analytic_gradients(net, X, Y):
+def _analytic_gradients(net: Network, X: FloatArray, Y: FloatArray) -> list[NDArray[np.float64]]:
     """``net.gradients(X, Y)`` as float64 arrays ``[dW1, db1, dW2, ...]``, shapes checked."""
     return [grad.astype(np.float64)
             for pair in check_gradients(net.gradients(X, Y), net.layers) for grad in pair]
 
 
-def _float64_twin(net):
+def _float64_twin(net: Network) -> Network:
     """A shallow copy of ``net``, of the same class, with float64 parameters."""
     upcast = Network([Dense(layer.W, layer.b, layer.activation, dtype=np.float64)
                       for layer in net.layers], loss=net.loss_fn)
@@ -371,19 +386,21 @@ class _Array(NamedTuple):
     """
 
     name: str
-    shape: tuple
+    shape: tuple[int, ...]
     offset: int
-    indices: list
-    probes: list
+    indices: list[tuple[int, ...] | None]
+    probes: list[Probe]
 
 
-def _plan(net, max_coords, rng):
+def _plan(
+    net: Network, max_coords: int | None, rng: np.random.Generator
+) -> tuple[list[_Array], bool]:
     """The :class:`_Array` of every parameter array, and whether it is a sample."""
     arrays, offset = [], 0
     for l, layer in enumerate(net.layers):
         arrays += [(f"layers[{l}].W", layer.W.shape), (f"layers[{l}].b", layer.b.shape)]
     sampled = max_coords is not None and net.params.size > max_coords
-    share = max(1, max_coords // len(arrays)) if sampled else None
+    share = 0 if max_coords is None else max(1, max_coords // len(arrays))
     plan = []
     for name, shape in arrays:
         size = math.prod(shape)
@@ -391,7 +408,8 @@ def _plan(net, max_coords, rng):
             flat = np.sort(rng.choice(size, size=min(size, share), replace=False))
         else:
             flat = np.arange(size)
-        indices = [tuple(int(i) for i in np.unravel_index(k, shape)) for k in flat]
+        indices: list[tuple[int, ...] | None] = [
+            tuple(int(i) for i in np.unravel_index(k, shape)) for k in flat]
         probes = [(np.array([offset + k]), np.ones(1)) for k in flat]
         if sampled:
             direction = rng.standard_normal(size)
@@ -403,7 +421,7 @@ def _plan(net, max_coords, rng):
     return plan, sampled
 
 
-def _symbol(symbols, index):
+def _symbol(symbols: Any, index: tuple[int, ...] | None) -> str:
     if symbols is None or index is None:
         return ""
     for i in index:
@@ -411,7 +429,7 @@ def _symbol(symbols, index):
     return symbols
 
 
-def _check_eps(eps, params, default):
+def _check_eps(eps: float, params: FloatArray, default: float) -> None:
     """Refuse a step that overflows or vanishes next to the float64 ``params``."""
     scale = max(1.0, float(np.max(np.abs(params))))
     low, high = EPS_RANGE[0] * scale, EPS_RANGE[1] * scale

@@ -10,9 +10,15 @@ how the run stopped. :meth:`History.plot` draws it with matplotlib.
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, overload
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
+
+from ._typing import ArrayLike, DTypeLike, NDArray
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["History", "spans_decades"]
 
@@ -57,8 +63,18 @@ class History(NDArrayOperatorsMixin):
     message : str or None
     """
 
-    def __init__(self, loss, val_loss=None, *, accuracy=None, val_accuracy=None,
-                 stopped_early=False, best_epoch=None, converged=None, message=None):
+    def __init__(
+        self,
+        loss: ArrayLike,
+        val_loss: ArrayLike | None = None,
+        *,
+        accuracy: ArrayLike | None = None,
+        val_accuracy: ArrayLike | None = None,
+        stopped_early: bool = False,
+        best_epoch: int | Sequence[int] | NDArray[np.integer[Any]] | None = None,
+        converged: bool | None = None,
+        message: str | None = None,
+    ) -> None:
         self.loss = _curve(loss, "loss")
         if self.loss.ndim not in (1, 2):
             raise ValueError(
@@ -83,7 +99,8 @@ class History(NDArrayOperatorsMixin):
         elif best_epoch is not None:
             if isinstance(best_epoch, (bool, np.bool_)) or not isinstance(best_epoch, numbers.Integral):
                 raise TypeError(f"best_epoch must be an integer or None, got {best_epoch!r}")
-            if not 0 <= best_epoch < self.epochs:
+            # An Integral compares with ints (mypy sees Sequence & Integral here).
+            if not 0 <= best_epoch < self.epochs:  # type: ignore[operator]
                 raise ValueError(
                     f"best_epoch must be in [0, {self.epochs}), the epochs run; got {best_epoch}"
                 )
@@ -102,35 +119,35 @@ class History(NDArrayOperatorsMixin):
         return self.loss.shape[-1]
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.loss.shape
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self.loss.ndim
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.loss)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> Any:
         return self.loss[key]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[np.float64]:
         return iter(self.loss)
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> NDArray[Any]:
         if copy:
             return np.array(self.loss, dtype)
         return np.asarray(self.loss, dtype)
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         # Every History among the operands stands for its loss array.
         inputs = tuple(x.loss if isinstance(x, History) else x for x in inputs)
         if "out" in kwargs:
             kwargs["out"] = tuple(x.loss if isinstance(x, History) else x for x in kwargs["out"])
         return getattr(ufunc, method)(*inputs, **kwargs)
 
-    def plot(self, ax=None):
+    def plot(self, ax: Axes | None = None) -> Axes:
         """Draw the loss and val_loss per epoch, and the accuracies if there are any.
 
         Needs matplotlib (``pip install 'matnn[plot]'``). The loss axis is
@@ -155,9 +172,9 @@ class History(NDArrayOperatorsMixin):
         except ImportError:
             raise ImportError("History.plot needs matplotlib, an optional extra: "
                               "pip install 'matnn[plot]'") from None
-        new_figure = ax is None
-        if new_figure:
-            _, ax = plt.subplots(figsize=(6.4, 4))
+        figure = None
+        if ax is None:
+            figure, ax = plt.subplots(figsize=(6.4, 4))
         epochs = np.arange(self.epochs)
         unit = "epoch" if self.converged is None else "iteration"
         handles = []
@@ -170,8 +187,9 @@ class History(NDArrayOperatorsMixin):
                 lines[0].set_label(label)
                 handles.append(lines[0])
         if self.best_epoch is not None and not thin:
-            handles.append(ax.axvline(self.best_epoch, color="grey", linestyle=":",
-                                      label=f"best_epoch {self.best_epoch}"))
+            # A single network's best_epoch is an int.
+            handles.append(ax.axvline(self.best_epoch, color="grey",  # type: ignore[arg-type]
+                                      linestyle=":", label=f"best_epoch {self.best_epoch}"))
         losses = [c for c in (self.loss, self.val_loss) if c is not None]
         log = spans_decades(np.concatenate([c.ravel() for c in losses]))
         if log:
@@ -191,11 +209,11 @@ class History(NDArrayOperatorsMixin):
             right.set_ylim(0, 1.02)
             right.set_ylabel("accuracy")
         ax.legend(handles=handles)
-        if new_figure:
-            ax.figure.tight_layout()
+        if figure is not None:
+            figure.tight_layout()
         return ax
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         parts = [f"epochs={self.epochs}"]
         if self.epochs and self.loss.ndim == 1:
             parts.append(f"loss[-1]={self.loss[-1]:.6g}")
@@ -209,14 +227,26 @@ class History(NDArrayOperatorsMixin):
         return f"History({', '.join(parts)})"
 
 
-def spans_decades(values):
+def spans_decades(values: ArrayLike) -> bool:
     """True when the positive finite ``values`` span a factor of 10 or more: worth a log axis."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values) & (values > 0)]
-    return values.size > 1 and values.max() >= 10 * values.min()
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v) & (v > 0)]
+    return bool(v.size > 1 and v.max() >= 10 * v.min())
 
 
-def _curve(values, name, shape=None):
+@overload
+def _curve(values: None, name: str, shape: tuple[int, ...] | None = None) -> None: ...
+@overload
+def _curve(
+    values: ArrayLike, name: str, shape: tuple[int, ...] | None = None
+) -> NDArray[np.float64]: ...
+@overload
+def _curve(
+    values: ArrayLike | None, name: str, shape: tuple[int, ...] | None = None
+) -> NDArray[np.float64] | None: ...
+def _curve(
+    values: ArrayLike | None, name: str, shape: tuple[int, ...] | None = None
+) -> NDArray[np.float64] | None:
     """``values`` as a float64 array (of ``shape`` when given), or None."""
     if values is None:
         return None

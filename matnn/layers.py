@@ -8,9 +8,12 @@ samples are rows the layer computes ``A = f(X @ W.T + b)``, the document's
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .activations import get_activation, softmax
+from ._typing import ArrayLike, DTypeLike, FloatArray
+from .activations import Activation, get_activation, softmax
 from .validation import as_array, as_float_dtype
 
 __all__ = ["Dense"]
@@ -42,7 +45,14 @@ class Dense:
 
     __slots__ = ("_W", "_b", "_activation")
 
-    def __init__(self, W, b, activation="sigmoid", *, dtype=None):
+    def __init__(
+        self,
+        W: ArrayLike,
+        b: ArrayLike,
+        activation: str | Activation = "sigmoid",
+        *,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         self._activation = get_activation(activation)
         if dtype is not None:
             dtype = as_float_dtype(dtype)
@@ -67,17 +77,17 @@ class Dense:
         self._b = b
 
     @property
-    def W(self):
+    def W(self) -> FloatArray:
         """ndarray of shape (n_out, n_in): the weights."""
         return self._W
 
     @property
-    def b(self):
+    def b(self) -> FloatArray:
         """ndarray of shape (n_out,): the biases."""
         return self._b
 
     @property
-    def activation(self):
+    def activation(self) -> Activation:
         """The :class:`~matnn.Activation` (its ``.name`` is what a saved model records)."""
         return self._activation
 
@@ -90,10 +100,10 @@ class Dense:
         return self._W.shape[0]
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> np.dtype[Any]:
         return self._W.dtype
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"Dense(n_in={self.n_in}, n_out={self.n_out}, "
             f"activation={self.activation.name!r}, dtype={self.dtype})"

@@ -10,6 +10,7 @@ whole run (:meth:`LBFGS.train`) instead of stepping it batch by batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import scipy.optimize
@@ -19,6 +20,10 @@ from .optimizer_base import Optimizer
 from .diagnostics import TrainingDiverged, warn_if_worse
 from .training import EpochRecord, callback_stops
 from .validation import as_array, check_int, check_real
+from ._typing import ArrayLike, EpochCallback, FloatArray, NDArray
+
+if TYPE_CHECKING:
+    from .network_run import _NetworkRun
 
 __all__ = ["LBFGS", "LBFGSResult"]
 
@@ -75,24 +80,29 @@ class LBFGS(Optimizer):
 
     full_batch = True
 
-    def __init__(self, max_iter=200, tol=1e-5):
+    def __init__(self, max_iter: int = 200, tol: float = 1e-5) -> None:
         super().__init__(max_iter=check_int(max_iter, "max_iter", 1),
                          tol=check_real(tol, "tol", 0.0))
 
     @property
-    def max_iter(self):
+    def max_iter(self) -> int:
         return self._hyper["max_iter"]
 
     @property
-    def tol(self):
+    def tol(self) -> float:
         return self._hyper["tol"]
 
-    def check(self, params):
+    def check(self, params: FloatArray) -> None:
         """Raise unless ``params`` is one network's flat parameters, shape (n_params,)."""
         if not isinstance(params, np.ndarray) or params.ndim != 1:
             raise ValueError("L-BFGS trains one network at a time; fit each member with it")
 
-    def minimize(self, fun, x0, callback=None):
+    def minimize(
+        self,
+        fun: Callable[[NDArray[np.float64]], tuple[float, ArrayLike]],
+        x0: ArrayLike,
+        callback: Callable[[int, float, NDArray[np.float64]], object] | None = None,
+    ) -> LBFGSResult:
         """Minimise ``fun`` from ``x0``.
 
         Parameters
@@ -119,7 +129,7 @@ class LBFGS(Optimizer):
             raise ValueError(f"x0 must be a flat vector of shape (n_params,), got shape {x0.shape}")
         losses = []
 
-        def loss_and_grad(x):
+        def loss_and_grad(x: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
             loss, grad = fun(x)
             grad = np.array(grad, np.float64)
             if grad.shape != x.shape:
@@ -128,7 +138,7 @@ class LBFGS(Optimizer):
 
         # scipy passes the current iterate to a callback whose parameter is
         # named ``intermediate_result``, and stops on StopIteration.
-        def record(intermediate_result):
+        def record(intermediate_result: scipy.optimize.OptimizeResult) -> None:
             losses.append(float(intermediate_result.fun))
             if callback is not None and callback(len(losses) - 1, losses[-1], intermediate_result.x):
                 raise StopIteration
@@ -142,16 +152,23 @@ class LBFGS(Optimizer):
             message=str(result.message), nit=int(result.nit), nfev=int(result.nfev),
         )
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """``{}``: L-BFGS keeps nothing between :meth:`minimize` calls."""
         return {}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Accept only the empty state :meth:`state_dict` returns."""
         if state != {}:
             raise ValueError("LBFGS has no state to load; state must be {}")
 
-    def train(self, run, X, Y, callback, log_every=None):
+    def train(
+        self,
+        run: _NetworkRun,
+        X: FloatArray,
+        Y: FloatArray,
+        callback: EpochCallback | None,
+        log_every: int | None = None,
+    ) -> History:
         """Train ``run``'s network on all of ``X`` until scipy stops: ``fit``'s L-BFGS path.
 
         Parameters
@@ -191,11 +208,12 @@ class LBFGS(Optimizer):
         """
         params = run.params_full()
         objective = run.objective(X, Y)
-        stopped, first = [], []
+        stopped: list[Any] = []
+        first: list[Any] = []
         # The last iterate scipy accepted (float64, as scipy holds it).
         last = params.astype(np.float64)
 
-        def loss_and_gradient(p):
+        def loss_and_gradient(p: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
             value, gradient = objective(p)
             if not first:
                 first.append(value)
@@ -206,7 +224,7 @@ class LBFGS(Optimizer):
                         "keeps them", 0, None, np.empty(0))
             return value, gradient
 
-        def after_iteration(iteration, loss, x):
+        def after_iteration(iteration: int, loss: float, x: NDArray[np.float64]) -> bool:
             last[...] = x
             if log_every is not None and iteration % log_every == 0:
                 print("Iteration %d loss: %.3f" % (iteration, loss))

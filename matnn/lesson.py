@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeVar
 
 import numpy as np
 
 from . import data, scalar
+from ._typing import ArrayLike, FloatArray, NDArray
 from .charts import PALETTE, decision_map, histogram, line_chart
 from .draw import draw, neuron_maps
 from .explain import explain
@@ -29,6 +31,13 @@ from .network import Network
 from .seeds import document_networks, train_seeds
 from .svg import esc, fmt
 from .validation import check_batch, check_int
+
+if TYPE_CHECKING:
+    from .draw import Drawing
+    from .explain import Explanation
+    from .training import EpochRecord
+
+T = TypeVar("T")
 
 __all__ = ["lesson_page", "model_page", "WEIGHT_RANGE", "HEIGHT_RANGE", "SNAPSHOT_EPOCHS",
            "LESSON_URL", "DERIVATION_URL"]
@@ -81,27 +90,27 @@ table.matrix td { text-align: center; padding: 0.1em 0.55em; }
 """
 
 
-def _page(title, body, style=""):
+def _page(title: str, body: str, style: str = "") -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8"/>\n'
             f'<title>{esc(title)}</title>\n<style>{_STYLE}{style}</style>\n</head>\n<body>\n'
             f'<h1>{esc(title)}</h1>\n{body}</body>\n</html>\n')
 
 
-def _figure(svg, caption):
+def _figure(svg: object, caption: str) -> str:
     return f"<figure>\n{svg}<figcaption>{esc(caption)}</figcaption>\n</figure>\n"
 
 
-def _p(content):
+def _p(content: str) -> str:
     return f"<p>{esc(content)}</p>\n"
 
 
-def _quiet(function, *args, **kwargs):
+def _quiet(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call ``function`` with its printing (the scalar shim's loss log) swallowed."""
     with contextlib.redirect_stdout(io.StringIO()):
         return function(*args, **kwargs)
 
 
-def lesson_page(*, runs=200, seed=0, derivation_url=DERIVATION_URL):
+def lesson_page(*, runs: int = 200, seed: int = 0, derivation_url: str = DERIVATION_URL) -> str:
     """The lesson page: worked example in both forms, training, the trained network, many seeds.
 
     Parameters
@@ -149,7 +158,7 @@ def lesson_page(*, runs=200, seed=0, derivation_url=DERIVATION_URL):
     return _page("The lesson's network, drawn", "".join(body), style)
 
 
-def _worked_example(e):
+def _worked_example(e: Explanation) -> str:
     bp = e.backprop
     x, y_true = data.sample("Alice")
     product = " \u00d7 ".join(fmt(v) for v in e.rounded_factors)
@@ -173,7 +182,7 @@ def _worked_example(e):
     ])
 
 
-def _matrix(name, values, symbols):
+def _matrix(name: str, values: ArrayLike, symbols: ArrayLike) -> str:
     """A matrix (or a vector, as one row) with each entry's value and the lesson's symbol."""
     values = np.asarray(values, dtype=np.float64)
     vector = values.ndim == 1
@@ -192,7 +201,7 @@ def _matrix(name, values, symbols):
             f'<table class="matrix">{"".join(cells)}</table></span>')
 
 
-def _matrix_form(e, derivation_url):
+def _matrix_form(e: Explanation, derivation_url: str) -> str:
     """The worked example as matrices, beside the lesson's scalars, step by step."""
     bp = e.backprop
     net = e.network
@@ -272,14 +281,14 @@ def _matrix_form(e, derivation_url):
     ])
 
 
-def _training(seed):
+def _training(seed: int) -> tuple[str, Network, dict[int, tuple[Network, float]]]:
     """The lesson's run, both ways; returns its section, the trained network and snapshots."""
     (net,) = document_networks([seed])
     doc_net = scalar.from_network(net)
     scalar_log = _quiet(doc_net.train, data.X, data.y)
     snapshots = {0: (net.copy(), float(net.loss(data.X, data.y)))}
 
-    def record(epoch):
+    def record(epoch: EpochRecord) -> None:
         if epoch.epoch + 1 in SNAPSHOT_EPOCHS:
             snapshots[epoch.epoch + 1] = (epoch.model.copy(), float(epoch.loss))
 
@@ -306,21 +315,21 @@ def _training(seed):
     return section, net, snapshots
 
 
-def _people_points(predictions=None):
-    points = [(w, h, name, _FEMALE if g == "F" else _MALE, True)
-              for name, w, h, g in data.PEOPLE]
+def _people_points(predictions: Iterable[float]) -> list[tuple[float, float, str, str, bool]]:
+    points: list[tuple[float, float, str, str, bool]] = [
+        (w, h, name, _FEMALE if g == "F" else _MALE, True) for name, w, h, g in data.PEOPLE]
     for (name, x, expected), p in zip(data.QUERIES, predictions):
         w, h = x[0] - data.SHIFT[0], x[1] - data.SHIFT[1]
         points.append((w, h, f"{name}? {fmt(p)}", _FEMALE if expected == "F" else _MALE, False))
     return points
 
 
-def _to_input(weight_height):
+def _to_input(weight_height: NDArray[np.float64]) -> NDArray[np.float64]:
     """The network's input for points in pounds and inches."""
     return weight_height + np.array(data.SHIFT, dtype=np.float64)
 
 
-def _lesson_maps(net, tile=100):
+def _lesson_maps(net: Network, tile: float = 100) -> Drawing:
     """:func:`neuron_maps` of a lesson network, in pounds and inches, with the six people."""
     points = [(w, h, colour, filled) for w, h, _, colour, filled in
               _people_points(net.predict(np.array([x for _, x, _ in data.QUERIES]))[:, 0])]
@@ -328,7 +337,7 @@ def _lesson_maps(net, tile=100):
                        x_label="weight (lb)", y_label="height (in)", tile=tile)
 
 
-def _weights_table(net):
+def _weights_table(net: Network) -> str:
     W1, b1 = net.layers[0].W, net.layers[0].b
     W2, b2 = net.layers[1].W, net.layers[1].b
     return ("<div>" + _matrix("W1", W1, [["w1", "w2"], ["w3", "w4"]])
@@ -336,7 +345,7 @@ def _weights_table(net):
             + _matrix("b2", b2, ["b3"]) + "</div>")
 
 
-def _snapshots(snapshots, seed):
+def _snapshots(snapshots: dict[int, tuple[Network, float]], seed: int) -> tuple[str, str]:
     """The run at every epoch of :data:`SNAPSHOT_EPOCHS`, stepped with radio buttons.
 
     Returns the section and the CSS rules that show the checked snapshot.
@@ -360,7 +369,9 @@ def _snapshots(snapshots, seed):
                          f"{epochs[k + 1]} \u25b6</label>")
         queries = net.predict(np.array([x for _, x, _ in data.QUERIES]))[:, 0]
         boundary = decision_map(
-            lambda grid, net=net: net.predict(_to_input(grid))[:, 0], WEIGHT_RANGE,
+            # mypy cannot infer a lambda with a default argument (here binding net).
+            lambda grid, net=net: net.predict(_to_input(grid))[:, 0],  # type: ignore[misc]
+            WEIGHT_RANGE,
             HEIGHT_RANGE, _people_points(queries), title="What it decides",
             x_label="weight (lb)", y_label="height (in)", resolution=60, width=460, height=320)
         chart = line_chart(
@@ -388,11 +399,11 @@ def _snapshots(snapshots, seed):
     return section, style
 
 
-def _trained_network(net, seed):
+def _trained_network(net: Network, seed: int) -> str:
     queries = np.array([x for _, x, _ in data.QUERIES])
     predictions = net.predict(queries)[:, 0]
 
-    def output(weight_height):
+    def output(weight_height: NDArray[np.float64]) -> FloatArray:
         return net.predict(_to_input(weight_height))[:, 0]
 
     chart = decision_map(output, WEIGHT_RANGE, HEIGHT_RANGE, _people_points(predictions),
@@ -421,7 +432,7 @@ def _trained_network(net, seed):
     ])
 
 
-def _many_seeds(runs):
+def _many_seeds(runs: int) -> str:
     (r,) = train_seeds(range(runs))
     correct = int(r.correct.sum())
     split, same = r.split, ~r.split
@@ -452,7 +463,7 @@ def _many_seeds(runs):
     ])
 
 
-def model_page(net, X, y, *, source="the data"):
+def model_page(net: Network, X: ArrayLike, y: ArrayLike, *, source: str = "the data") -> str:
     """A page for a user's model: its diagram, what it computes, its loss on the data.
 
     Parameters
@@ -499,7 +510,7 @@ def model_page(net, X, y, *, source="the data"):
     return _page(f"A {sizes} network on {source}", "".join(body))
 
 
-def _padded(values):
+def _padded(values: FloatArray) -> tuple[float, float]:
     """The range of ``values`` and a tenth more each side, kept within float64."""
     low, high = float(values.min()), float(values.max())
     biggest = np.finfo(np.float64).max
@@ -509,7 +520,7 @@ def _padded(values):
     return max(low - pad, -biggest), min(high + pad, biggest)
 
 
-def _check_drawable(net, X, Y):
+def _check_drawable(net: Network, X: FloatArray, Y: FloatArray) -> None:
     """Refuse data that would draw NaN: too wide a range to grid, or outputs that overflow.
 
     The charts divide each input's padded range into a grid and run the
@@ -550,7 +561,7 @@ MAX_POINTS = 500
 MAX_MAP_POINTS = 100
 
 
-def _model_neuron_maps(net, X, Y):
+def _model_neuron_maps(net: Network, X: FloatArray, Y: FloatArray) -> str:
     classifier = net.n_out == 1 and bool(np.isin(Y, (0, 1)).all())
     points = [(a, b, (_FEMALE if t == 1 else _MALE) if classifier else "#2d3748", True)
               for (a, b), t in zip(X[:MAX_MAP_POINTS], Y[:MAX_MAP_POINTS, 0])]
@@ -565,7 +576,7 @@ def _model_neuron_maps(net, X, Y):
     return _figure(maps, caption)
 
 
-def _model_map(net, X, y):
+def _model_map(net: Network, X: FloatArray, y: FloatArray) -> str:
     classifier = bool(np.isin(y, (0, 1)).all())
     points = [(a, b, "", _FEMALE if t == 1 else _MALE if classifier else "#2d3748", True)
               for (a, b), t in zip(X[:MAX_POINTS], y[:MAX_POINTS])]
@@ -585,7 +596,7 @@ def _model_map(net, X, y):
     return _figure(chart, caption)
 
 
-def _model_curve(net, x, y):
+def _model_curve(net: Network, x: FloatArray, y: FloatArray) -> str:
     grid = np.linspace(*_padded(x), 300)
     curve = net.predict(grid[:, None])[:, 0]
     chart = line_chart([("the network", grid, curve, "line"),

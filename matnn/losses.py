@@ -35,15 +35,18 @@ one total per member.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ._typing import ArrayLike, DTypeLike, FloatArray, LossGradient, LossValue, NDArray, Total
 from .activations import ACTIVATIONS, Activation, _shifted_exp, sigmoid
 from .validation import as_array, check_targets, object_or_builtin
 
 __all__ = ["Loss", "LOSSES", "get_loss", "mse"]
 
 
-def mse(y_true, y_pred):
+def mse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """The lesson's mean squared error over every element.
 
     Parameters
@@ -89,7 +92,7 @@ class Loss:
     True
     """
 
-    def __init__(self, name, value, gradient):
+    def __init__(self, name: str, value: LossValue, gradient: LossGradient) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty str, got {name!r}")
         for arg, f in (("value", value), ("gradient", gradient)):
@@ -99,55 +102,57 @@ class Loss:
         self.value = value
         self.gradient = gradient
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Loss({self.name!r})"
 
-    def __copy__(self):
+    def __copy__(self) -> Loss:
         return self
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> Loss:
         return self
 
-    def __reduce__(self):
+    def __reduce__(self) -> str | tuple[Any, ...]:
         if LOSSES.get(self.name) is self:
             return (get_loss, (self.name,))
         return super().__reduce__()
 
     # -- what the network calls ------------------------------------------------
 
-    def check_network(self, n_out, output):
+    def check_network(self, n_out: int, output: Activation) -> None:
         """Refuse a network this loss cannot train (``output`` is its last Activation)."""
 
-    def targets(self, y, n_samples, n_out, dtype, name="y"):
+    def targets(
+        self, y: ArrayLike, n_samples: int, n_out: int, dtype: DTypeLike, name: str = "y"
+    ) -> FloatArray:
         """``y`` as an array of shape (n_samples, n_out) in ``dtype``, or a clear error."""
         return check_targets(y, n_samples, n_out, dtype, name)
 
-    def count(self, Y):
+    def count(self, Y: FloatArray) -> int:
         """What the mean divides by, for targets ``Y`` of shape (n_samples, n_out)."""
         return Y.shape[0]
 
-    def fuses(self, output):
+    def fuses(self, output: Activation) -> bool:
         """Whether ``(P - Y) / count`` is ``dL/dZ`` of the output layer."""
         return False
 
     #: Whether this loss trains a classifier, so that ``fit`` records accuracy.
     classifies = False
 
-    def truth(self, Y):
+    def truth(self, Y: FloatArray) -> NDArray[Any]:
         """The right answers in targets ``Y``, as :meth:`correct` compares them.
 
         Computed once per data set, for a classifying loss.
         """
         raise NotImplementedError(f"loss {self.name!r} does not classify")
 
-    def correct(self, truth, P):
+    def correct(self, truth: NDArray[Any], P: FloatArray) -> Any:
         """How many predictions in ``P`` are right, against ``truth`` from :meth:`truth`.
 
         Counted out of :meth:`count`; one count per member for an ensemble.
         """
         raise NotImplementedError(f"loss {self.name!r} does not classify")
 
-    def total(self, Y, P, scratch):
+    def total(self, Y: FloatArray, P: FloatArray, scratch: FloatArray) -> Total:
         """The sum of the per-row losses (over rows, not divided).
 
         ``P`` is (rows, n_out), or (rows, n_out, members) for an ensemble,
@@ -160,7 +165,9 @@ class Loss:
             return np.array([self._value(Y, P[:, :, k]) for k in range(P.shape[2])]) * rows
         return self._value(Y, P) * rows
 
-    def fused_total(self, Y, Z, scratch, out=None):
+    def fused_total(
+        self, Y: FloatArray, Z: FloatArray, scratch: FloatArray, out: FloatArray | None = None
+    ) -> Total:
         """:meth:`total` from the output layer's logits ``Z``, for a loss that :meth:`fuses`.
 
         With ``out``, also writes the output activation of ``Z`` there,
@@ -168,7 +175,9 @@ class Loss:
         """
         raise NotImplementedError(f"loss {self.name!r} fuses with no output activation")
 
-    def gradient_into(self, Y, P, count, out):
+    def gradient_into(
+        self, Y: FloatArray, P: FloatArray, count: int, out: FloatArray
+    ) -> FloatArray:
         """Write the gradient of the *whole batch's* mean with respect to ``P`` into ``out``.
 
         ``P`` may be a block of ``rows`` rows of a batch of ``count`` rows:
@@ -185,13 +194,13 @@ class Loss:
             np.multiply(out, scale, out)
         return out
 
-    def _value(self, Y, P):
+    def _value(self, Y: FloatArray, P: FloatArray) -> float:
         v = self.value(Y, P)
         if np.ndim(v) != 0:
             raise ValueError(f"the value of loss {self.name!r} must be a number, got shape {np.shape(v)}")
         return float(v)
 
-    def _gradient(self, Y, P):
+    def _gradient(self, Y: FloatArray, P: FloatArray) -> NDArray[Any]:
         g = np.asarray(self.gradient(Y, P))
         if g.shape != P.shape:
             raise ValueError(
@@ -201,7 +210,7 @@ class Loss:
         return g
 
 
-def _sum(x):
+def _sum(x: FloatArray) -> Total:
     """Sum over rows and units; one per member for an ensemble's 3-D arrays."""
     return x.sum(axis=(0, 1)) if x.ndim == 3 else float(x.sum())
 
@@ -209,20 +218,22 @@ def _sum(x):
 class _MSE(Loss):
     """The lesson's MSE: a mean over every entry, so its count is ``Y.size``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("mse", mse, lambda Y, P: 2 * (np.asarray(P) - np.asarray(Y)) / np.size(Y))
 
-    def count(self, Y):
+    def count(self, Y: FloatArray) -> int:
         return Y.size
 
-    def total(self, Y, P, scratch):
+    def total(self, Y: FloatArray, P: FloatArray, scratch: FloatArray) -> Total:
         np.subtract(P, Y, scratch)
         if P.ndim == 3:
             np.multiply(scratch, scratch, scratch)
             return scratch.sum(axis=(0, 1))
         return float(np.vdot(scratch, scratch))
 
-    def gradient_into(self, Y, P, count, out):
+    def gradient_into(
+        self, Y: FloatArray, P: FloatArray, count: int, out: FloatArray
+    ) -> FloatArray:
         # The lesson's d_L_d_ypred = -2 (y_true - y_pred), divided by the
         # number of averaged entries; kept in this order for bit-identity
         # with the scalar shim.
@@ -237,7 +248,7 @@ class _Probabilistic(Loss):
     PROBABILITY_OUTPUTS = ("sigmoid", "softmax")
     FUSED_OUTPUT = ""
 
-    def check_network(self, n_out, output):
+    def check_network(self, n_out: int, output: Activation) -> None:
         builtin = ACTIVATIONS.get(output.name) is output
         if builtin and output.name not in self.PROBABILITY_OUTPUTS:
             raise ValueError(
@@ -245,10 +256,10 @@ class _Probabilistic(Loss):
                 f"is {output.name!r}; use {self.FUSED_OUTPUT!r} on the output layer"
             )
 
-    def fuses(self, output):
+    def fuses(self, output: Activation) -> bool:
         return output is ACTIVATIONS[self.FUSED_OUTPUT]
 
-    def _probabilities(self, P):
+    def _probabilities(self, P: FloatArray) -> None:
         if not ((P >= 0).all() and (P <= 1).all()):
             raise ValueError(
                 f"{self.name} needs predictions in [0, 1], got values from "
@@ -257,7 +268,7 @@ class _Probabilistic(Loss):
             )
 
 
-def _clamped_log(P, out):
+def _clamped_log(P: FloatArray, out: FloatArray) -> FloatArray:
     # log(0) would be -inf with a warning; the smallest normal number keeps
     # the loss finite (about -708 in float64, -87 in float32).
     np.maximum(P, np.finfo(P.dtype).tiny, out=out)
@@ -268,18 +279,18 @@ class _CrossEntropy(_Probabilistic):
     FUSED_OUTPUT = "softmax"
     classifies = True
 
-    def truth(self, Y):
+    def truth(self, Y: FloatArray) -> NDArray[Any]:
         # Each row's class: (rows,), or (rows, 1) beside an ensemble's members.
         return np.argmax(Y, axis=1)
 
-    def correct(self, truth, P):
+    def correct(self, truth: NDArray[Any], P: FloatArray) -> Any:
         # The most probable class against the target's; rows (axis 0) summed.
         return (np.argmax(P, axis=1) == truth).sum(axis=0)
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("cross_entropy", self._public_value, self._public_gradient)
 
-    def check_network(self, n_out, output):
+    def check_network(self, n_out: int, output: Activation) -> None:
         if n_out < 2:
             raise ValueError(
                 "cross_entropy needs a network with one output per class (at least 2); "
@@ -296,7 +307,9 @@ class _CrossEntropy(_Probabilistic):
                 "yes/no outputs)"
             )
 
-    def targets(self, y, n_samples, n_out, dtype, name="y"):
+    def targets(
+        self, y: ArrayLike, n_samples: int, n_out: int, dtype: DTypeLike, name: str = "y"
+    ) -> FloatArray:
         arr = as_array(y, name)
         if arr.ndim == 1:
             # as_array has turned booleans into floats; look at what was given.
@@ -310,22 +323,24 @@ class _CrossEntropy(_Probabilistic):
         sums = Y.sum(axis=1)
         bad = np.flatnonzero(np.abs(sums - 1) > np.sqrt(np.finfo(dtype).eps))
         if bad.size:
-            i = int(bad[0])
+            row = int(bad[0])
             raise ValueError(
                 f"{name} holds probability rows of shape (n, {n_out}) that must each sum to 1, "
-                f"but row {i} sums to {sums[i]:.6g}; pass class labels of shape (n,) instead "
+                f"but row {row} sums to {sums[row]:.6g}; pass class labels of shape (n,) instead "
                 "if these are not probabilities"
             )
         return Y
 
-    def total(self, Y, P, scratch):
+    def total(self, Y: FloatArray, P: FloatArray, scratch: FloatArray) -> Total:
         self._probabilities(P)
         _clamped_log(P, scratch)
         np.negative(scratch, scratch)
         np.multiply(scratch, Y, scratch)
         return _sum(scratch)
 
-    def fused_total(self, Y, Z, scratch, out=None):
+    def fused_total(
+        self, Y: FloatArray, Z: FloatArray, scratch: FloatArray, out: FloatArray | None = None
+    ) -> Total:
         # -sum_j y_j log softmax(z)_j = sum_j y_j (logsumexp(z) - z_j), where
         # logsumexp(z) = max z + log(sum exp(z - max z)): softmax's own terms.
         top, sums = _shifted_exp(Z, scratch)
@@ -337,17 +352,19 @@ class _CrossEntropy(_Probabilistic):
         np.multiply(scratch, Y, scratch)
         return _sum(scratch)
 
-    def gradient_into(self, Y, P, count, out):
+    def gradient_into(
+        self, Y: FloatArray, P: FloatArray, count: int, out: FloatArray
+    ) -> FloatArray:
         self._probabilities(P)
         np.maximum(P, np.finfo(P.dtype).tiny, out=out)
         np.divide(Y, out, out)
         return np.multiply(out, -1 / count, out)
 
-    def _public_value(self, Y, P):
+    def _public_value(self, Y: ArrayLike, P: ArrayLike) -> float:
         Y, P = _pair(Y, P)
-        return self.total(Y, P, np.empty_like(P)) / Y.shape[0]
+        return float(self.total(Y, P, np.empty_like(P))) / Y.shape[0]
 
-    def _public_gradient(self, Y, P):
+    def _public_gradient(self, Y: ArrayLike, P: ArrayLike) -> FloatArray:
         Y, P = _pair(Y, P)
         return self.gradient_into(Y, P, Y.shape[0], np.empty_like(P))
 
@@ -356,17 +373,19 @@ class _BinaryCrossEntropy(_Probabilistic):
     FUSED_OUTPUT = "sigmoid"
     classifies = True
 
-    def truth(self, Y):
+    def truth(self, Y: FloatArray) -> NDArray[Any]:
         return Y >= 0.5
 
-    def correct(self, truth, P):
+    def correct(self, truth: NDArray[Any], P: FloatArray) -> Any:
         # Every output is its own yes/no question, answered yes at p >= 0.5.
         return ((P >= 0.5) == truth).sum(axis=(0, 1))
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("binary_cross_entropy", self._public_value, self._public_gradient)
 
-    def targets(self, y, n_samples, n_out, dtype, name="y"):
+    def targets(
+        self, y: ArrayLike, n_samples: int, n_out: int, dtype: DTypeLike, name: str = "y"
+    ) -> FloatArray:
         Y = check_targets(y, n_samples, n_out, dtype, name)
         bad = (Y < 0) | (Y > 1)
         if bad.any():
@@ -376,10 +395,12 @@ class _BinaryCrossEntropy(_Probabilistic):
             )
         return Y
 
-    def count(self, Y):
+    def count(self, Y: FloatArray) -> int:
         return Y.size
 
-    def fused_total(self, Y, Z, scratch, out=None):
+    def fused_total(
+        self, Y: FloatArray, Z: FloatArray, scratch: FloatArray, out: FloatArray | None = None
+    ) -> Total:
         if out is not None:
             sigmoid.forward_into(Z, out)
         # -(y log s(z) + (1 - y) log(1 - s(z))) = softplus(z) - y z
@@ -389,7 +410,7 @@ class _BinaryCrossEntropy(_Probabilistic):
         np.subtract(scratch, np.multiply(Y, Z), scratch)
         return _sum(scratch)
 
-    def total(self, Y, P, scratch):
+    def total(self, Y: FloatArray, P: FloatArray, scratch: FloatArray) -> Total:
         self._probabilities(P)
         log_p = _clamped_log(P, np.empty_like(P))
         _clamped_log(1 - P, scratch)
@@ -399,7 +420,9 @@ class _BinaryCrossEntropy(_Probabilistic):
         np.add(scratch, log_p, scratch)
         return -_sum(scratch)
 
-    def gradient_into(self, Y, P, count, out):
+    def gradient_into(
+        self, Y: FloatArray, P: FloatArray, count: int, out: FloatArray
+    ) -> FloatArray:
         # d/dp = (p - y) / (p (1 - p)), the denominator kept off 0
         self._probabilities(P)
         np.subtract(1, P, out)
@@ -408,16 +431,16 @@ class _BinaryCrossEntropy(_Probabilistic):
         np.divide(P - Y, out, out)
         return np.multiply(out, 1 / count, out)
 
-    def _public_value(self, Y, P):
+    def _public_value(self, Y: ArrayLike, P: ArrayLike) -> float:
         Y, P = _pair(Y, P)
-        return self.total(Y, P, np.empty_like(P)) / Y.size
+        return float(self.total(Y, P, np.empty_like(P))) / Y.size
 
-    def _public_gradient(self, Y, P):
+    def _public_gradient(self, Y: ArrayLike, P: ArrayLike) -> FloatArray:
         Y, P = _pair(Y, P)
         return self.gradient_into(Y, P, Y.size, np.empty_like(P))
 
 
-def _pair(Y, P):
+def _pair(Y: ArrayLike, P: ArrayLike) -> tuple[FloatArray, FloatArray]:
     P = np.asarray(P, dtype=np.result_type(np.asarray(P).dtype, np.float32))
     Y = np.asarray(Y, dtype=P.dtype)
     if Y.shape != P.shape or P.ndim != 2:
@@ -427,7 +450,9 @@ def _pair(Y, P):
     return Y, P
 
 
-def _one_hot(labels, n_samples, n_out, dtype, name):
+def _one_hot(
+    labels: FloatArray, n_samples: int, n_out: int, dtype: DTypeLike, name: str
+) -> FloatArray:
     """Integer class labels of shape (n_samples,) as one-hot rows (n_samples, n_out)."""
     if labels.shape[0] != n_samples:
         raise ValueError(
@@ -457,6 +482,6 @@ LOSSES: dict[str, Loss] = {
 }
 
 
-def get_loss(loss, name="loss") -> Loss:
+def get_loss(loss: str | Loss, name: str = "loss") -> Loss:
     """A :class:`Loss`: the object itself, or the built-in of that name."""
     return object_or_builtin(loss, Loss, LOSSES, name, (Activation, ACTIVATIONS))

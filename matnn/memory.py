@@ -10,6 +10,7 @@ takes the least; :func:`fit_bytes` estimates what training a network needs.
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 from .backprop import n_params
 
@@ -19,7 +20,7 @@ __all__ = ["available_memory", "check_memory", "fit_bytes"]
 _FLOAT = 8
 
 
-def available_memory():
+def available_memory() -> int | None:
     """Bytes this process could still allocate: the least of what the OS, its
     address-space limit (``ulimit -v``) and its cgroup allow, or None if
     none can be read.
@@ -28,12 +29,12 @@ def available_memory():
     container's memory limit, an allocation fails (or the process is killed)
     long before the machine runs out.
     """
-    limits = [_meminfo_available(), _rlimit_headroom(), _cgroup_headroom()]
-    limits = [x for x in limits if x is not None]
+    limits = [x for x in (_meminfo_available(), _rlimit_headroom(), _cgroup_headroom())
+              if x is not None]
     return min(limits) if limits else None
 
 
-def _meminfo_available():
+def _meminfo_available() -> int | None:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -47,7 +48,7 @@ def _meminfo_available():
         return None
 
 
-def _rlimit_headroom():
+def _rlimit_headroom() -> int | None:
     """The address-space limit minus the address space already in use."""
     try:
         import resource
@@ -64,7 +65,7 @@ def _rlimit_headroom():
     return None
 
 
-def _cgroup_headroom():
+def _cgroup_headroom() -> int | None:
     """The memory limit of this process's cgroup (v2, else v1) minus its usage."""
     try:
         with open("/proc/self/cgroup") as f:
@@ -92,7 +93,7 @@ def _cgroup_headroom():
     return None
 
 
-def check_memory(nbytes, what):
+def check_memory(nbytes: int, what: str) -> None:
     """Raise ``MemoryError`` at once when ``what`` needs more than the available memory.
 
     Checked before allocating, so an impossible request fails in
@@ -119,11 +120,11 @@ def check_memory(nbytes, what):
         )
 
 
-def _gib(n):
+def _gib(n: float) -> str:
     return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 
 
-def fit_bytes(sizes, n_rows, epochs):
+def fit_bytes(sizes: Sequence[int], n_rows: int, epochs: int) -> int:
     """Estimated bytes for ``fit`` to train a float64 network of ``sizes`` on ``n_rows`` rows.
 
     Parameters, gradient, the epoch's starting copy and ``from_sizes``'

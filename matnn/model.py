@@ -11,10 +11,14 @@ layers are views into the buffer, rebuilt after a copy or a load).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
 import numpy as np
 
-from .backprop import gradient, loss_total
-from .losses import LOSSES
+from ._typing import ArrayLike, FloatArray, NDArray
+from .activations import Activation
+from .backprop import Engine, Workspace, gradient, loss_total
+from .losses import LOSSES, Loss
 from .validation import check_features, check_samples
 
 __all__ = ["Model"]
@@ -40,6 +44,22 @@ class Model:
     loss_fn : Loss
     """
 
+    sizes: tuple[int, ...]
+    dtype: np.dtype[Any]
+    loss_fn: Loss
+    layers: tuple[Any, ...]
+    _activations: tuple[Activation, ...]
+    _engine: Engine
+    _build: Callable[[], None]
+
+    if TYPE_CHECKING:
+        # What a subclass provides (as properties or class attributes).
+        @property
+        def _buffer(self) -> FloatArray: ...
+        @property
+        def _members(self) -> int | None: ...
+        def _outputs(self, X: FloatArray) -> FloatArray: ...
+
     @property
     def n_in(self) -> int:
         return self.sizes[0]
@@ -49,32 +69,34 @@ class Model:
         return self.sizes[-1]
 
     @property
-    def activations(self) -> tuple:
+    def activations(self) -> tuple[str, ...]:
         """The activation name of every layer."""
         return tuple(act.name for act in self._activations)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         acts = self.activations
         act = acts[0] if len(set(acts)) == 1 else list(acts)
         fields = self._repr_fields(f"sizes={self.sizes}", f"activation={act!r}")
         return f"{type(self).__name__}({', '.join(fields)})"
 
-    def _repr_fields(self, sizes, activation):
+    def _repr_fields(self, sizes: str, activation: str) -> list[str]:
         """The ``name=value`` fields of :meth:`__repr__`, given the shared two."""
         return [sizes, activation, f"dtype={self.dtype}"]
 
     # Copies and pickles rebuild the engine and the layers as views into
     # the copied buffer.
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(vars(self))
         del state["layers"], state["_engine"]
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         vars(self).update(state)
         self._build()
 
-    def _prepare(self, X, y, name="X", target_name="y"):
+    def _prepare(
+        self, X: ArrayLike, y: ArrayLike, name: str = "X", target_name: str = "y"
+    ) -> tuple[FloatArray, FloatArray]:
         """``X`` and targets as arrays of the model's dtype, or a clear error.
 
         ``name`` and ``target_name`` are how the errors name the two.
@@ -89,19 +111,19 @@ class Model:
         X = check_samples(check_features(X, self.n_in, self.dtype, name=name), name)
         return X, self.loss_fn.targets(y, X.shape[0], self.n_out, self.dtype, name=target_name)
 
-    def _accuracy(self, X, y):
+    def _accuracy(self, X: ArrayLike, y: ArrayLike) -> Any:
         """The fraction of right answers (one per member), as :meth:`Network.accuracy` counts."""
         X, Y = self._prepare(X, y)
         rule = self.loss_fn if self.loss_fn.classifies else _class_rule(Y, self.loss_fn.name)
         return rule.correct(rule.truth(Y), self._outputs(X)) / rule.count(Y)
 
-    def _training_data(self, X, y):
+    def _training_data(self, data: ArrayLike, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """:meth:`_prepare` for ``fit``: copies where the arrays share memory with the parameters.
 
         Training on a view of the model's own weights would train on data
         that changes under it.
         """
-        X, Y = self._prepare(X, y)
+        X, Y = self._prepare(data, y)
         if np.shares_memory(X, self._buffer):
             X = X.copy()
         if np.shares_memory(Y, self._buffer):
@@ -109,7 +131,13 @@ class Model:
         return X, Y
 
 
-def stuck(engine, X, Y, ws, output_grads=None):
+def stuck(
+    engine: Engine,
+    X: FloatArray,
+    Y: FloatArray,
+    ws: Workspace,
+    output_grads: Sequence[tuple[FloatArray, FloatArray]] | None = None,
+) -> np.bool_ | NDArray[np.bool_]:
     """Whether no gradient flows: the batch gradient is exactly 0 while the loss is not.
 
     Sigmoid or tanh units saturated at their limits (``f'`` exactly 0 there)
@@ -141,7 +169,7 @@ def stuck(engine, X, Y, ws, output_grads=None):
     return zero & (np.asarray(loss_total(engine, X, Y, ws)) > 0)
 
 
-def _class_rule(Y, loss):
+def _class_rule(Y: Any, loss: str) -> Loss:
     """The built-in loss that counts :meth:`classify`'s labels, once ``Y`` holds classes.
 
     For a loss that does not classify (the lesson's MSE): with one output,

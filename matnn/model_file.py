@@ -57,15 +57,20 @@ import stat
 import struct
 import zipfile
 import zlib
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
+from ._typing import FloatArray, NDArray, StrPath
 from .activations import ACTIVATIONS, Activation
 from .atomic import write_atomically
 from .losses import LOSSES, Loss
 from .layers import Dense
 from .scaling import Standardizer
 from .validation import check_finite_layers, check_sizes
+
+if TYPE_CHECKING:
+    from .model import Model
 
 __all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "write", "read"]
 
@@ -132,7 +137,7 @@ class _BadModel(Exception):
     """A problem found inside the file; :func:`load` adds the file name."""
 
 
-def write(net, path, *, scaler=None):
+def write(net: Model, path: StrPath, *, scaler: Standardizer | None = None) -> None:
     """Write ``net``'s archive (and ``scaler``'s arrays) to ``path`` atomically.
 
     ``net`` is anything with a network's ``layers``, ``sizes``, ``dtype``,
@@ -145,7 +150,7 @@ def write(net, path, *, scaler=None):
                       "file holds finite numbers only")
     _check_scaler(scaler, net)
     _check_names(net)
-    arrays = {
+    arrays: dict[str, Any] = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "sizes": np.array(net.sizes, dtype=np.int64),
         "activations": np.array(net.activations, dtype=str),
@@ -160,7 +165,7 @@ def write(net, path, *, scaler=None):
     write_atomically(path, lambda f: np.savez(f, **arrays))
 
 
-def _check_scaler(scaler, net):
+def _check_scaler(scaler: object, net: Model) -> None:
     if scaler is None:
         return
     if not isinstance(scaler, Standardizer):
@@ -171,7 +176,9 @@ def _check_scaler(scaler, net):
                          f"takes {net.n_in} inputs")
 
 
-def read(path, custom=None):
+def read(
+    path: StrPath, custom: dict[str, Activation | Loss] | None = None
+) -> tuple[list[Dense], Loss, Standardizer | None]:
     """The layers, the loss and the standardizer (or None) saved at ``path``.
 
     :func:`matnn.load` documents the behaviour and the errors; a file that
@@ -185,7 +192,7 @@ def read(path, custom=None):
         raise ValueError(f"{path}: {exc}") from None
 
 
-def _read_regular_file(path):
+def _read_regular_file(path: StrPath) -> bytes:
     """The bytes of the regular file at ``path``, no more than its size."""
     # stat names a special file before open() could block on it (a FIFO with
     # no writer) or fail obscurely (a socket); O_NONBLOCK and fstat cover a
@@ -198,13 +205,15 @@ def _read_regular_file(path):
         return f.read(info.st_size)
 
 
-def _check_regular(info):
+def _check_regular(info: os.stat_result) -> None:
     if not stat.S_ISREG(info.st_mode):
         kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), "a special file")
         raise _BadModel(f"not a regular file but {kind}; a matnn model is a file written by save()")
 
 
-def _decode(raw, custom):
+def _decode(
+    raw: bytes, custom: dict[str, Activation | Loss]
+) -> tuple[list[Dense], Loss, Standardizer | None]:
     if not raw:
         raise _BadModel("the file is empty, not a matnn model")
     if raw.startswith(_NPY_MAGIC):
@@ -265,7 +274,7 @@ def _decode(raw, custom):
     return layers, loss, scaler
 
 
-def _read_scaler(reader, present, n_in):
+def _read_scaler(reader: _Reader, present: set[str], n_in: int) -> Standardizer | None:
     found = [key for key in _SCALER if key in present]
     if not found:
         return None
@@ -282,11 +291,11 @@ def _read_scaler(reader, present, n_in):
 class _Reader:
     """Reads arrays from an open zip archive, checking each header first."""
 
-    def __init__(self, archive, file_size):
+    def __init__(self, archive: zipfile.ZipFile, file_size: int) -> None:
         self.archive = archive
         self.file_size = file_size
 
-    def read(self, key):
+    def read(self, key: str) -> tuple[tuple[int, ...], np.dtype[Any], NDArray[Any]]:
         """``(shape, dtype, array)`` of a member; the array is made after the checks."""
         try:
             info = self.archive.getinfo(f"{key}.npy")
@@ -318,13 +327,13 @@ class _Reader:
             return shape, dtype, array.reshape(shape[::-1]).transpose()
         return shape, dtype, array.reshape(shape)
 
-    def scalar(self, key, kinds):
+    def scalar(self, key: str, kinds: str) -> Any:
         shape, dtype, array = self.read(key)
         if shape != () or dtype.kind not in kinds:
             raise _BadModel(f"{key} must be a single {_KIND_NAMES[kinds]}, got shape {shape} of {dtype}")
         return array.item()
 
-    def vector(self, key, kinds):
+    def vector(self, key: str, kinds: str) -> list[Any]:
         shape, dtype, array = self.read(key)
         if len(shape) != 1 or dtype.kind not in kinds:
             raise _BadModel(
@@ -332,7 +341,7 @@ class _Reader:
             )
         return array.tolist()
 
-    def parameter(self, key, shape, dtype):
+    def parameter(self, key: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> FloatArray:
         found_shape, found_dtype, array = self.read(key)
         # Byte order may differ between machines; kind and width must not.
         if found_dtype.kind != "f" or found_dtype.itemsize != dtype.itemsize:
@@ -351,7 +360,7 @@ class _Reader:
 _KIND_NAMES = {"iu": "integer", "U": "string"}
 
 
-def _parse_npy_header(member):
+def _parse_npy_header(member: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
     """``(shape, fortran_order, dtype, header_size)`` of the .npy bytes ``member``."""
     if member[:6] != _NPY_MAGIC:
         raise ValueError("not a .npy array")
@@ -372,7 +381,7 @@ def _parse_npy_header(member):
     return shape, match["fortran"] == "True", np.dtype(match["descr"]), start + length
 
 
-def _check_names(net):
+def _check_names(net: Model) -> None:
     """Refuse a network whose file would not load back as the same network.
 
     The file records names only, and :func:`load` rebuilds each one from the
@@ -382,10 +391,11 @@ def _check_names(net):
     another object's in the same network (both would load as one), and one
     that numpy stores unchanged (it drops trailing NUL characters).
     """
-    parts = [(f"layers[{l}] has", f"layers[{l}]'s activation", "activation", act)
-             for l, act in enumerate(net._engine.activations)]
+    parts: list[tuple[str, str, str, Activation | Loss]] = [
+        (f"layers[{l}] has", f"layers[{l}]'s activation", "activation", act)
+        for l, act in enumerate(net._engine.activations)]
     parts.append(("the network's loss is", "the network's loss", "loss", net.loss_fn))
-    seen = {}
+    seen: dict[str, tuple[str, Activation | Loss]] = {}
     for subject, owner, kind, obj in parts:
         name = obj.name
         stored = str(np.array(name))
@@ -412,7 +422,7 @@ def _check_names(net):
             )
 
 
-def _check_custom(custom):
+def _check_custom(custom: object) -> dict[str, Activation | Loss]:
     if custom is None:
         return {}
     if not isinstance(custom, dict):
@@ -432,7 +442,9 @@ def _check_custom(custom):
     return custom
 
 
-def _resolve(names, loss_name, custom):
+def _resolve(
+    names: Sequence[str], loss_name: str, custom: dict[str, Activation | Loss]
+) -> tuple[list[Activation], Loss]:
     """The Activation of every layer and the Loss, or one error naming every unknown."""
     activations, unknown = [], []
     for l, name in enumerate(names):
@@ -449,10 +461,11 @@ def _resolve(names, loss_name, custom):
             f"and losses {sorted(LOSSES)}. For your own, pass them by name: "
             "matnn.load(path, custom={name: matnn.Activation(...) or matnn.Loss(...)})"
         )
-    return activations, loss
+    # Every name that is not an Activation (or a Loss) was refused above.
+    return activations, loss  # type: ignore[return-value]
 
 
-def _wrong_kind(name, found):
+def _wrong_kind(name: str, found: object) -> str:
     """A note on a custom entry of the wrong kind: a Loss where the file names an activation."""
     if found is None:
         return ""
@@ -460,17 +473,17 @@ def _wrong_kind(name, found):
     return f" (custom[{name!r}] is {found!r}, not {expected})"
 
 
-def _check_dtype(name):
+def _check_dtype(name: str) -> np.dtype[Any]:
     if name not in ("float32", "float64"):
         raise _BadModel(f"dtype must be 'float32' or 'float64', got {name!r}")
     return np.dtype(name)
 
 
-def _names(keys):
+def _names(keys: Iterable[str]) -> str:
     # repr keeps names read from a damaged file printable and on one line.
     return ", ".join(repr(key) for key in keys)
 
 
-def _reason(exc):
+def _reason(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

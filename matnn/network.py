@@ -15,6 +15,7 @@ with any activations and loss (see :mod:`matnn.activations` and
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -44,6 +45,16 @@ from .validation import (
     check_seed,
     check_sizes,
 )
+from ._typing import ArrayLike, DTypeLike, EpochCallback, FloatArray, NDArray, SeedLike, StrPath
+from .activations import Activation, ActivationArg
+from .losses import Loss
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from .backprop import Workspace
+    from .history import History
+    from .optimizer_base import Optimizer, StepOptimizer
 
 __all__ = ["Network"]
 
@@ -95,7 +106,7 @@ class Network(Model):
     :meth:`fit` trains with them.
     """
 
-    def __init__(self, layers, loss="mse"):
+    def __init__(self, layers: Iterable[Dense], loss: str | Loss = "mse") -> None:
         if isinstance(layers, Dense):
             raise TypeError("layers must be a sequence of Dense; wrap a single layer in a list")
         layers = list(layers)
@@ -116,21 +127,27 @@ class Network(Model):
         sizes = (layers[0].n_in,) + tuple(layer.n_out for layer in layers)
         dtype = np.dtype(np.result_type(*(layer.dtype for layer in layers)))
         params = np.empty(sum(l.W.size + l.b.size for l in layers), dtype)
-        for l, (W, b) in enumerate(Products().views(params, sizes)):
-            W[...] = layers[l].W
-            b[...] = layers[l].b
+        for l, (W_view, b_view) in enumerate(Products().views(params, sizes)):
+            W_view[...] = layers[l].W
+            b_view[...] = layers[l].b
         check_finite_layers(Products().views(params, sizes),
                             lambda where: f"{where}; parameters must be finite")
         self._bind(params, sizes, [layer.activation for layer in layers], loss)
 
-    def _bind(self, params, sizes, activations, loss):
+    def _bind(
+        self,
+        params: FloatArray,
+        sizes: Iterable[int],
+        activations: Iterable[Activation],
+        loss: Loss,
+    ) -> None:
         self._params = params
         self.sizes = tuple(sizes)
         self.loss_fn = loss
         self._activations = tuple(activations)
         self._build()
 
-    def _build(self):
+    def _build(self) -> None:
         """Make ``layers`` and the engine views into ``_params``."""
         self.dtype = self._params.dtype
         self._engine = Engine(self._params, self.sizes, self._activations, self.loss_fn,
@@ -138,12 +155,12 @@ class Network(Model):
         self.layers = tuple(Dense(W, b, act) for W, b, act in self._engine.layers)
 
     @property
-    def params(self):
+    def params(self) -> FloatArray:
         """ndarray of shape (n_params,): every parameter, the buffer the layers view."""
         return self._params
 
     @params.setter
-    def params(self, value):
+    def params(self, value: ArrayLike) -> None:
         # ``net.params = p`` copies p into the buffer the layers view, so it
         # can never detach them; ``net.params -= step`` lands here too, with
         # the buffer itself, already updated in place.
@@ -158,7 +175,14 @@ class Network(Model):
         np.copyto(self._params, value)
 
     @classmethod
-    def from_sizes(cls, sizes, activation="sigmoid", seed=None, dtype=np.float64, loss="mse"):
+    def from_sizes(
+        cls,
+        sizes: Sequence[int],
+        activation: ActivationArg = "sigmoid",
+        seed: SeedLike = None,
+        dtype: DTypeLike = np.float64,
+        loss: str | Loss = "mse",
+    ) -> Self:
         """A randomly initialised network.
 
         Weights of a layer with ``fan_in`` inputs are drawn from
@@ -196,7 +220,8 @@ class Network(Model):
                     f"has {n_layers} layers"
                 )
         else:
-            activations = [get_activation(activation)] * n_layers
+            # Not a list or tuple: one activation for every layer.
+            activations = [get_activation(activation)] * n_layers  # type: ignore[arg-type]
         biggest = max(i * o for i, o in zip(sizes[:-1], sizes[1:]))
         # The flat parameters, and one layer's float64 draw and its conversion.
         check_memory(n_params(sizes) * dtype.itemsize + biggest * (8 + dtype.itemsize),
@@ -211,23 +236,23 @@ class Network(Model):
 
     # -- description -------------------------------------------------------
 
-    def _repr_fields(self, sizes, activation):
+    def _repr_fields(self, sizes: str, activation: str) -> list[str]:
         loss = [] if self.loss_fn.name == "mse" else [f"loss={self.loss_fn.name!r}"]
         return [sizes, activation, *loss, f"dtype={self.dtype}"]
 
-    def copy(self):
+    def copy(self) -> Self:
         """An independent network of the same class with equal parameters."""
         import copy
 
         return copy.deepcopy(self)
 
-    def _repr_svg_(self):
+    def _repr_svg_(self) -> str:
         """The network drawn with its numbers, which Jupyter shows inline; see :func:`matnn.draw`."""
         from .draw import draw
 
         return draw(self).svg
 
-    def save(self, path):
+    def save(self, path: StrPath) -> None:
         """Write the network to ``path`` atomically; see :func:`matnn.saving.save`.
 
         ``matnn.load(path)`` reads it back.
@@ -238,7 +263,7 @@ class Network(Model):
 
     # -- the passes ----------------------------------------------------------
 
-    def forward(self, X):
+    def forward(self, X: ArrayLike) -> list[FloatArray]:
         """Run the forward pass and return every layer's activations.
 
         Parameters
@@ -258,7 +283,9 @@ class Network(Model):
         forward(self._engine, X, ws)
         return [X] + ws.A
 
-    def backward(self, activations, y):
+    def backward(
+        self, activations: Sequence[ArrayLike], y: ArrayLike
+    ) -> tuple[list[FloatArray], list[tuple[FloatArray, FloatArray]]]:
         """Backpropagate the loss through a cache from :meth:`forward`.
 
         Pre-activations that an activation's derivative needs are recomputed
@@ -303,7 +330,7 @@ class Network(Model):
 
     # -- what users call -----------------------------------------------------
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> FloatArray:
         """Network outputs for a batch.
 
         Parameters
@@ -321,7 +348,7 @@ class Network(Model):
         ws = self._engine.workspace(block_rows(n, self.sizes), self.dtype)
         return outputs(self._engine, X, ws, out)
 
-    def loss(self, X, y):
+    def loss(self, X: ArrayLike, y: ArrayLike) -> float:
         """The loss of the batch: for the default, the lesson's MSE over every entry.
 
         Parameters
@@ -338,7 +365,7 @@ class Network(Model):
         X, Y = self._prepare(X, y)
         return self._loss(X, Y)
 
-    def gradients(self, X, y):
+    def gradients(self, X: ArrayLike, y: ArrayLike) -> list[tuple[FloatArray, FloatArray]]:
         """Gradient of :meth:`loss` with respect to every parameter.
 
         Because the loss is a mean over samples, this is the mean of the
@@ -360,7 +387,7 @@ class Network(Model):
         X, Y = self._prepare(X, y)
         return self._gradients(X, Y)[1]
 
-    def classify(self, X):
+    def classify(self, X: ArrayLike) -> NDArray[np.integer[Any]]:
         """Class labels: the argmax of the outputs, or ``p >= 0.5`` for one output.
 
         Parameters
@@ -373,7 +400,7 @@ class Network(Model):
         """
         return _labels_of(self.predict(X))
 
-    def accuracy(self, X, y):
+    def accuracy(self, X: ArrayLike, y: ArrayLike) -> float:
         """The fraction of right answers, counted as ``fit`` counts ``history.accuracy``.
 
         A loss that classifies counts by its own rule (:meth:`Loss.truth`
@@ -407,12 +434,28 @@ class Network(Model):
         """
         return float(self._accuracy(X, y))
 
-    def _outputs(self, X):
+    def _outputs(self, X: ArrayLike) -> FloatArray:
         return self.predict(X)
 
-    def fit(self, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
-            shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
-            restore_best=False, log_every=None, callback=None, progress=False):
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        *,
+        epochs: int | None = None,
+        learning_rate: float | None = None,
+        batch_size: int | None = None,
+        optimizer: Optimizer | None = None,
+        shuffle: bool = True,
+        seed: SeedLike = None,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+        restore_best: bool = False,
+        log_every: int | None = None,
+        callback: EpochCallback | None = None,
+        progress: bool = False,
+    ) -> History:
         """Train; see :func:`matnn.training.fit` for every argument.
 
         ``callback(record)`` is called after every epoch (every L-BFGS
@@ -437,35 +480,37 @@ class Network(Model):
     _members = None
 
     @classmethod
-    def _overrides(cls):
+    def _overrides(cls) -> list[str]:
         """Which of ``loss`` and ``gradients`` this class overrides (a student's own passes)."""
         return [m for m in ("loss", "gradients") if getattr(cls, m) is not getattr(Network, m)]
 
     @property
-    def _buffer(self):
+    def _buffer(self) -> FloatArray:
         return self._params
 
     @contextlib.contextmanager
-    def _run(self, optimizer, batch_size, n):
+    def _run(self, optimizer: StepOptimizer, batch_size: int, n: int) -> Iterator[_NetworkRun]:
         """The run of one ``fit`` (see :class:`matnn.training.Run`)."""
         optimizer.check(self._params)
         yield _NetworkRun(self, optimizer, batch_size, n)
 
     # -- internals on validated arrays ---------------------------------------
 
-    def _loss(self, X, Y, ws=None):
+    def _loss(self, X: FloatArray, Y: FloatArray, ws: Workspace | None = None) -> float:
         if ws is None:
             ws = self._engine.workspace(block_rows(X.shape[0], self.sizes), self.dtype)
         return float(loss_total(self._engine, X, Y, ws)) / self.loss_fn.count(Y)
 
-    def _gradients(self, X, Y):
+    def _gradients(
+        self, X: FloatArray, Y: FloatArray
+    ) -> tuple[FloatArray, list[tuple[FloatArray, FloatArray]]]:
         flat, grads = Products().flat(self.sizes, self.dtype)
         ws = self._engine.workspace(block_rows(X.shape[0], self.sizes), self.dtype)
         gradient(self._engine, X, Y, ws, flat, grads)
         return flat, grads
 
 
-def _labels_of(P):
+def _labels_of(P: FloatArray) -> NDArray[np.integer[Any]]:
     """Class labels from outputs (n, k): argmax, or ``p >= 0.5`` when k == 1."""
     if P.shape[-1] == 1:
         return (P[..., 0] >= 0.5).astype(np.int64)

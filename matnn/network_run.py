@@ -12,6 +12,7 @@ being finite. :class:`~matnn.Ensemble`'s twin lives beside it, in
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import numpy as np
 
@@ -21,6 +22,12 @@ from .optimizers import SGD
 from .diagnostics import TrainingDiverged
 from .training import take_steps
 from .validation import check_gradients
+from ._typing import FloatArray, NDArray
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from .optimizer_base import Optimizer, StepOptimizer
 
 __all__ = []
 
@@ -57,7 +64,13 @@ class _NetworkRun:
     members = None
     training = True
 
-    def __init__(self, net, optimizer, batch_size, n):
+    #: The optimizer's state at the epoch's start, to replay it.
+    state: Any
+    #: ``(params, output layer's (dW, db))`` at the last epoch's end, for :meth:`stuck`.
+    end: tuple[FloatArray, list[tuple[FloatArray, FloatArray]]] | None
+
+    # net is a Network (or a subclass): its module imports this one.
+    def __init__(self, net: Any, optimizer: StepOptimizer, batch_size: int | None, n: int) -> None:
         self.model, self.optimizer = net, optimizer
         self.params = net.params
         self.before, self.state = np.empty_like(self.params), None
@@ -74,7 +87,7 @@ class _NetworkRun:
             self.update = optimizer.step
             self.step = self.make_step(batch_size)
 
-    def make_step(self, batch_size):
+    def make_step(self, batch_size: int) -> Callable[..., object]:
         """The step ``(X_batch, Y_batch) -> None``: one batch's gradient, then one update."""
         net, engine, params = self.model, self.engine, self.params
         grad, grads, update = self.grad, self.grads, self.update
@@ -83,7 +96,7 @@ class _NetworkRun:
             # Checked whole before anything is written, every step.
             layers, name = net.layers, f"{type(net).__name__}.gradients()"
 
-            def step(Xb, Yb):
+            def step(Xb: FloatArray, Yb: FloatArray) -> None:
                 for (dW, db), (gW, gb) in zip(
                         check_gradients(net.gradients(Xb, Yb), layers, name), grads):
                     gW[...] = dW
@@ -92,7 +105,7 @@ class _NetworkRun:
         elif batch_size <= self.ws.rows:
             ws, count = self.ws, net.loss_fn.count
 
-            def step(Xb, Yb):
+            def step(Xb: FloatArray, Yb: FloatArray) -> None:
                 w = ws.head(Xb.shape[0], engine)
                 forward(engine, Xb, w)
                 backward(engine, Xb, Yb, count(Yb), w, grads)
@@ -101,16 +114,16 @@ class _NetworkRun:
             # Batches of several blocks: the blocks run on the threads.
             ws = self.ws
 
-            def step(Xb, Yb):
+            def step(Xb: FloatArray, Yb: FloatArray) -> None:
                 gradient(engine, Xb, Yb, ws, grad, grads)
                 update(params, grad)
 
         return step
 
-    def truth(self, Y):
+    def truth(self, Y: FloatArray) -> Any:
         return self.model.loss_fn.truth(Y)
 
-    def evaluate(self, X, Y, truth):
+    def evaluate(self, X: FloatArray, Y: FloatArray, truth: Any) -> tuple[float, Any]:
         """The loss over ``X`` and, given ``truth`` (:meth:`truth` of ``Y``), the accuracy (else None).
 
         Asked by the last epoch (``keep_end``), the same forward pass also
@@ -135,7 +148,9 @@ class _NetworkRun:
         total, correct = loss_total(self.engine, X, Y, self.eval_ws, truth, grads)
         return float(total) / count, float(correct) / count
 
-    def objective(self, X, Y):
+    def objective(
+        self, X: FloatArray, Y: FloatArray
+    ) -> Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]:
         """``p -> (loss, gradient)`` over all of ``X`` at parameters ``p``, for a full-batch optimizer.
 
         ``p`` (float64, shape (n_params,)) is copied into the network's
@@ -146,7 +161,7 @@ class _NetworkRun:
             # A subclass's own passes: what it overrides is what trains.
             layers, name = net.layers, f"{type(net).__name__}.gradients()"
 
-            def loss_and_gradient(p):
+            def loss_and_gradient(p: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
                 params[...] = p
                 value = float(net.loss(X, Y))
                 g = np.concatenate([np.concatenate([np.ravel(dW), np.ravel(db)])
@@ -158,7 +173,10 @@ class _NetworkRun:
         engine, ws, count = self.engine, self.eval_ws, net.loss_fn.count(Y)
         flat, grads = Products().flat(net.sizes, net.dtype)
 
-        def loss_and_gradient(p):
+        # The subclass's variant above has returned.
+        def loss_and_gradient(  # type: ignore[no-redef]
+            p: NDArray[np.float64],
+        ) -> tuple[float, NDArray[np.float64]]:
             params[...] = p
             value = float(loss_total(engine, X, Y, ws)) / count
             gradient(engine, X, Y, ws, flat, grads)
@@ -166,11 +184,20 @@ class _NetworkRun:
 
         return loss_and_gradient
 
-    def stuck(self, X, Y):
+    def stuck(self, X: FloatArray, Y: FloatArray) -> Any:
         at_end = self.end is not None and np.array_equal(self.end[0], self.params)
-        return stuck(self.engine, X, Y, self.eval_ws, self.end[1] if at_end else None)
+        # at_end: self.end is set.
+        return stuck(self.engine, X, Y, self.eval_ws,
+                     self.end[1] if at_end else None)  # type: ignore[index]
 
-    def epoch(self, batches, X, Y, truth, last=False):
+    def epoch(
+        self,
+        batches: list[tuple[FloatArray, ...]],
+        X: FloatArray,
+        Y: FloatArray,
+        truth: Any,
+        last: bool = False,
+    ) -> tuple[float, Any, bool]:
         """One pass over ``batches``; the loss over ``X`` after it, and whether it diverged."""
         np.copyto(self.before, self.params)
         self.state = self.optimizer.state_dict()
@@ -179,24 +206,26 @@ class _NetworkRun:
         loss, acc = self.evaluate(X, Y, truth)
         return loss, acc, not (math.isfinite(loss) and np.isfinite(self.params).all())
 
-    def full(self, values):
+    def full(self, values: T) -> T:
         return values
 
-    def params_full(self):
+    def params_full(self) -> FloatArray:
         return self.params
 
-    def load_full(self, params, where):
+    def load_full(self, params: FloatArray, where: Any) -> None:
         np.copyto(self.params, params, where=where)
 
-    def publish(self):
+    def publish(self) -> None:
         """The network's parameters are the run's own: nothing to write back."""
 
-    def restart(self):
+    def restart(self) -> None:
         """Parameters and optimizer state back to the epoch's start."""
         self.params[...] = self.before
         self.optimizer.load_state_dict(self.state)
 
-    def diverged(self, bad, batches, epoch, history):
+    def diverged(
+        self, bad: Any, batches: list[tuple[FloatArray, ...]], epoch: int, history: list[Any]
+    ) -> Any:
         before = self.before
         self.restart()
         for i, batch in enumerate(batches):
@@ -219,11 +248,11 @@ class _NetworkRun:
             epoch, i, np.array(history),
         )
 
-    def finish(self):
+    def finish(self) -> None:
         self.optimizer._belongs_to(self.params)
 
 
-def _setting(optimizer):
+def _setting(optimizer: Optimizer) -> str:
     """How the message names the optimizer: the plain rule by its rate, any other by its class."""
     if type(optimizer) is SGD and optimizer.momentum == 0 and optimizer.weight_decay == 0:
         return f"learning_rate={float(optimizer.learning_rate):g}"

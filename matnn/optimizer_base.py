@@ -35,10 +35,24 @@ from __future__ import annotations
 import abc
 import copy
 import weakref
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeAlias
 
 import numpy as np
 
+from ._typing import ArrayLike, FloatArray, NDArray
 from .validation import FLOAT_DTYPES, check_int
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+#: A hyperparameter as given: one number, or one per member (array-like of shape (n_members,)).
+HyperLike: TypeAlias = "float | ArrayLike"
+#: A hyperparameter as kept: a float, or a read-only float64 array of shape (n_members,).
+Hyper: TypeAlias = "float | FloatArray"
+#: Step counts: an int for a network, an int64 array of shape (n_members,) for an ensemble.
+Steps: TypeAlias = "int | NDArray[np.int64]"
+#: One step's update ``(params, grad) -> None``, in place.
+Update: TypeAlias = Callable[[FloatArray, FloatArray], None]
 
 __all__ = ["Optimizer", "StepOptimizer"]
 
@@ -70,29 +84,29 @@ class Optimizer(abc.ABC):
     #: False for a step optimizer, True for a full-batch one (see above).
     full_batch = False
 
-    def __init__(self, **hyperparameters):
+    def __init__(self, **hyperparameters: Any) -> None:
         self._hyper = hyperparameters
 
     @abc.abstractmethod
-    def check(self, params):
+    def check(self, params: FloatArray) -> None:
         """Raise if ``params``, a model's flat parameters, is not a buffer this optimizer can train."""
 
     @abc.abstractmethod
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The state, as plain numbers and array copies (a dict)."""
 
     @abc.abstractmethod
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state from :meth:`state_dict`."""
 
-    def _belongs_to(self, params):
+    def _belongs_to(self, params: FloatArray) -> None:
         """Record that the state (if any) is now that of the model whose buffer is ``params``.
 
         ``fit`` calls it when a run ends; :meth:`check` then refuses any
         other buffer. An optimizer without state has nothing to record.
         """
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{name}={_show(v)}" for name, v in self._hyper.items())
         return f"{type(self).__name__}({args})"
 
@@ -127,26 +141,35 @@ class StepOptimizer(Optimizer):
     """
 
     #: Parameters whose value must stay nonzero in the parameters' dtype.
-    _nonzero = ("learning_rate",)
+    _nonzero: tuple[str, ...] = ("learning_rate",)
     #: The state buffers, by PyTorch's names, each shaped like the parameters.
-    _buffer_names = ()
+    _buffer_names: tuple[str, ...] = ()
+    _n_hyper: int | None
+    _t: Steps | None
+    _buffers: dict[str, FloatArray]
+    _layout: tuple[tuple[int, ...], np.dtype[Any]] | None
+    _params: FloatArray | None
+    _grad: FloatArray | None
+    _update: Update | None
+    #: The buffer the state belongs to, weakly referenced (None: any buffer).
+    _owner: weakref.ref[FloatArray] | None
 
-    def __init__(self, **hyperparameters):
+    def __init__(self, **hyperparameters: Any) -> None:
         super().__init__(**hyperparameters)
         self._members_of(hyperparameters)
         self.reset()
 
     # Every step optimizer has these two; each subclass adds its own.
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> Hyper:
         return self._hyper["learning_rate"]
 
     @property
-    def weight_decay(self):
+    def weight_decay(self) -> Hyper:
         return self._hyper["weight_decay"]
 
     @abc.abstractmethod
-    def _kernel(self, params):
+    def _kernel(self, params: FloatArray) -> Update:
         """The update ``(params, grad) -> None`` for buffers of ``params``' layout.
 
         Called when the optimizer binds to a buffer, with its state
@@ -154,7 +177,7 @@ class StepOptimizer(Optimizer):
         scratch.
         """
 
-    def _members_of(self, hyper):
+    def _members_of(self, hyper: dict[str, Any]) -> None:
         """Check that the per-member hyperparameters agree on the member count, and keep it."""
         sizes = {name: np.shape(v)[-1] for name, v in _flat_items(hyper) if np.ndim(v)}
         if len(set(sizes.values())) > 1:
@@ -166,7 +189,7 @@ class StepOptimizer(Optimizer):
 
     # -- what a training loop calls -------------------------------------------
 
-    def step(self, params, grad):
+    def step(self, params: FloatArray, grad: FloatArray) -> None:
         """Update ``params`` in place from ``grad``.
 
         Parameters
@@ -183,10 +206,11 @@ class StepOptimizer(Optimizer):
         # validation out of the per-step cost.
         if params is not self._params or grad is not self._grad:
             self._bind(params, grad)
-        self._t += 1
-        self._update(params, grad)
+        # _bind has set the step count and the update.
+        self._t += 1  # type: ignore[operator]
+        self._update(params, grad)  # type: ignore[misc]
 
-    def check(self, params):
+    def check(self, params: FloatArray) -> None:
         """Raise if ``params`` is not a buffer this optimizer can update.
 
         Parameters
@@ -251,7 +275,7 @@ class StepOptimizer(Optimizer):
 
     # -- state -------------------------------------------------------------------
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget the state: the next step starts afresh, on any buffer."""
         self._t = None
         self._buffers = {}
@@ -259,7 +283,7 @@ class StepOptimizer(Optimizer):
         self._owner = None
         self._unbind()
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """The state, as plain numbers and array copies.
 
         Returns
@@ -276,7 +300,7 @@ class StepOptimizer(Optimizer):
         step = self._t if isinstance(self._t, int) else self._t.copy()
         return {"step": step, **{name: b.copy() for name, b in self._buffers.items()}}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state from :meth:`state_dict` (copied; an empty dict resets).
 
         Raises
@@ -298,7 +322,7 @@ class StepOptimizer(Optimizer):
                 f"missing {missing}, unexpected {extra}"
             )
         t = _check_step(state["step"])
-        buffers = {}
+        buffers: dict[str, FloatArray] = {}
         for name in self._buffer_names:
             b = state[name]
             if not isinstance(b, np.ndarray) or b.dtype not in FLOAT_DTYPES:
@@ -322,7 +346,7 @@ class StepOptimizer(Optimizer):
         self._layout = layouts.pop() if layouts else None
         self._unbind()
 
-    def copy(self):
+    def copy(self) -> Self:
         """An independent optimizer with the same hyperparameters and a copy of the state.
 
         The copy belongs to no buffer yet: it continues whichever model it trains next.
@@ -334,12 +358,12 @@ class StepOptimizer(Optimizer):
     # -- ensemble members ---------------------------------------------------------
 
     @property
-    def n_members(self):
+    def n_members(self) -> int | None:
         if self._n_hyper is not None:
             return self._n_hyper
         return None if self._t is None or isinstance(self._t, int) else self._t.size
 
-    def select(self, keep):
+    def select(self, keep: ArrayLike) -> Self:
         """The optimizer of the members where ``keep`` is True.
 
         Parameters
@@ -367,7 +391,7 @@ class StepOptimizer(Optimizer):
             })
         return new
 
-    def merge(self, keep, other):
+    def merge(self, keep: ArrayLike, other: StepOptimizer) -> None:
         """Write the state of ``other`` into the members where ``keep`` is True.
 
         Parameters
@@ -399,7 +423,8 @@ class StepOptimizer(Optimizer):
                 self._buffers = {name: np.zeros(shape, ref.dtype) for name in self._buffer_names}
                 self._layout = (shape, ref.dtype)
         if self._buffer_names:
-            (n_params, _), dtype = self._layout
+            # A state with buffers has their layout (set just above if it was empty).
+            (n_params, _), dtype = self._layout  # type: ignore[misc]
             ref = theirs[self._buffer_names[0]]
             if ref.shape != (n_params, count) or ref.dtype != dtype:
                 raise ValueError(
@@ -411,7 +436,7 @@ class StepOptimizer(Optimizer):
             b[:, keep] = theirs[name]
         self._unbind()
 
-    def _check_mask(self, keep, name):
+    def _check_mask(self, keep: ArrayLike, name: str) -> NDArray[np.bool_]:
         keep = np.asarray(keep)
         if keep.dtype != bool or keep.ndim != 1:
             raise TypeError(f"{name} must be a 1-D boolean mask, got dtype {keep.dtype} and shape {keep.shape}")
@@ -422,7 +447,7 @@ class StepOptimizer(Optimizer):
 
     # -- internals ----------------------------------------------------------------------
 
-    def _bind(self, params, grad):
+    def _bind(self, params: FloatArray, grad: FloatArray) -> None:
         """Check ``params`` and ``grad``, allocate the state, build the update."""
         self.check(params)
         if not isinstance(grad, np.ndarray) or grad.shape != params.shape or grad.dtype != params.dtype:
@@ -441,14 +466,14 @@ class StepOptimizer(Optimizer):
         self._update = self._kernel(params)
         self._params, self._grad = params, grad
 
-    def _unbind(self):
+    def _unbind(self) -> None:
         self._params = self._grad = self._update = None
 
-    def _belongs_to(self, params):
+    def _belongs_to(self, params: FloatArray) -> None:
         if self._t is not None:
             self._owner = weakref.ref(params)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # A copy or a pickle holds the state alone: not the update bound to a
         # buffer, nor which buffer trained it (see the class's Notes).
         state = dict(vars(self))
@@ -456,7 +481,7 @@ class StepOptimizer(Optimizer):
         return state
 
 
-def _flat_items(hyper):
+def _flat_items(hyper: dict[str, Any]) -> Iterator[tuple[str, Hyper]]:
     """``(name, value)`` for every numeric hyperparameter, ``betas`` split in two."""
     for name, value in hyper.items():
         if isinstance(value, tuple):
@@ -465,7 +490,7 @@ def _flat_items(hyper):
             yield name, value
 
 
-def _take(value, keep):
+def _take(value: Any, keep: NDArray[np.bool_]) -> Any:
     """The members ``keep`` selects of one hyperparameter (one number stays one)."""
     if isinstance(value, tuple):
         return tuple(_take(v, keep) for v in value)
@@ -476,7 +501,7 @@ def _take(value, keep):
     return value
 
 
-def _check_step(step):
+def _check_step(step: object) -> Steps:
     """A loaded step count: an int >= 0, or an int array of shape (n_members,)."""
     if isinstance(step, np.ndarray):
         if step.dtype.kind not in "iu" or step.ndim != 1 or (step < 0).any():
@@ -488,12 +513,12 @@ def _check_step(step):
     return check_int(step, "state['step']", 0)
 
 
-def _members(t):
+def _members(t: Steps) -> str:
     """'a network' or 'K members', for a step count."""
     return "a network" if np.ndim(t) == 0 else f"{np.size(t)} members"
 
 
-def _show(value):
+def _show(value: object) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(_show(v) for v in value) + ")"
     return repr(value.tolist() if isinstance(value, np.ndarray) else value)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer_base import Optimizer, StepOptimizer
+from ._typing import FloatArray
+from .optimizer_base import Hyper, HyperLike, Optimizer, StepOptimizer, Steps, Update
 from .validation import check_real
 
 __all__ = ["Optimizer", "StepOptimizer", "SGD", "Adam", "AdamW"]
@@ -57,7 +58,13 @@ class SGD(StepOptimizer):
     ``momentum_buffer`` (``b_t``).
     """
 
-    def __init__(self, learning_rate, momentum=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(
+        self,
+        learning_rate: HyperLike,
+        momentum: HyperLike = 0.0,
+        nesterov: bool = False,
+        weight_decay: HyperLike = 0.0,
+    ) -> None:
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
         rate = check_real(learning_rate, "learning_rate", 0, per_member=True, above=True)
@@ -70,14 +77,14 @@ class SGD(StepOptimizer):
                          weight_decay=weight_decay)
 
     @property
-    def momentum(self):
+    def momentum(self) -> Hyper:
         return self._hyper["momentum"]
 
     @property
-    def nesterov(self):
+    def nesterov(self) -> bool:
         return self._hyper["nesterov"]
 
-    def _kernel(self, params):
+    def _kernel(self, params: FloatArray) -> Update:
         dtype = params.dtype
         # In the parameters' dtype, so a float32 network steps in float32; a
         # 0-d array is what numpy would convert the float to on every call.
@@ -85,7 +92,7 @@ class SGD(StepOptimizer):
         multiply, add, subtract = np.multiply, np.add, np.subtract
         if _is_zero(self.weight_decay) and _is_zero(self.momentum):
             # The lesson's rule, with the gradient as scratch.
-            def plain(p, g):
+            def plain(p: FloatArray, g: FloatArray) -> None:
                 multiply(g, rate, g)
                 subtract(p, g, p)
 
@@ -96,15 +103,16 @@ class SGD(StepOptimizer):
         nesterov = self.nesterov
         scratch = np.empty_like(params)
 
-        def update(p, g):
+        def update(p: FloatArray, g: FloatArray) -> None:
             if decay is not None:
                 multiply(p, decay, scratch)
                 add(g, scratch, g)
             if buf is not None:
-                multiply(buf, mu, buf)
+                # mu is set wherever buf is.
+                multiply(buf, mu, buf)  # type: ignore[arg-type]
                 add(buf, g, buf)
                 if nesterov:
-                    multiply(buf, mu, scratch)
+                    multiply(buf, mu, scratch)  # type: ignore[arg-type]
                     add(g, scratch, g)
                 else:
                     g = buf
@@ -144,7 +152,13 @@ class Adam(StepOptimizer):
     _nonzero = ("learning_rate", "eps")
     _decoupled = False
 
-    def __init__(self, learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(
+        self,
+        learning_rate: HyperLike = 1e-3,
+        betas: tuple[HyperLike, HyperLike] = (0.9, 0.999),
+        eps: HyperLike = 1e-8,
+        weight_decay: HyperLike = 0.0,
+    ) -> None:
         if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__"):
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         if len(betas) != 2:
@@ -158,14 +172,14 @@ class Adam(StepOptimizer):
         )
 
     @property
-    def betas(self):
+    def betas(self) -> tuple[Hyper, Hyper]:
         return self._hyper["betas"]
 
     @property
-    def eps(self):
+    def eps(self) -> Hyper:
         return self._hyper["eps"]
 
-    def _kernel(self, params):
+    def _kernel(self, params: FloatArray) -> Update:
         dtype = params.dtype
         lr, (beta1, beta2), wd = self.learning_rate, self.betas, self.weight_decay
         # Constants as arrays of the parameters' dtype: 0-d, or one per member.
@@ -187,8 +201,9 @@ class Adam(StepOptimizer):
         scratch = np.empty_like(params)
         multiply, add, divide, sqrt, subtract = np.multiply, np.add, np.divide, np.sqrt, np.subtract
 
-        def update(p, g):
-            t = self._t
+        def update(p: FloatArray, g: FloatArray) -> None:
+            # step() has counted this step.
+            t: Steps = self._t  # type: ignore[assignment]
             if decoupled is not None:
                 multiply(p, decoupled, p)
             elif coupled is not None:
@@ -245,10 +260,16 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    def __init__(
+        self,
+        learning_rate: HyperLike = 1e-3,
+        betas: tuple[HyperLike, HyperLike] = (0.9, 0.999),
+        eps: HyperLike = 1e-8,
+        weight_decay: HyperLike = 1e-2,
+    ) -> None:
         super().__init__(learning_rate, betas, eps, weight_decay)
 
 
-def _is_zero(value):
+def _is_zero(value: Hyper) -> bool:
     """True for the single number 0 (a per-member array always takes the general path)."""
     return not isinstance(value, np.ndarray) and value == 0

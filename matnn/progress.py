@@ -12,15 +12,24 @@ nothing.
 from __future__ import annotations
 
 import contextlib
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._typing import EpochCallback
 from .validation import check_callback
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["ProgressBar", "progress_callback"]
 
 
-def progress_callback(progress, total, unit, callback):
+def progress_callback(
+    progress: bool | np.bool_, total: int, unit: str, callback: EpochCallback | None
+) -> AbstractContextManager[EpochCallback | None]:
     """The callback ``fit`` runs with, as a context manager.
 
     Parameters
@@ -55,11 +64,11 @@ class ProgressBar:
     then : callable ``EpochRecord -> None | bool``, optional
     """
 
-    def __init__(self, total, unit, then=None):
+    def __init__(self, total: int, unit: str, then: EpochCallback | None = None) -> None:
         self.total, self.unit, self.then = total, unit, check_callback(then)
-        self.bar = None
+        self.bar: tqdm[Any] | None = None
 
-    def __call__(self, record):
+    def __call__(self, record: Any) -> bool | None:
         if self.bar is None:
             # tqdm.auto decides here, where the bar is shown: a widget in a notebook.
             from tqdm.auto import tqdm
@@ -70,10 +79,15 @@ class ProgressBar:
         self.bar.update(1)
         return None if self.then is None else self.then(record)
 
-    def __enter__(self):
+    def __enter__(self) -> ProgressBar:
         return self
 
-    def __exit__(self, kind, error, traceback):
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self.bar is None:
             return
         if kind is None and self.bar.n < self.total:
@@ -84,7 +98,7 @@ class ProgressBar:
         self.bar.close()
 
 
-def _fields(record):
+def _fields(record: Any) -> dict[str, str]:
     """The record's numbers for the bar: an ensemble's as the median over its finite members."""
     fields = {}
     for name in ("loss", "val_loss", "accuracy", "val_accuracy"):

@@ -8,13 +8,21 @@ format, version by version, is described in :mod:`matnn.model_file`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, overload
+
 from . import model_file
+from ._typing import StrPath
 from .network import Network
+
+if TYPE_CHECKING:
+    from .activations import Activation
+    from .losses import Loss
+    from .scaling import Standardizer
 
 __all__ = ["save", "load"]
 
 
-def save(net, path, *, scaler=None):
+def save(net: Network, path: StrPath, *, scaler: Standardizer | None = None) -> None:
     """Write ``net`` (and the standardizer of its inputs, if any) to ``path`` atomically.
 
     The archive is written to a temporary file ``.matnn-<8 hex digits>.tmp``
@@ -52,7 +60,23 @@ def save(net, path, *, scaler=None):
     model_file.write(net, path, scaler=scaler)
 
 
-def load(path, custom=None, *, with_scaler=False):
+@overload
+def load(
+    path: StrPath, custom: dict[str, Activation | Loss] | None = None,
+    *, with_scaler: Literal[False] = ...,
+) -> Network: ...
+@overload
+def load(
+    path: StrPath, custom: dict[str, Activation | Loss] | None = None,
+    *, with_scaler: Literal[True],
+) -> tuple[Network, Standardizer | None]: ...
+@overload
+def load(
+    path: StrPath, custom: dict[str, Activation | Loss] | None = None, *, with_scaler: bool,
+) -> Network | tuple[Network, Standardizer | None]: ...
+def load(
+    path: StrPath, custom: dict[str, Activation | Loss] | None = None, *, with_scaler: bool = False,
+) -> Network | tuple[Network, Standardizer | None]:
     """Read a network written by :func:`save`.
 
     Parameters

@@ -16,9 +16,11 @@ form against it (:func:`to_network`, :func:`from_network`). For real work use
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Sequence, TypeAlias
 
 import numpy as np
 
+from ._typing import ArrayLike, NDArray
 from .layers import Dense
 from .network import Network
 
@@ -37,21 +39,24 @@ __all__ = [
 ]
 
 #: The nine parameters in the order the document draws them.
+#: Samples as rows: a sequence of ``[x1, x2]``, or an ndarray of shape (n_samples, 2).
+_Rows: TypeAlias = "Sequence[Sequence[float]] | NDArray[Any]"
+
 PARAM_NAMES = ("w1", "w2", "w3", "w4", "w5", "w6", "b1", "b2", "b3")
 
 
-def sigmoid(x):
+def sigmoid(x: float) -> float:
     """The logistic function ``f(x) = 1 / (1 + e^(-x))``, as the document writes it."""
     return 1 / (1 + np.exp(-x))
 
 
-def deriv_sigmoid(x):
+def deriv_sigmoid(x: float) -> float:
     """``f'(x) = f(x) * (1 - f(x))``, evaluated from ``x``."""
     fx = sigmoid(x)
     return fx * (1 - fx)
 
 
-def mse_loss(y_true, y_pred):
+def mse_loss(y_true: Sequence[float] | NDArray[Any], y_pred: NDArray[Any]) -> float:
     """Mean of ``(y_true - y_pred) ** 2`` over two equal-length arrays."""
     return ((y_true - y_pred) ** 2).mean()
 
@@ -65,11 +70,11 @@ class Neuron:
     bias : float
     """
 
-    def __init__(self, weights, bias):
+    def __init__(self, weights: ArrayLike, bias: float) -> None:
         self.weights = weights
         self.bias = bias
 
-    def feedforward(self, x):
+    def feedforward(self, x: ArrayLike) -> float:
         """The neuron's output for one input ``x`` of shape (n_in,)."""
         return sigmoid(np.dot(self.weights, x) + self.bias)
 
@@ -81,13 +86,13 @@ class FixedNetwork:
     ``W2 = [[0, 1]]``, ``b2 = [0]``.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         weights = np.array([0, 1])
         self.h1 = Neuron(weights, 0)
         self.h2 = Neuron(weights, 0)
         self.o1 = Neuron(weights, 0)
 
-    def feedforward(self, x):
+    def feedforward(self, x: ArrayLike) -> float:
         """``o1`` for one input ``x`` of shape (2,)."""
         h = np.array([self.h1.feedforward(x), self.h2.feedforward(x)])
         return self.o1.feedforward(h)
@@ -140,16 +145,16 @@ class Backprop:
     d_h2_d_b2: float
 
     @property
-    def o1(self):
+    def o1(self) -> float:
         """The output neuron's value, the same number as ``y_pred``."""
         return self.y_pred
 
     @property
-    def loss(self):
+    def loss(self) -> float:
         """This one sample's squared error ``(y_true - y_pred) ** 2``."""
         return (self.y_true - self.y_pred) ** 2
 
-    def partial(self, name, scale=None):
+    def partial(self, name: str, scale: float | None = None) -> float:
         """``dL/d<name>``, multiplying the chain left to right.
 
         With ``scale`` the product starts from it, ``scale * f1 * f2 * ...``,
@@ -184,7 +189,17 @@ class OurNeuralNetwork:
         Biases of h1, h2 and o1; ``b1[0]``, ``b1[1]``, ``b2[0]``.
     """
 
-    def __init__(self, **params):
+    w1: float
+    w2: float
+    w3: float
+    w4: float
+    w5: float
+    w6: float
+    b1: float
+    b2: float
+    b3: float
+
+    def __init__(self, **params: float) -> None:
         if params:
             missing = [p for p in PARAM_NAMES if p not in params]
             unknown = sorted(set(params) - set(PARAM_NAMES))
@@ -199,17 +214,17 @@ class OurNeuralNetwork:
             for name in PARAM_NAMES:
                 setattr(self, name, np.random.normal())
 
-    def params(self):
+    def params(self) -> dict[str, float]:
         """The nine parameters as a dict, in the document's order."""
         return {name: getattr(self, name) for name in PARAM_NAMES}
 
-    def feedforward(self, x):
+    def feedforward(self, x: Sequence[float] | NDArray[Any]) -> float:
         """``o1`` for one sample ``x = [x1, x2]``."""
         h1 = sigmoid(self.w1 * x[0] + self.w2 * x[1] + self.b1)
         h2 = sigmoid(self.w3 * x[0] + self.w4 * x[1] + self.b2)
         return sigmoid(self.w5 * h1 + self.w6 * h2 + self.b3)
 
-    def backprop(self, x, y_true):
+    def backprop(self, x: Sequence[float] | NDArray[Any], y_true: float) -> Backprop:
         """Forward and backward pass for one sample, every factor kept.
 
         Parameters
@@ -245,7 +260,9 @@ class OurNeuralNetwork:
             d_h2_d_b2=deriv_sigmoid(sum_h2),
         )
 
-    def gradients(self, x, y_true, *, scale=None):
+    def gradients(
+        self, x: Sequence[float] | NDArray[Any], y_true: float, *, scale: float | None = None
+    ) -> dict[str, float]:
         """The nine partials ``dL/dparam`` of one sample's squared error.
 
         Parameters
@@ -266,12 +283,18 @@ class OurNeuralNetwork:
         bp = self.backprop(x, y_true)
         return {name: bp.partial(name, scale) for name in PARAM_NAMES}
 
-    def loss(self, data, all_y_trues):
+    def loss(self, data: _Rows, all_y_trues: Sequence[float] | NDArray[Any]) -> float:
         """The MSE over a data set, predicting one row at a time."""
         y_preds = np.array([self.feedforward(x) for x in data])
         return mse_loss(all_y_trues, y_preds)
 
-    def train(self, data, all_y_trues, learn_rate=0.1, epochs=1000):
+    def train(
+        self,
+        data: _Rows,
+        all_y_trues: Sequence[float] | NDArray[Any],
+        learn_rate: float = 0.1,
+        epochs: int = 1000,
+    ) -> list[tuple[int, float]]:
         """Per-sample SGD in dataset order, printing the loss every 10 epochs.
 
         Parameters
@@ -299,7 +322,7 @@ class OurNeuralNetwork:
         return logged
 
 
-def to_network(scalar_net) -> Network:
+def to_network(scalar_net: OurNeuralNetwork) -> Network:
     """The matrix form of an :class:`OurNeuralNetwork` (float64, sigmoid).
 
     ``W1 = [[w1, w2], [w3, w4]]``, ``b1 = [b1, b2]``, ``W2 = [[w5, w6]]``,
@@ -313,7 +336,7 @@ def to_network(scalar_net) -> Network:
     ])
 
 
-def from_network(net) -> OurNeuralNetwork:
+def from_network(net: Network) -> OurNeuralNetwork:
     """The scalar form of a 2-2-1 all-sigmoid :class:`~matnn.Network`.
 
     Raises

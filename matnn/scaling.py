@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._typing import ArrayLike, FloatArray, NDArray
 from .validation import as_array
 
 __all__ = ["Standardizer"]
@@ -40,7 +41,7 @@ class Standardizer:
     Standardizer.fit : learn ``mean`` and ``scale`` from training inputs.
     """
 
-    def __init__(self, mean, scale):
+    def __init__(self, mean: ArrayLike, scale: ArrayLike) -> None:
         mean = as_array(mean, "mean", np.float64)
         scale = as_array(scale, "scale", np.float64)
         if mean.ndim != 1 or mean.shape != scale.shape or mean.size == 0:
@@ -55,7 +56,7 @@ class Standardizer:
         self.mean.flags.writeable = self.scale.flags.writeable = False
 
     @classmethod
-    def fit(cls, X):
+    def fit(cls, X: ArrayLike) -> Standardizer:
         """The standardizer of ``X``'s columns: their mean and standard deviation.
 
         The standard deviation is the population one (divided by
@@ -100,7 +101,7 @@ class Standardizer:
     def n_features(self) -> int:
         return self.mean.size
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
         """``(X - mean) / scale``, column by column.
 
         Parameters
@@ -134,11 +135,11 @@ class Standardizer:
             )
         return Z
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Standardizer(mean={self.mean.tolist()!r}, scale={self.scale.tolist()!r})"
 
 
-def _matrix(X, name):
+def _matrix(X: ArrayLike, name: str) -> FloatArray:
     X = as_array(X, name, np.float64)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D with shape (n_samples, n_features), got shape "

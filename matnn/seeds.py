@@ -11,13 +11,19 @@ code starts after ``np.random.seed(s)``, so any run can be reproduced with
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 import numpy as np
 
 from . import cluster, data, scalar
+from ._typing import ArrayLike, NDArray
 from .ensemble import Ensemble
 from .validation import check_int, check_positive
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from .network import Network
 
 __all__ = ["CONVERGED", "MIN_CHUNK_WORK", "SeedRuns", "document_networks", "run_bytes", "train_seeds"]
 
@@ -56,12 +62,12 @@ class SeedRuns(NamedTuple):
     output_weights: np.ndarray
 
     @property
-    def correct(self):
+    def correct(self) -> NDArray[np.bool_]:
         """ndarray of bool, shape (n_runs,): Emily classified F (> 0.5) and Frank M (< 0.5)."""
         return (self.predictions[:, 0] > 0.5) & (self.predictions[:, 1] < 0.5)
 
     @property
-    def split(self):
+    def split(self) -> NDArray[np.bool_]:
         """ndarray of bool, shape (n_runs,): w5 and w6 of opposite signs.
 
         Then the hidden neurons have split the work, one firing for the
@@ -72,7 +78,7 @@ class SeedRuns(NamedTuple):
         """
         return self.output_weights[:, 0] * self.output_weights[:, 1] < 0
 
-    def epochs_to(self, threshold=CONVERGED):
+    def epochs_to(self, threshold: float = CONVERGED) -> NDArray[np.intp]:
         """Epochs each run needed before its loss first fell below ``threshold``.
 
         Returns
@@ -84,7 +90,7 @@ class SeedRuns(NamedTuple):
         below = self.history < threshold
         return np.where(below.any(axis=1), below.argmax(axis=1) + 1, -1)
 
-    def slowest(self, count, threshold=CONVERGED):
+    def slowest(self, count: int, threshold: float = CONVERGED) -> NDArray[np.intp]:
         """Indices of the ``count`` slowest-converging runs, slowest first.
 
         Runs that never reach ``threshold`` come first, highest final loss
@@ -97,7 +103,7 @@ class SeedRuns(NamedTuple):
         return order[:count]
 
 
-def document_networks(seeds):
+def document_networks(seeds: Iterable[int]) -> list[Network]:
     """The document's starting network for every seed, in matrix form.
 
     Network ``i`` holds the nine numbers the document's code draws after
@@ -117,7 +123,7 @@ def document_networks(seeds):
     n = len(scalar.PARAM_NAMES)
     rng = np.random.RandomState()
 
-    def drawn(s):
+    def drawn(s: int) -> NDArray[np.float64]:
         rng.seed(s)
         return rng.normal(size=n)
 
@@ -127,7 +133,7 @@ def document_networks(seeds):
     ]
 
 
-def run_bytes(epochs):
+def run_bytes(epochs: int) -> int:
     """Estimated memory, in bytes, that one run of :func:`train_seeds` needs while it trains.
 
     Its loss history twice (as the epochs' losses are collected, then
@@ -146,8 +152,15 @@ _RUN_BYTES = 4096
 MIN_CHUNK_WORK = 500_000
 
 
-def train_seeds(seeds, learning_rates=(0.1,), epochs=1000, *, client=None, chunk_size=None,
-                progress=False):
+def train_seeds(
+    seeds: Iterable[int],
+    learning_rates: Iterable[float] = (0.1,),
+    epochs: int = 1000,
+    *,
+    client: Client | None = None,
+    chunk_size: int | None = None,
+    progress: bool = False,
+) -> list[SeedRuns]:
     """Train the document's session from every seed at every learning rate.
 
     All ``len(seeds) * len(learning_rates)`` runs train at once, as one
@@ -218,7 +231,9 @@ def train_seeds(seeds, learning_rates=(0.1,), epochs=1000, *, client=None, chunk
     ]
 
 
-def _train_runs(seeds, rates, epochs):
+def _train_runs(
+    seeds: ArrayLike, rates: ArrayLike, epochs: int
+) -> tuple[NDArray[Any], ...]:
     """Run ``i`` trains from ``seeds[i]`` at ``rates[i]``; all as one ensemble.
 
     Returns

@@ -13,6 +13,11 @@ import math
 import re
 import struct
 import zlib
+from typing import SupportsFloat
+
+import numpy as np
+
+from ._typing import NDArray
 
 __all__ = ["esc", "fmt", "num", "svg_document", "text", "png_data_uri"]
 
@@ -25,7 +30,7 @@ NS = "http://www.w3.org/2000/svg"
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def esc(value) -> str:
+def esc(value: object) -> str:
     """``str(value)`` escaped for XML text and double- or single-quoted attributes.
 
     A character XML cannot hold at all (``"\\x01"``, ``"\\ufffe"``) is
@@ -35,7 +40,7 @@ def esc(value) -> str:
     return html.escape(text, quote=True)
 
 
-def fmt(value, digits=3) -> str:
+def fmt(value: SupportsFloat, digits: int = 3) -> str:
     """A number in at most ``digits`` significant figures, as short as it reads.
 
     ``1.0`` is ``"1"``, ``0.047425`` is ``"0.0474"``, ``1e300`` is
@@ -54,12 +59,12 @@ def fmt(value, digits=3) -> str:
     return text
 
 
-def num(value) -> str:
+def num(value: SupportsFloat) -> str:
     """A coordinate or length for an SVG attribute, to 0.1 user unit."""
     return f"{float(value):.1f}"
 
 
-def svg_document(width, height, body, *, label=None) -> str:
+def svg_document(width: float, height: float, body: str, *, label: str | None = None) -> str:
     """A standalone ``<svg>`` element of the given size around ``body`` (a string)."""
     aria = f' role="img" aria-label="{esc(label)}"' if label else ""
     return (f'<svg xmlns="{NS}" width="{num(width)}" height="{num(height)}" '
@@ -67,8 +72,18 @@ def svg_document(width, height, body, *, label=None) -> str:
             f'font-size="12"{aria}>\n{body}</svg>\n')
 
 
-def text(x, y, content, *, anchor="middle", size=None, weight=None, fill="#1a202c",
-         halo=False, extra="") -> str:
+def text(
+    x: float,
+    y: float,
+    content: object,
+    *,
+    anchor: str = "middle",
+    size: float | None = None,
+    weight: str | None = None,
+    fill: str = "#1a202c",
+    halo: bool = False,
+    extra: str = "",
+) -> str:
     """A ``<text>`` element; ``halo`` draws a white outline so it reads over lines."""
     attrs = [f'x="{num(x)}"', f'y="{num(y)}"', f'text-anchor="{anchor}"', f'fill="{fill}"']
     if size is not None:
@@ -83,7 +98,7 @@ def text(x, y, content, *, anchor="middle", size=None, weight=None, fill="#1a202
     return f'<text {" ".join(attrs)}>{esc(content)}</text>\n'
 
 
-def png_data_uri(rgb) -> str:
+def png_data_uri(rgb: NDArray[np.uint8]) -> str:
     """An RGB image as a ``data:image/png;base64,...`` URI, written with zlib alone.
 
     Parameters
@@ -94,7 +109,7 @@ def png_data_uri(rgb) -> str:
     # Each scanline starts with filter type 0 (none).
     raw = b"".join(b"\x00" + rgb[row].tobytes() for row in range(height))
 
-    def chunk(kind, payload):
+    def chunk(kind: bytes, payload: bytes) -> bytes:
         return (struct.pack(">I", len(payload)) + kind + payload
                 + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
 

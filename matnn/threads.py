@@ -33,9 +33,15 @@ import contextvars
 import functools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from .validation import check_int
+
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
+
+T = TypeVar("T")
 
 __all__ = ["ENVIRONMENT_VARIABLE", "available_cores", "blas_on_one_thread", "get_num_threads", "in_region",
            "run_tasks", "set_num_threads", "single_threaded"]
@@ -46,16 +52,17 @@ ENVIRONMENT_VARIABLE = "MATNN_NUM_THREADS"
 # is process-wide in OpenBLAS, so it is set when the first region starts and
 # restored when the last one ends.
 _state_lock = threading.Lock()
-_pool = None
+_pool: ThreadPoolExecutor | None = None
 _pool_workers = 0
 _blas_lock = threading.Lock()
 _regions = 0
-_limiter = None
-_controller = None
+# threadpoolctl's limit while a region runs (threadpoolctl has no annotations).
+_limiter: Any = None
+_controller: ThreadpoolController | None = None
 _local = threading.local()
 
 
-def available_cores():
+def available_cores() -> int:
     """The number of cores this process may run on (its CPU affinity, where known)."""
     try:
         return len(os.sched_getaffinity(0))
@@ -63,7 +70,7 @@ def available_cores():
         return os.cpu_count() or 1
 
 
-def _from_environment():
+def _from_environment() -> int:
     value = os.environ.get(ENVIRONMENT_VARIABLE, "").strip()
     if not value:
         return available_cores()
@@ -85,7 +92,7 @@ def _from_environment():
 _num_threads = _from_environment()
 
 
-def set_num_threads(n):
+def set_num_threads(n: int | None) -> None:
     """Set how many threads matnn's large computations use.
 
     Parameters
@@ -104,7 +111,7 @@ def set_num_threads(n):
         _num_threads = n
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """The number of threads matnn's large computations use.
 
     Returns
@@ -117,7 +124,7 @@ def get_num_threads():
         return _num_threads
 
 
-def _submit(n, calls):
+def _submit(n: int, calls: Iterable[Callable[[], object]]) -> list[Future[object]]:
     """Hand ``calls`` to a pool of at least ``n - 1`` workers (the caller is the n-th thread).
 
     The pool is made on first use. A region hands it only as many calls as
@@ -143,7 +150,7 @@ def _submit(n, calls):
         return [_pool.submit(call) for call in calls]
 
 
-def _limit_this_thread():
+def _limit_this_thread() -> None:
     # Per-thread BLAS settings (OpenMP builds, MKL) need setting in the worker
     # itself; the process-wide OpenBLAS one is held by the region.
     from threadpoolctl import threadpool_limits
@@ -152,7 +159,7 @@ def _limit_this_thread():
 
 
 @contextlib.contextmanager
-def blas_on_one_thread():
+def blas_on_one_thread() -> Iterator[None]:
     """BLAS on one thread, process-wide, for as long as any such block runs.
 
     Every parallel region holds it; a caller about to run many regions in a
@@ -179,7 +186,7 @@ def blas_on_one_thread():
 
 
 @contextlib.contextmanager
-def single_threaded():
+def single_threaded() -> Iterator[None]:
     """matnn's work in this block runs on the calling thread alone, BLAS on one thread.
 
     For code that is itself one of many tasks running in parallel, such as
@@ -196,12 +203,17 @@ def single_threaded():
         _local.inside = outer
 
 
-def in_region():
+def in_region() -> bool:
     """Whether the calling thread is already working for a parallel region."""
     return getattr(_local, "inside", False)
 
 
-def run_tasks(n_tasks, work, combine=None, local=None):
+def run_tasks(
+    n_tasks: int,
+    work: Callable[[Any, int], T],
+    combine: Callable[[int, T], object] | None = None,
+    local: Callable[[int], Any] | None = None,
+) -> None:
     """Run ``work`` for tasks ``0 .. n_tasks - 1`` on the pool, combining in task order.
 
     Parameters
@@ -257,18 +269,24 @@ def run_tasks(n_tasks, work, combine=None, local=None):
         raise queue.error
 
 
-class _Tasks:
+class _Tasks(Generic[T]):
     """The shared state of one :func:`run_tasks`: the next task, the next to combine."""
 
-    def __init__(self, n_tasks, work, combine, local):
+    def __init__(
+        self,
+        n_tasks: int,
+        work: Callable[[Any, int], T],
+        combine: Callable[[int, T], object] | None,
+        local: Callable[[int], Any],
+    ) -> None:
         self.n_tasks, self.work, self.combine, self.local = n_tasks, work, combine, local
         self.next_task = 0
         self.next_combine = 0
-        self.error = None
+        self.error: BaseException | None = None
         self.taking = threading.Lock()
         self.turn = threading.Condition()
 
-    def take(self):
+    def take(self) -> int | None:
         with self.taking:
             if self.error is not None or self.next_task == self.n_tasks:
                 return None
@@ -276,7 +294,7 @@ class _Tasks:
             self.next_task += 1
             return i
 
-    def serve(self, j):
+    def serve(self, j: int) -> None:
         _local.inside = True
         try:
             state = self.local(j)
@@ -295,7 +313,7 @@ class _Tasks:
         finally:
             _local.inside = False
 
-    def fail(self, exc):
+    def fail(self, exc: BaseException) -> None:
         """Record the first error: no task is taken, and no value combined, after it."""
         with self.turn:
             if self.error is None:

@@ -26,16 +26,25 @@ imported only when one of these functions runs.
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable
+
 import numpy as np
 
 from .activations import ACTIVATIONS
+
+if TYPE_CHECKING:
+    import torch
+
+    from .losses import Loss
+    from .network import Network
 
 __all__ = ["to_torch", "from_torch"]
 
 _INSTALL_HINT = "pip install torch"
 
 
-def _import_torch():
+def _import_torch() -> ModuleType:
     try:
         import torch
     except ImportError:
@@ -43,7 +52,7 @@ def _import_torch():
     return torch
 
 
-def _torch_modules(nn):
+def _torch_modules(nn: ModuleType) -> dict[str, Callable[[], torch.nn.Module] | None]:
     """matnn activation name -> a function making its torch module (None: no module)."""
     return {
         "sigmoid": nn.Sigmoid,
@@ -58,7 +67,7 @@ def _torch_modules(nn):
     }
 
 
-def _matnn_name(module, nn):
+def _matnn_name(module: torch.nn.Module, nn: ModuleType) -> tuple[str | None, str | None]:
     """The matnn activation name of a torch module, or None when it has none.
 
     Returns ``(name, problem)``: ``problem`` says why a module of a supported
@@ -91,7 +100,7 @@ def _matnn_name(module, nn):
     return None, None
 
 
-def to_torch(net):
+def to_torch(net: Network) -> torch.nn.Sequential:
     """An equivalent ``torch.nn.Sequential`` of ``net``.
 
     Each layer becomes a ``torch.nn.Linear`` holding a copy of its ``W`` and
@@ -145,12 +154,13 @@ def to_torch(net):
             linear.weight.copy_(torch.from_numpy(layer.W))
             linear.bias.copy_(torch.from_numpy(layer.b))
         modules.append(linear)
-        if makers[name] is not None:
-            modules.append(makers[name]())
+        make = makers[name]
+        if make is not None:
+            modules.append(make())
     return nn.Sequential(*modules)
 
 
-def from_torch(module, loss="mse"):
+def from_torch(module: torch.nn.Module, loss: str | Loss = "mse") -> Network:
     """A matnn Network equivalent to a ``torch.nn.Sequential``.
 
     The Sequential must be ``Linear`` layers, each followed by at most one

@@ -30,7 +30,7 @@ a diverged epoch (a copy of the parameters and of the optimizer's state).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from .history import History
 from .optimizers import SGD, Optimizer
 from .progress import progress_callback
 from .validation import check_callback, check_int, check_real, check_seed
+from ._typing import ArrayLike, DTypeLike, EpochCallback, FloatArray, NDArray, SeedLike
+
+T = TypeVar("T")
 
 __all__ = ["fit", "EpochRecord", "Run", "Loop", "RandomPermutation", "take_steps",
            "TrainingDiverged", "LossIncreasedWarning", "WORSE_FACTOR"]
@@ -78,16 +81,33 @@ class EpochRecord:
     """
 
     epoch: int
-    loss: Any
-    val_loss: Any
-    accuracy: Any
-    val_accuracy: Any
+    loss: float | NDArray[np.float64]
+    val_loss: float | NDArray[np.float64] | None
+    accuracy: float | NDArray[np.float64] | None
+    val_accuracy: float | NDArray[np.float64] | None
+    # A Network or an Ensemble (this module does not import them).
     model: Any
 
 
-def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimizer=None,
-        shuffle=True, seed=None, validation_data=None, patience=None, min_delta=0.0,
-        restore_best=False, log_every=None, callback=None, progress=False):
+def fit(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    epochs: int | None = None,
+    learning_rate: float | ArrayLike | None = None,
+    batch_size: int | None = None,
+    optimizer: Optimizer | None = None,
+    shuffle: bool = True,
+    seed: SeedLike = None,
+    validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    restore_best: bool = False,
+    log_every: int | None = None,
+    callback: EpochCallback | None = None,
+    progress: bool = False,
+) -> History:
     """Train ``model`` (a :class:`~matnn.Network` or an :class:`~matnn.Ensemble`) in place.
 
     Parameters
@@ -194,9 +214,10 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
                                     min_delta=check_real(min_delta, "min_delta", 0) or None,
                                     restore_best=restore_best, validation_data=validation_data)
             log_every = None if log_every is None else check_int(log_every, "log_every", 1)
-            with progress_callback(progress, optimizer.max_iter, "iteration",
-                                   callback) as callback:
-                return optimizer.train(run, X, Y, callback, log_every)
+            # A full-batch optimizer (LBFGS) has max_iter and train.
+            with progress_callback(progress, optimizer.max_iter,  # type: ignore[attr-defined]
+                                   "iteration", callback) as callback:
+                return optimizer.train(run, X, Y, callback, log_every)  # type: ignore[attr-defined]
     if epochs is None:
         raise TypeError("fit needs epochs, the number of passes over the data")
     if not isinstance(shuffle, (bool, np.bool_)):
@@ -222,7 +243,12 @@ def fit(model, X, y, *, epochs=None, learning_rate=None, batch_size=None, optimi
             return loop.run(run, (X, Y))
 
 
-def check_optimizer(learning_rate, optimizer, dtype, members):
+def check_optimizer(
+    learning_rate: float | ArrayLike | None,
+    optimizer: Optimizer | None,
+    dtype: DTypeLike,
+    members: int | None,
+) -> Optimizer:
     """The optimizer to train with: the given one, or for ``learning_rate`` the lesson's plain SGD.
 
     Parameters
@@ -254,16 +280,16 @@ def check_optimizer(learning_rate, optimizer, dtype, members):
     if learning_rate is None:
         raise TypeError("fit needs a learning_rate (plain SGD) or an optimizer")
     rates = check_real(learning_rate, "learning_rate", 0, above=True, per_member=True)
-    if np.ndim(rates) and rates.shape != (members,):
+    if np.ndim(rates) and np.shape(rates) != (members,):
         raise ValueError(
             "learning_rate must be one number"
             + (f" or one per member, shape ({members},)" if members else "")
-            + f"; got shape {rates.shape}"
+            + f"; got shape {np.shape(rates)}"
         )
     return SGD(rates)
 
 
-def _refuse_with_full_batch(**given):
+def _refuse_with_full_batch(**given: object) -> None:
     for name, value in given.items():
         if value is not None and value is not False:
             raise ValueError(
@@ -271,7 +297,7 @@ def _refuse_with_full_batch(**given):
             )
 
 
-def callback_stops(callback, record):
+def callback_stops(callback: EpochCallback, record: EpochRecord) -> bool:
     """Call ``callback(record)``: True when it asks to stop (returns False).
 
     None and True go on. numpy's own booleans count as booleans; anything
@@ -291,7 +317,9 @@ def callback_stops(callback, record):
     )
 
 
-def take_steps(step, batches, restart):
+def take_steps(
+    step: Callable[..., object], batches: Sequence[tuple[Any, ...]], restart: Callable[[], object]
+) -> None:
     """``step(*batch)`` for every batch; cut short, back to the last completed step.
 
     A step cut short (Ctrl-C, an error in a subclass's ``gradients``) may
@@ -345,13 +373,20 @@ class Run(Protocol):
     classifies: bool
     training: bool
 
-    def truth(self, Y):
+    def truth(self, Y: FloatArray) -> Any:
         """The right answers in ``Y``, for :meth:`evaluate`'s accuracy (computed once)."""
 
-    def evaluate(self, X, Y, truth):
+    def evaluate(self, X: FloatArray, Y: FloatArray, truth: Any) -> tuple[Any, Any]:
         """The loss over ``(X, Y)`` and, given ``truth``, the accuracy (else None)."""
 
-    def epoch(self, batches, X, Y, truth, last=False):
+    def epoch(
+        self,
+        batches: list[tuple[FloatArray, ...]],
+        X: FloatArray,
+        Y: FloatArray,
+        truth: Any,
+        last: bool = False,
+    ) -> tuple[Any, Any, Any]:
         """Train one pass over ``batches``; return ``(loss, accuracy, bad)``.
 
         ``batches`` is a list of tuples of row-aligned arrays, ``(X_b, Y_b)``
@@ -366,7 +401,8 @@ class Run(Protocol):
         evaluation, what :meth:`stuck` needs at the parameters it ends with.
         """
 
-    def diverged(self, bad, batches, epoch, history):
+    def diverged(self, bad: Any, batches: list[tuple[FloatArray, ...]], epoch: int,
+                 history: list[Any]) -> Any:
         """Handle the ``bad`` members of this epoch.
 
         A network raises :class:`TrainingDiverged`, naming the batch (it
@@ -375,22 +411,22 @@ class Run(Protocol):
         on.
         """
 
-    def full(self, values):
+    def full(self, values: Any) -> Any:
         """Per-member ``values`` of the training members, as all members' (NaN for failed ones)."""
 
-    def params_full(self):
+    def params_full(self) -> FloatArray:
         """The parameters of every member, to copy (best epoch, stuck check)."""
 
-    def load_full(self, params, where):
+    def load_full(self, params: FloatArray, where: Any) -> None:
         """Put back ``params`` (from :meth:`params_full`) where ``where`` (per member) is True."""
 
-    def stuck(self, X, Y):
+    def stuck(self, X: FloatArray, Y: FloatArray) -> Any:
         """Whether (per member) the gradient on ``(X, Y)`` is exactly 0 with the loss above 0."""
 
-    def publish(self):
+    def publish(self) -> None:
         """Make the model's parameters the run's current ones (before the callback sees it)."""
 
-    def finish(self):
+    def finish(self) -> None:
         """Write everything back into the model (and the caller's optimizer) at the end."""
 
 
@@ -409,10 +445,10 @@ class RandomPermutation:
         ``numpy.random.default_rng(seed)`` draws the permutations.
     """
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: SeedLike = None) -> None:
         self.rng = np.random.default_rng(check_seed(seed))
 
-    def __call__(self, n):
+    def __call__(self, n: int) -> NDArray[np.int64]:
         return self.rng.permutation(n)
 
 
@@ -444,9 +480,21 @@ class Loop:
         its ``stuck``.
     """
 
-    def __init__(self, n, *, epochs, batch_size=None, order=None, validation=None,
-                 patience=None, min_delta=0.0, restore_best=False, log_every=None,
-                 callback=None, diagnose=True):
+    def __init__(
+        self,
+        n: int,
+        *,
+        epochs: int,
+        batch_size: int | None = None,
+        order: Callable[[int], ArrayLike] | None = None,
+        validation: tuple[FloatArray, FloatArray] | None = None,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+        restore_best: bool = False,
+        log_every: int | None = None,
+        callback: EpochCallback | None = None,
+        diagnose: bool = True,
+    ) -> None:
         self.epochs = check_int(epochs, "epochs", 0)
         self.batch_size = min(n, 32 if batch_size is None else check_int(batch_size, "batch_size", 1))
         if order is not None and not callable(order):
@@ -469,7 +517,7 @@ class Loop:
             raise TypeError(f"diagnose must be True or False, got {diagnose!r}")
         self.diagnose = bool(diagnose)
 
-    def run(self, run, data):
+    def run(self, run: Run, data: Sequence[FloatArray]) -> History:
         """Train ``run`` on ``data``; return the :class:`~matnn.History`.
 
         Parameters
@@ -502,11 +550,15 @@ class Loop:
         # The right answers, for the accuracy: found once, not every epoch.
         truth = run.truth(Y) if run.classifies else None
         start_params = run.params_full().copy() if self.diagnose else None
-        losses, val_losses, accuracy, val_accuracy = [], [], [], []
-        lowest = best_params = None
+        losses: list[Any] = []
+        val_losses: list[Any] = []
+        accuracy: list[Any] = []
+        val_accuracy: list[Any] = []
+        lowest: Any = None
+        best_params: Any = None
         validated = self.validation is not None
         if validated:
-            Xv, Yv = self.validation
+            Xv, Yv = self.validation  # type: ignore[misc]  # validated: not None
             val_truth = run.truth(Yv) if run.classifies else None
             # best and improved_at serve patience (improvements by more than
             # min_delta); lowest and best_epoch the lowest loss, to restore.
@@ -584,7 +636,7 @@ class Loop:
         if self.diagnose:
             warn_if_worse(start, losses[-1] if losses else start, *stuck)
 
-        def curve(values, recorded=True):
+        def curve(values: Any, recorded: bool = True) -> NDArray[np.float64] | None:
             if not recorded:
                 return None
             values = np.array(values, dtype=np.float64)
@@ -593,7 +645,7 @@ class Loop:
             return values
 
         return History(
-            loss=curve(losses),
+            loss=curve(losses),  # type: ignore[arg-type]  # recorded: an array
             val_loss=curve(val_losses, validated),
             accuracy=curve(accuracy, run.classifies),
             val_accuracy=curve(val_accuracy, run.classifies and validated),
@@ -604,7 +656,7 @@ class Loop:
         )
 
 
-def _checked_order(order, n):
+def _checked_order(order: ArrayLike, n: int) -> NDArray[np.integer[Any]]:
     """``order`` if it is a permutation of ``range(n)``, else a clear error."""
     order = np.asarray(order)
     if order.shape != (n,) or order.dtype.kind not in "iu" or (n and (
@@ -617,11 +669,11 @@ def _checked_order(order, n):
     return order
 
 
-def _copy(value):
+def _copy(value: T) -> T:
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _split(data, batch_size):
+def _split(data: Sequence[FloatArray], batch_size: int) -> list[tuple[FloatArray, ...]]:
     """The batches of one epoch: tuples of views, one per array in ``data``."""
     starts = range(0, data[0].shape[0], batch_size)
     return list(zip(*([a[s:s + batch_size] for s in starts] for a in data)))

@@ -9,8 +9,14 @@ the argument. Past this boundary the numerical code assumes clean arrays.
 from __future__ import annotations
 
 import numbers
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, TypeVar, overload
 
 import numpy as np
+
+from ._typing import ArrayLike, DTypeLike, FloatArray, SeedLike
+
+T = TypeVar("T")
+C = TypeVar("C", bound="Callable[..., Any] | None")
 
 __all__ = [
     "FLOAT_DTYPES",
@@ -33,7 +39,7 @@ __all__ = [
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def as_float_dtype(dtype) -> np.dtype:
+def as_float_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     """Return ``dtype`` as float32 or float64, or raise naming the choices."""
     try:
         dt = np.dtype(dtype)
@@ -44,7 +50,7 @@ def as_float_dtype(dtype) -> np.dtype:
     return dt
 
 
-def as_array(value, name, dtype=None):
+def as_array(value: ArrayLike, name: str, dtype: DTypeLike | None = None) -> FloatArray:
     """Convert ``value`` to a numeric, finite ndarray.
 
     Integers and booleans are accepted (the document feeds integer arrays)
@@ -96,7 +102,7 @@ def as_array(value, name, dtype=None):
     return converted
 
 
-def check_features(X, n_in, dtype, name="X"):
+def check_features(X: ArrayLike, n_in: int, dtype: DTypeLike, name: str = "X") -> FloatArray:
     """Validate a feature matrix.
 
     Parameters
@@ -126,7 +132,9 @@ def check_features(X, n_in, dtype, name="X"):
     return X
 
 
-def check_targets(y, n_samples, n_out, dtype, name="y"):
+def check_targets(
+    y: ArrayLike, n_samples: int, n_out: int, dtype: DTypeLike, name: str = "y"
+) -> FloatArray:
     """Validate targets against ``n_samples`` rows and ``n_out`` outputs.
 
     A 1-D ``y`` of length ``n_samples`` is accepted only when ``n_out == 1``
@@ -162,7 +170,9 @@ def check_targets(y, n_samples, n_out, dtype, name="y"):
     return y
 
 
-def check_batch(X, y, n_in, n_out, dtype, name="X"):
+def check_batch(
+    X: ArrayLike, y: ArrayLike, n_in: int, n_out: int, dtype: DTypeLike, name: str = "X"
+) -> tuple[FloatArray, FloatArray]:
     """Validate a training batch: features, then targets of the same length.
 
     Returns
@@ -175,7 +185,7 @@ def check_batch(X, y, n_in, n_out, dtype, name="X"):
     return X, check_targets(y, X.shape[0], n_out, dtype)
 
 
-def check_samples(X, name="X"):
+def check_samples(X: FloatArray, name: str = "X") -> FloatArray:
     """Return ``X`` if it has at least one row: the loss of an empty batch is undefined."""
     if X.shape[0] == 0:
         raise ValueError(
@@ -192,7 +202,7 @@ def check_samples(X, name="X"):
 # "learning_rate must be a finite number > 0, got 0.0".
 
 
-def check_int(value, name, minimum):
+def check_int(value: object, name: str, minimum: int) -> int:
     """Return ``value`` as an int >= ``minimum``; bools are refused.
 
     Raises
@@ -209,7 +219,35 @@ def check_int(value, name, minimum):
     return int(value)
 
 
-def check_real(value, name, minimum, *, above=False, below=None, per_member=False):
+@overload
+def check_real(
+    value: Any,
+    name: str,
+    minimum: float,
+    *,
+    above: bool = ...,
+    below: float | None = ...,
+    per_member: Literal[False] = ...,
+) -> float: ...
+@overload
+def check_real(
+    value: Any,
+    name: str,
+    minimum: float,
+    *,
+    above: bool = ...,
+    below: float | None = ...,
+    per_member: bool,
+) -> float | FloatArray: ...
+def check_real(
+    value: Any,
+    name: str,
+    minimum: float,
+    *,
+    above: bool = False,
+    below: float | None = None,
+    per_member: bool = False,
+) -> float | FloatArray:
     """Return ``value`` as a finite float ``>= minimum``, checked.
 
     Parameters
@@ -270,12 +308,12 @@ def check_real(value, name, minimum, *, above=False, below=None, per_member=Fals
     return values
 
 
-def check_positive(value, name):
+def check_positive(value: object, name: str) -> float:
     """Return ``value`` as a finite float > 0 (:func:`check_real` with bound ``> 0``)."""
     return check_real(value, name, 0, above=True)
 
 
-def check_sizes(sizes):
+def check_sizes(sizes: Iterable[int]) -> tuple[int, ...]:
     """Return layer widths ``(n_in, n_hidden..., n_out)`` as a tuple of ints >= 1."""
     try:
         sizes = tuple(sizes)
@@ -286,7 +324,9 @@ def check_sizes(sizes):
     return tuple(check_int(s, f"sizes[{i}]", 1) for i, s in enumerate(sizes))
 
 
-def check_finite_layers(layers, problem):
+def check_finite_layers(
+    layers: Iterable[tuple[FloatArray, FloatArray]], problem: Callable[[str], str]
+) -> None:
     """Refuse a NaN or inf parameter, naming its layer and entry.
 
     Parameters
@@ -309,7 +349,11 @@ def check_finite_layers(layers, problem):
                 raise ValueError(problem(f"layers[{l}].{kind}[{index}] is {arr[tuple(bad[0])]}"))
 
 
-def check_gradients(grads, layers, name="net.gradients()"):
+def check_gradients(
+    grads: Iterable[tuple[ArrayLike, ArrayLike]],
+    layers: Sequence[Any],
+    name: str = "net.gradients()",
+) -> list[tuple[FloatArray, ...]]:
     """What a ``gradients`` method returned, as one ``(dW, db)`` pair of arrays per layer.
 
     A subclass's own ``gradients`` trains a network and feeds
@@ -368,14 +412,14 @@ def check_gradients(grads, layers, name="net.gradients()"):
     return checked
 
 
-def check_callback(callback):
+def check_callback(callback: C) -> C:
     """Return ``callback`` if it is None or callable, else raise TypeError."""
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {callback!r}")
     return callback
 
 
-def check_seed(seed, name="seed"):
+def check_seed(seed: SeedLike, name: str = "seed") -> SeedLike:
     """Return ``seed`` if ``numpy.random.default_rng`` takes it, else raise naming ``name``.
 
     None, an int >= 0, a ``SeedSequence``, a ``BitGenerator`` or a
@@ -393,7 +437,13 @@ def check_seed(seed, name="seed"):
     return int(seed)
 
 
-def object_or_builtin(value, cls, builtins, name, other=None):
+def object_or_builtin(
+    value: object,
+    cls: type[T],
+    builtins: Mapping[str, T],
+    name: str,
+    other: tuple[type, Mapping[str, object]] | None = None,
+) -> T:
     """``value`` if it is a ``cls``, else the built-in of that name in ``builtins``.
 
     Anything else is a clear error that lists the built-ins' names and says
@@ -414,12 +464,12 @@ def object_or_builtin(value, cls, builtins, name, other=None):
     try:
         return builtins[value]
     except KeyError:
-        if value in other_builtins:
+        if other_cls is not None and value in other_builtins:
             raise ValueError(f"{name} {value!r} is the name of a built-in "
                              f"{other_cls.__name__}, where {a_kind} is expected; "
                              f"{choices}") from None
         raise ValueError(f"unknown {name} {value!r}; {choices}") from None
 
 
-def _a(noun):
+def _a(noun: str) -> str:
     return f"{'an' if noun[0] in 'AEIOU' else 'a'} {noun}"

@@ -18,6 +18,7 @@ import functools
 import os
 import sys
 import warnings
+from typing import Sequence, TextIO
 
 from tqdm import tqdm
 
@@ -33,7 +34,7 @@ __all__ = ["main", "build_parser", "CommandError"]
 COMMANDS = (demo, explain, train, predict, evaluate, digits, seeds, report, gradcheck)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="matnn",
         description="The 'neural network from scratch' lesson in matrix form.",
@@ -46,7 +47,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -79,7 +80,15 @@ def main(argv=None):
         return 0
 
 
-def _show_warning(command, message, category, filename, lineno, file=None, line=None):
+def _show_warning(
+    command: str,
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     text = shown(" ".join(part.strip() for part in str(message).splitlines() if part.strip()))
     # tqdm clears a progress bar on stderr first, and draws it again below.
     tqdm.write(f"matnn {command}: warning: {text}", file=sys.stderr)

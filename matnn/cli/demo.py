@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from .. import data, scalar
 from . import plots
-from .options import SEED
+from .options import Commands, SEED
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     demo = commands.add_parser(
         "demo",
         help="train the document's network both ways and compare",
@@ -29,7 +31,7 @@ def add_parser(commands):
     demo.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     if args.plot:
         plots.check_plot_path("--plot", args.plot)  # fail now rather than after training
     # Both forms start from the same nine numbers, drawn as the document does.

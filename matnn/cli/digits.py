@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import time
+from typing import Any
 
 import numpy as np
 
 from .. import digits as dataset
+from .._typing import NDArray
 from ..memory import fit_bytes
 from ..network import Network
 from ..lbfgs import LBFGS
 from . import fitting, plots
 from .errors import CommandError, check_memory
-from .options import AT_LEAST_ONE, SEED, add_progress_option, add_threads_option
+from .options import AT_LEAST_ONE, Commands, SEED, add_progress_option, add_threads_option
 
 __all__ = ["add_parser", "run", "confusion"]
 
@@ -25,7 +28,7 @@ RATES = {"sgd": 0.05, "adam": 2e-3, "adamw": 2e-3}
 MOMENTUM = 0.9
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     hand = commands.add_parser(
         "digits",
         help="classify scikit-learn's 8x8 handwritten digits",
@@ -63,7 +66,7 @@ def add_parser(commands):
     hand.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     # Fail now rather than after training.
     for option, path in (("--plot", args.plot), ("--misclassified", args.misclassified)):
         if path:
@@ -111,12 +114,14 @@ def run(args):
     return 0
 
 
-def confusion(y_true, y_pred, k):
+def confusion(
+    y_true: NDArray[np.integer[Any]], y_pred: NDArray[np.integer[Any]], k: int
+) -> NDArray[np.intp]:
     """(k, k) counts: row ``i`` column ``j`` is how many of class ``i`` were called ``j``."""
     return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
 
 
-def _confusion_table(y_true, y_pred):
+def _confusion_table(y_true: NDArray[np.integer[Any]], y_pred: NDArray[np.integer[Any]]) -> str:
     counts = confusion(y_true, y_pred, dataset.N_CLASSES)
     width = max(3, len(str(counts.max())) + 1)
     lines = ["Confusion matrix: a row for each true digit, a column for each predicted one",

@@ -8,7 +8,11 @@ machine's memory) into one.
 
 from __future__ import annotations
 
+from typing import Callable, TypeVar
+
 from ..memory import check_memory as _check_memory
+
+T = TypeVar("T")
 
 __all__ = ["CommandError", "read", "cannot_write", "check_memory"]
 
@@ -17,7 +21,7 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
 
 
-def read(reader, path):
+def read(reader: Callable[[str], T], path: str) -> T:
     """``reader(path)``, with any problem of the file as a one-line CommandError."""
     try:
         return reader(path)
@@ -29,12 +33,12 @@ def read(reader, path):
         raise CommandError(str(exc)) from None
 
 
-def cannot_write(path, exc):
+def cannot_write(path: str, exc: OSError) -> CommandError:
     """The CommandError for an ``OSError`` raised while writing ``path``."""
     return CommandError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def check_memory(what, needed):
+def check_memory(what: str, needed: int) -> None:
     """Refuse ``what`` at once when its ``needed`` bytes exceed the available memory."""
     try:
         _check_memory(needed, what)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+
 from .errors import CommandError
 from .fitting import LOSS_NAMES
 from .inputs import (add_target_option, check_probabilities, class_labels, header_note,
                      load_model, read_csv, standardized, target_index)
-from .options import add_header_options
+from .options import Commands, add_header_options
 from .output import shown
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     evaluate = commands.add_parser(
         "evaluate",
         help="a saved network's loss (and accuracy) on labelled data",
@@ -34,7 +36,7 @@ def add_parser(commands):
     evaluate.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     net, scaler = load_model(args.model)
     table, header = read_csv(args.csv, args.header)
     n_rows, n_columns = table.shape

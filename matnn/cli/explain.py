@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import numpy as np
@@ -9,12 +10,12 @@ import numpy as np
 from .. import scalar
 from ..explain import SAMPLES, explain, report
 from .errors import CommandError
-from .options import SEED, checked
+from .options import Commands, SEED, checked
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     parser = commands.add_parser(
         "explain",
         help="work one gradient through the chain rule, as scalars and as matrices",
@@ -50,7 +51,7 @@ def add_parser(commands):
     parser.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     if (args.x is None) != (args.y is None):
         raise CommandError("--x and --y go together: give both, or neither")
     if args.x is not None and args.sample is not None:

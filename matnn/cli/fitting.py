@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import TYPE_CHECKING
+
+from .._typing import ArrayLike, FloatArray
 from ..lbfgs import LBFGS
 from ..optimizers import SGD, Adam, AdamW
 from ..training import TrainingDiverged
 from .errors import CommandError
 from .options import AT_LEAST_ZERO, POSITIVE, checked, progress_shown
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..history import History
+    from ..network import Network
+    from ..optimizer_base import Optimizer
 
 __all__ = ["LOSS_NAMES", "NOT_WITH_LBFGS", "add_optimizer_options", "optimizer", "fit",
            "print_outcome"]
@@ -19,7 +30,14 @@ NOT_WITH_LBFGS = ("--optimizer lbfgs trains on all the rows at once until it con
                   "it takes no {option}")
 
 
-def add_optimizer_options(parser, rates, *, momentum, batch, default="sgd"):
+def add_optimizer_options(
+    parser: argparse.ArgumentParser,
+    rates: dict[str, float],
+    *,
+    momentum: float,
+    batch: str,
+    default: str = "sgd",
+) -> None:
     """--optimizer, --lr, --momentum, --nesterov, --weight-decay and --batch-size."""
     parser.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "lbfgs"],
                         default=default,
@@ -42,7 +60,9 @@ def add_optimizer_options(parser, rates, *, momentum, batch, default="sgd"):
                         help=f"samples per update ({batch})")
 
 
-def optimizer(args, rates, *, momentum):
+def optimizer(
+    args: argparse.Namespace, rates: dict[str, float], *, momentum: float
+) -> tuple[Optimizer | None, float | None, str]:
     """The optimizer the options ask for, as ``(optimizer, learning_rate, description)``.
 
     Plain SGD (no momentum, no weight decay) is ``(None, rate, ...)``: the
@@ -85,8 +105,21 @@ def optimizer(args, rates, *, momentum):
     return SGD(rate, momentum, args.nesterov, decay), None, ", ".join(parts)
 
 
-def fit(net, X, y, validation, *, optimizer, learning_rate, epochs, batch_size, shuffle, rng,
-        patience, progress):
+def fit(
+    net: Network,
+    X: FloatArray,
+    y: ArrayLike,
+    validation: tuple[FloatArray, ArrayLike] | None,
+    *,
+    optimizer: Optimizer | None,
+    learning_rate: float | None,
+    epochs: int,
+    batch_size: int | None,
+    shuffle: bool,
+    rng: np.random.Generator,
+    patience: int | None,
+    progress: bool | None,
+) -> History:
     """``net.fit``, with its progress bar; a validation set also keeps its best epoch's parameters.
 
     L-BFGS cannot watch a validation set while it runs, so it trains on
@@ -107,7 +140,14 @@ def fit(net, X, y, validation, *, optimizer, learning_rate, epochs, batch_size, 
         raise CommandError(str(exc)) from None
 
 
-def print_outcome(net, history, train, validation, optimizer, patience):
+def print_outcome(
+    net: Network,
+    history: History,
+    train: tuple[FloatArray, ArrayLike],
+    validation: tuple[FloatArray, ArrayLike] | None,
+    optimizer: Optimizer | None,
+    patience: int | None,
+) -> None:
     """How training ended, and the final loss (and accuracy) of the network it left.
 
     The numbers are the history's, of the epoch whose parameters the network
@@ -127,9 +167,10 @@ def print_outcome(net, history, train, validation, optimizer, patience):
             print(f"Early stopping: no, all {len(history)} epochs ran")
     kept = len(history) - 1
     if history.best_epoch is not None:
-        kept = history.best_epoch
+        # A network's best_epoch is an int, and its run had validation data.
+        kept = history.best_epoch  # type: ignore[assignment]
         print(f"Kept the parameters of epoch {kept}, the lowest validation loss "
-              f"({history.val_loss[kept]:.6g})")
+              f"({history.val_loss[kept]:.6g})")  # type: ignore[index]
     X, y = train
     loss_fn = net.loss_fn
     if lbfgs:
@@ -139,9 +180,10 @@ def print_outcome(net, history, train, validation, optimizer, patience):
         val_acc = (net.accuracy(*validation)
                    if loss_fn.classifies and validation is not None else None)
     else:
+        # The kept epoch's numbers; a curve not recorded gives None.
         curves = [history.loss, history.val_loss, history.accuracy, history.val_accuracy]
-        loss, val_loss, acc, val_acc = (None if curve is None else curve[kept]
-                                        for curve in curves)
+        loss, val_loss, acc, val_acc = (  # type: ignore[assignment]
+            None if curve is None else curve[kept] for curve in curves)
     where = f"all {X.shape[0]}" if validation is None else f"the {X.shape[0]} training"
     line = f"Final loss ({LOSS_NAMES[loss_fn.name]} over {where} rows): {loss:.6g}"
     if validation is not None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import Sequence
+
 import numpy as np
 
 from .. import data
+from .._typing import ArrayLike
 from ..activations import ACTIVATIONS
 from ..backprop import n_params
 from ..gradient_check import MAX_COORDS, gradcheck
 from ..layers import Dense
 from ..network import Network
 from .errors import CommandError, check_memory
-from .options import AT_LEAST_ONE, AT_LEAST_ZERO, POSITIVE, SEED, layer_sizes
+from .options import AT_LEAST_ONE, AT_LEAST_ZERO, Commands, POSITIVE, SEED, layer_sizes
 
 __all__ = ["add_parser", "run"]
 
@@ -19,7 +23,7 @@ __all__ = ["add_parser", "run"]
 _FLOAT = 8
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     check = commands.add_parser(
         "gradcheck",
         help="check a network's backward pass against finite differences",
@@ -55,7 +59,9 @@ def add_parser(commands):
     check.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
+    X: ArrayLike
+    y: ArrayLike
     if args.sizes is None and args.activation is None and args.batch is None:
         x, y_true = data.sample("Alice")
         net = Network([Dense(np.ones((2, 2)), np.zeros(2), "sigmoid", dtype=args.dtype),
@@ -89,7 +95,7 @@ def run(args):
     return 1
 
 
-def _gradcheck_bytes(sizes, batch, max_coords):
+def _gradcheck_bytes(sizes: Sequence[int], batch: int, max_coords: int) -> int:
     # The network, its float64 twin, the analytic gradient, the twin's
     # workspace and the two points of the rounding-noise measurement;
     # activations for the batch; one small probe (a few hundred bytes of

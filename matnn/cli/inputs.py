@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 import functools
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .._typing import FloatArray, NDArray
 from ..csvfile import read_table
 from ..saving import load
 from .errors import CommandError, read
+
+if TYPE_CHECKING:
+    from ..network import Network
+    from ..scaling import Standardizer
 
 __all__ = ["read_csv", "header_note", "add_target_option", "target_index", "class_labels",
            "check_probabilities", "load_model", "standardized"]
 
 
-def read_csv(path, header):
+def read_csv(path: str, header: bool | None) -> tuple[NDArray[Any], tuple[str, ...] | None]:
     """``(values, names)`` of the CSV at ``path``, or a one-line CommandError.
 
     ``header`` is ``--header`` (True), ``--no-header`` (False) or neither (None).
@@ -22,7 +29,7 @@ def read_csv(path, header):
     return read(functools.partial(read_table, header=header), path)
 
 
-def header_note(names, header):
+def header_note(names: Sequence[str] | None, header: bool | None) -> str:
     """Which the first row of a CSV file was, and who decided."""
     found = "header row" if names is not None else "no header row"
     if header is None:
@@ -30,12 +37,12 @@ def header_note(names, header):
     return f"{found}, as --{'' if header else 'no-'}header says"
 
 
-def load_model(path):
+def load_model(path: str) -> tuple[Network, Standardizer | None]:
     """``(network, standardizer or None)`` from a model file, or a one-line CommandError."""
-    return read(functools.partial(load, with_scaler=True), path)
+    return read(lambda p: load(p, with_scaler=True), path)
 
 
-def standardized(scaler, X, path):
+def standardized(scaler: Standardizer, X: FloatArray, path: str) -> NDArray[np.float64]:
     """``scaler.transform(X)`` for the features of the CSV at ``path``, or a one-line error."""
     try:
         return scaler.transform(X)
@@ -43,7 +50,7 @@ def standardized(scaler, X, path):
         raise CommandError(f"{path}: {exc}") from None
 
 
-def add_target_option(parser, default):
+def add_target_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--target", metavar="COLUMN",
         help="the target column: its name in the header row, or its 0-based index "
@@ -51,7 +58,7 @@ def add_target_option(parser, default):
              f"up first. Every other column is a feature ({default})")
 
 
-def target_index(given, names, n_columns, path):
+def target_index(given: str, names: Sequence[str] | None, n_columns: int, path: str) -> int:
     """The 0-based column ``--target`` names, from a header name or an index.
 
     A name in the header row wins over reading ``given`` as a number, so a
@@ -77,7 +84,9 @@ def target_index(given, names, n_columns, path):
     return index % n_columns
 
 
-def class_labels(column, name, path, why):
+def class_labels(
+    column: NDArray[np.float64], name: str, path: str, why: str
+) -> NDArray[np.int64]:
     """A CSV column of class labels 0, 1, 2, ... as int64, or a one-line error.
 
     ``why`` says why the column must hold labels, e.g. ``"with --loss
@@ -102,7 +111,9 @@ def class_labels(column, name, path, why):
     return column.astype(np.int64)
 
 
-def check_probabilities(Y, names, path, why):
+def check_probabilities(
+    Y: NDArray[np.float64], names: Sequence[str], path: str, why: str
+) -> None:
     """Refuse binary cross-entropy targets outside [0, 1], naming the first.
 
     ``why`` says who needs them, e.g. ``"--loss binary_cross_entropy"``.

@@ -11,13 +11,15 @@ is printed as a Python escape instead of failing or acting on the terminal.
 
 from __future__ import annotations
 
+from typing import BinaryIO, Callable
+
 from ..atomic import write_atomically
 from .errors import cannot_write
 
 __all__ = ["shown", "write_file", "write_text"]
 
 
-def shown(text):
+def shown(text: object) -> str:
     """``text`` safe to print: undecodable bytes and unprintable characters as escapes.
 
     A byte that was not UTF-8 (kept by Python as a lone surrogate in file
@@ -31,7 +33,7 @@ def shown(text):
                    for c in text)
 
 
-def write_file(path, write):
+def write_file(path: str, write: Callable[[BinaryIO], object]) -> None:
     """``write(f)`` into a new binary file that then replaces ``path``, or a one-line error.
 
     Raises
@@ -45,7 +47,7 @@ def write_file(path, write):
         raise cannot_write(path, exc) from None
 
 
-def write_text(path, text):
+def write_text(path: str, text: str) -> None:
     """:func:`write_file` of ``text``, as UTF-8."""
     data = text.encode("utf-8")
     write_file(path, lambda f: f.write(data))

@@ -11,12 +11,21 @@ that name.
 from __future__ import annotations
 
 import os
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .._typing import FloatArray, NDArray
 from ..history import spans_decades
 from .errors import CommandError
 from .output import shown, write_file
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..history import History
+    from ..seeds import SeedRuns
 
 __all__ = ["pyplot", "check_plot_path", "save_figure", "plot_losses", "plot_learning_curves",
            "plot_misclassified", "plot_final_losses"]
@@ -25,7 +34,7 @@ __all__ = ["pyplot", "check_plot_path", "save_figure", "plot_losses", "plot_lear
 MOST_DRAWN = 40
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """matplotlib.pyplot with a headless backend, or a clear CommandError."""
     try:
         import matplotlib
@@ -39,7 +48,7 @@ def pyplot():
     return plt
 
 
-def check_plot_path(option, path):
+def check_plot_path(option: str, path: str) -> str:
     """The format matplotlib writes ``path`` in (its extension), or a one-line CommandError.
 
     Checked before a command trains. matplotlib would add ``.png`` to a name
@@ -61,7 +70,7 @@ def check_plot_path(option, path):
     return extension
 
 
-def save_figure(fig, path):
+def save_figure(fig: Figure, path: str) -> None:
     """Write ``fig`` to ``path`` (checked by :func:`check_plot_path`) atomically, and close it."""
     import matplotlib.pyplot as plt
 
@@ -72,7 +81,14 @@ def save_figure(fig, path):
         plt.close(fig)
 
 
-def plot_losses(path, scalar_log, history, *, seed, learning_rate):
+def plot_losses(
+    path: str,
+    scalar_log: Sequence[tuple[int, float]],
+    history: History,
+    *,
+    seed: int,
+    learning_rate: float,
+) -> None:
     """``matnn demo --plot``: both forms' loss curves."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -93,7 +109,9 @@ def plot_losses(path, scalar_log, history, *, seed, learning_rate):
     print(f"Wrote the loss curve to {shown(path)}")
 
 
-def plot_learning_curves(path, history, test_accuracy, shape, described):
+def plot_learning_curves(
+    path: str, history: History, test_accuracy: float, shape: str, described: str
+) -> None:
     """``matnn digits --plot``: training and validation loss and accuracy per epoch."""
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -123,7 +141,9 @@ def plot_learning_curves(path, history, test_accuracy, shape, described):
     print(f"Wrote the learning curves to {shown(path)}")
 
 
-def plot_misclassified(path, X, y, predicted):
+def plot_misclassified(
+    path: str, X: FloatArray, y: NDArray[np.integer[Any]], predicted: NDArray[np.integer[Any]]
+) -> None:
     """``matnn digits --misclassified``: the test digits it got wrong, with both labels."""
     wrong = np.flatnonzero(predicted != y)
     if not wrong.size:
@@ -147,7 +167,7 @@ def plot_misclassified(path, X, y, predicted):
     print(f"Wrote {drawn.size} misclassified test digits to {shown(path)}")
 
 
-def plot_final_losses(path, results, epochs):
+def plot_final_losses(path: str, results: Sequence[SeedRuns], epochs: int) -> None:
     """``matnn seeds --plot``: a histogram of final losses per learning rate."""
     plt = pyplot()
     fig, axes = plt.subplots(len(results), 1, figsize=(7, 2.2 + 2.6 * len(results)),
@@ -175,7 +195,7 @@ def plot_final_losses(path, results, epochs):
     print(f"Wrote the histogram of final losses to {shown(path)}")
 
 
-def _two_peaks_caption(results):
+def _two_peaks_caption(results: Sequence[SeedRuns]) -> str:
     """Why the final losses form two peaks, with each group's median from these runs."""
     parts = []
     for r in results:

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import sys
+from typing import Any
 
 import numpy as np
 
+from .._typing import NDArray
 from ..csvfile import write_table
 from .errors import CommandError
 from .inputs import (add_target_option, header_note, load_model, read_csv, standardized,
                      target_index)
-from .options import add_header_options
+from .options import Commands, add_header_options
 from .output import shown, write_text
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     predict = commands.add_parser(
         "predict",
         help="predict with a saved network",
@@ -48,7 +51,7 @@ def add_parser(commands):
     predict.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     net, scaler = load_model(args.model)
     table, names = read_csv(args.csv, args.header)
     note = f"{shown(args.csv)}: {header_note(names, args.header)}"
@@ -76,6 +79,7 @@ def run(args):
     if scaler is not None:
         table = standardized(scaler, table, args.csv)
         note += "; features standardized as in training"
+    predictions: NDArray[Any]
     if args.classes:
         predictions = net.classify(table)[:, None]
         header = ["class"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from ..csvfile import read_table
@@ -9,7 +10,7 @@ from ..lesson import lesson_page, model_page
 from ..seeds import run_bytes
 from .errors import CommandError, check_memory, read
 from .inputs import load_model, standardized
-from .options import AT_LEAST_ONE, SEED
+from .options import Commands, AT_LEAST_ONE, SEED
 from .output import shown, write_text
 
 __all__ = ["add_parser", "run"]
@@ -18,7 +19,7 @@ __all__ = ["add_parser", "run"]
 LESSON_EPOCHS = 1000
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     page = commands.add_parser(
         "report",
         help="write the lesson, or a page for a saved model, as one HTML file",
@@ -44,7 +45,7 @@ def add_parser(commands):
     page.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     if (args.model is None) != (args.data is None):
         raise CommandError("--model and --data go together: give both for a model's page, "
                            "or neither for the lesson page")

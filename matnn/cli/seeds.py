@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
 from .. import cluster
-from ..seeds import CONVERGED, run_bytes, train_seeds
+from ..seeds import CONVERGED, SeedRuns, run_bytes, train_seeds
 from . import plots
 from .errors import CommandError, check_memory
-from .options import AT_LEAST_ONE, POSITIVE, add_threads_option, checked, progress_shown
+from .options import (AT_LEAST_ONE, POSITIVE, Commands, add_threads_option, checked,
+                      progress_shown)
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["add_parser", "run"]
 
@@ -20,7 +25,7 @@ __all__ = ["add_parser", "run"]
 TIMEOUT = 10
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     seeds = commands.add_parser(
         "seeds",
         help="train the document's network from many seeds at once",
@@ -65,7 +70,7 @@ def add_parser(commands):
     seeds.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.scheduler is None:
         raise CommandError("--timeout is how long to wait for --scheduler; give --scheduler too")
     if args.progress and args.workers is None and args.scheduler is None:
@@ -118,7 +123,7 @@ def run(args):
 
 
 @contextlib.contextmanager
-def _client(args):
+def _client(args: argparse.Namespace) -> Iterator[Client | None]:
     """The Dask client of --workers or --scheduler, or None to train here."""
     if args.workers is None and args.scheduler is None:
         yield None
@@ -135,7 +140,7 @@ def _client(args):
         yield client
 
 
-def _print_seed_runs(r, n_slowest, threshold):
+def _print_seed_runs(r: SeedRuns, n_slowest: int, threshold: float) -> None:
     n = len(r.seeds)
     print(f"== Learning rate {r.learning_rate:g}")
     print(f"Emily classified F and Frank M: {int(r.correct.sum())} of {n} runs "

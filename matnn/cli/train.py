@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import Any, Sequence
+
 import numpy as np
 
+from .._typing import NDArray
 from ..activations import ACTIVATIONS
 from ..memory import fit_bytes
 from ..network import Network
@@ -14,7 +18,7 @@ from . import fitting
 from .errors import CommandError, cannot_write, check_memory
 from .inputs import (add_target_option, check_probabilities, class_labels, header_note,
                      read_csv, target_index)
-from .options import (AT_LEAST_ONE, SEED, activation_names, add_header_options,
+from .options import (AT_LEAST_ONE, Commands, SEED, activation_names, add_header_options,
                       add_progress_option, add_threads_option, checked, layer_sizes)
 from .output import shown
 
@@ -25,7 +29,7 @@ __all__ = ["add_parser", "run"]
 RATES = {"sgd": 0.1, "adam": 1e-3, "adamw": 1e-3}
 
 
-def add_parser(commands):
+def add_parser(commands: Commands) -> None:
     train = commands.add_parser(
         "train",
         help="train a network on a CSV file and optionally save it",
@@ -93,7 +97,7 @@ def add_parser(commands):
     train.set_defaults(run=run)
 
 
-def run(args):
+def run(args: argparse.Namespace) -> int:
     loss = args.loss
     if args.patience is not None and args.validation_split is None:
         raise CommandError("--patience watches the validation loss: it needs --validation-split")
@@ -163,7 +167,12 @@ def run(args):
     return 0
 
 
-def _columns(args, table, header, names):
+def _columns(
+    args: argparse.Namespace,
+    table: NDArray[Any],
+    header: Sequence[str] | None,
+    names: Sequence[str],
+) -> tuple[tuple[int, ...], list[int], list[int], NDArray[Any]]:
     """``(sizes, feature columns, target columns, Y)``: what each column is, and the widths."""
     path, n_columns = args.csv, table.shape[1]
     chosen = None if args.target is None else target_index(args.target, header, n_columns, path)
@@ -212,7 +221,7 @@ def _columns(args, table, header, names):
     return sizes, features, targets, Y
 
 
-def _activations(given, sizes, loss):
+def _activations(given: list[str] | None, sizes: Sequence[int], loss: str) -> list[str]:
     """One activation name per layer, from ``--activation`` and the loss."""
     n_layers = len(sizes) - 1
     if given is None:
@@ -228,7 +237,9 @@ def _activations(given, sizes, loss):
     return list(given)
 
 
-def _network(sizes, activations, rng, loss):
+def _network(
+    sizes: Sequence[int], activations: Sequence[str], rng: np.random.Generator, loss: str
+) -> Network:
     try:
         return Network.from_sizes(sizes, activations, seed=rng, loss=loss)
     except ValueError as exc:
@@ -237,7 +248,9 @@ def _network(sizes, activations, rng, loss):
         raise CommandError(str(exc)) from None
 
 
-def _split_rows(X, Y, fraction, rng, n_rows):
+def _split_rows(
+    X: NDArray[Any], Y: NDArray[Any], fraction: float, rng: np.random.Generator, n_rows: int
+) -> tuple[NDArray[Any], NDArray[Any], tuple[NDArray[Any], NDArray[Any]]]:
     """A seeded random ``fraction`` of the rows held out: ``(X_train, Y_train, (X_val, Y_val))``.
 
     Both parts keep the file's order.
@@ -253,10 +266,10 @@ def _split_rows(X, Y, fraction, rng, n_rows):
     return X[~held], Y[~held], (X[held], Y[held])
 
 
-def _joined(sizes):
+def _joined(sizes: Sequence[int]) -> str:
     return ",".join(map(str, sizes))
 
 
-def _shown(activations):
+def _shown(activations: Sequence[str]) -> str:
     """``sigmoid`` when every layer has it, else ``tanh/tanh/softmax``."""
     return activations[0] if len(set(activations)) == 1 else "/".join(activations)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import scipy.sparse
@@ -40,10 +41,14 @@ from ..diagnostics import _first_caller_outside_matnn
 from ..layers import Dense
 from ..lbfgs import LBFGS
 from ..network import Network
-from ..optimizer_base import Optimizer
+from ..optimizer_base import Optimizer, StepOptimizer
 from ..training import Loop
 from ._optimizers import BiasCorrectedStepAdam, VelocitySGD
 from ._training import OBJECTIVES, ReshuffledOrder, SklearnRun, engine_for, initial_layers
+from .._typing import ArrayLike, DTypeLike, FloatArray, MatrixLike, NDArray
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = []
 
@@ -87,16 +92,16 @@ class _MLP(BaseEstimator):
     # -- the fitted model -------------------------------------------------------------
 
     @property
-    def coefs_(self):
+    def coefs_(self) -> list[FloatArray]:
         """list of ndarray, ``coefs_[i]`` of shape (n_units[i], n_units[i + 1]): ``W.T`` views."""
         return [layer.W.T for layer in self._network().layers]
 
     @property
-    def intercepts_(self):
+    def intercepts_(self) -> list[FloatArray]:
         """list of ndarray, ``intercepts_[i]`` of shape (n_units[i + 1],): ``b`` views."""
         return [layer.b for layer in self._network().layers]
 
-    def _network(self):
+    def _network(self) -> Network:
         try:
             return vars(self)["network_"]
         except KeyError:
@@ -105,12 +110,12 @@ class _MLP(BaseEstimator):
                 "intercepts_ before fit"
             ) from None
 
-    def _stochastic(self):
+    def _stochastic(self) -> bool:
         if isinstance(self.solver, Optimizer):
             return not self.solver.full_batch
         return self.solver in STOCHASTIC
 
-    def _check_solver(self):
+    def _check_solver(self) -> bool:
         if not self._stochastic():
             raise AttributeError(
                 f"partial_fit is only available for the stochastic solvers ('sgd', 'adam' or "
@@ -118,21 +123,21 @@ class _MLP(BaseEstimator):
             )
         return True
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
         if "_optimizer" in state:
             # A stepping optimizer holds its bound update; its copy holds the state only.
             state["_optimizer"] = state["_optimizer"].copy()
         return state
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 
     # -- fit ------------------------------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
         """Fit the model to ``X`` and ``y``.
 
         Parameters
@@ -149,14 +154,14 @@ class _MLP(BaseEstimator):
         self._validate_params()
         return self._fit(X, y, sample_weight, incremental=False)
 
-    def _hidden_sizes(self):
+    def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
         if np.any(np.array(sizes) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(s) for s in sizes]
 
-    def _hidden_activations(self, n_hidden):
+    def _hidden_activations(self, n_hidden: int) -> list[Activation]:
         acts = self.activation
         if isinstance(acts, (list, tuple)):
             if len(acts) != n_hidden:
@@ -169,7 +174,7 @@ class _MLP(BaseEstimator):
         return [get_activation(SKLEARN_ACTIVATIONS.get(a, a) if isinstance(a, str) else a,
                                "activation") for a in acts]
 
-    def _fit(self, X, y, sample_weight, incremental):
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
         hidden = self._hidden_sizes()
         first_pass = "network_" not in vars(self) or not (self.warm_start or incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -184,7 +189,7 @@ class _MLP(BaseEstimator):
         X = _as_dtype(X, net.dtype)
         if scipy.sparse.issparse(X):
             # Batches are rows: CSR slices them without copying the matrix.
-            X = X.tocsr()
+            X = X.tocsr()  # type: ignore[attr-defined]  # see _as_dtype
         Y = np.asarray(Y, net.dtype)
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, net.dtype)
@@ -200,7 +205,7 @@ class _MLP(BaseEstimator):
             )
         return self
 
-    def _initialize(self, Y, sizes, dtype):
+    def _initialize(self, Y: FloatArray, sizes: Sequence[int], dtype: DTypeLike) -> None:
         self.n_iter_ = 0
         self.t_ = 0
         self.n_layers_ = len(sizes)
@@ -222,32 +227,33 @@ class _MLP(BaseEstimator):
             loss=objective.network_loss)
         self._best_params = self.network_.params.copy()
         if self._stochastic():
-            self.loss_curve_ = []
+            self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
             if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
+                self.validation_scores_: list[float] | None = []
+                self.best_validation_score_: float | None = -np.inf
+                self.best_loss_: float | None = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _run(self, rows, X, optimizer=None):
+    def _run(self, rows: int, X: Any, optimizer: StepOptimizer | None = None) -> SklearnRun:
         return SklearnRun(self.network_, optimizer, rows, OBJECTIVES[self._objective_name()],
                           self.alpha, scipy.sparse.issparse(X))
 
     # -- L-BFGS -----------------------------------------------------------------------------
 
-    def _fit_lbfgs(self, X, Y, sample_weight):
+    def _fit_lbfgs(self, X: Any, Y: FloatArray, sample_weight: FloatArray | None) -> None:
         optimizer = (copy.deepcopy(self.solver) if isinstance(self.solver, LBFGS)
                      else LBFGS(max_iter=self.max_iter, tol=self.tol))
         run = self._run(X.shape[0], X)
         params = self.network_.params
         objective = run.objective_with_weights(X, Y, sample_weight)
-        evaluated, calls = {}, [0]
+        evaluated: dict[bytes, float] = {}
+        calls = [0]
 
-        def loss_and_gradient(p):
+        def loss_and_gradient(p: NDArray[np.float64]) -> tuple[float, FloatArray]:
             calls[0] += 1
             with np.errstate(all="ignore"):
                 loss, grad = objective(p)
@@ -255,7 +261,7 @@ class _MLP(BaseEstimator):
             evaluated[p.tobytes()] = loss
             return loss, grad
 
-        def report(iteration, loss, x):
+        def report(iteration: int, loss: float, x: NDArray[np.float64]) -> bool:
             if self.verbose:
                 print("Iteration %d, loss = %.8f" % (iteration + 1, loss))
             # scipy checks its own maxfun at this very point of an iteration.
@@ -280,9 +286,10 @@ class _MLP(BaseEstimator):
 
     # -- the stochastic solvers -----------------------------------------------------------
 
-    def _new_optimizer(self):
+    def _new_optimizer(self) -> StepOptimizer:
         if isinstance(self.solver, Optimizer):
-            optimizer = copy.deepcopy(self.solver)
+            # A stochastic solver's optimizer steps (_check_solver refused the others).
+            optimizer: StepOptimizer = copy.deepcopy(self.solver)  # type: ignore[assignment]
             optimizer.reset()
             return optimizer
         if self.solver == "sgd":
@@ -290,7 +297,7 @@ class _MLP(BaseEstimator):
         return BiasCorrectedStepAdam(self.learning_rate_init, (self.beta_1, self.beta_2),
                                      self.epsilon)
 
-    def _split(self, X, Y, sample_weight):
+    def _split(self, X: Any, Y: FloatArray, sample_weight: FloatArray | None) -> tuple[Any, Any]:
         """The training rows and, with early stopping, the validation rows (y as labels)."""
         if not self.early_stopping:
             return (X, Y, sample_weight), None
@@ -310,7 +317,9 @@ class _MLP(BaseEstimator):
             train, val = (*train, None), (*val, None)
         return train, val
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental):
+    def _fit_stochastic(
+        self, X: Any, Y: FloatArray, sample_weight: FloatArray | None, incremental: bool
+    ) -> None:
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._new_optimizer()
         if self.early_stopping and incremental:
@@ -338,7 +347,8 @@ class _MLP(BaseEstimator):
                     callback=lambda record: self._after_epoch(record.loss, n, validation,
                                                               incremental))
         try:
-            loop.run(run, (X, Y) if w is None else (X, Y, w))
+            # This loop does not diagnose, so the run's epoch needs no ``last``.
+            loop.run(run, (X, Y) if w is None else (X, Y, w))  # type: ignore[arg-type]
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by the user (KeyboardInterrupt).",
                           stacklevel=_first_caller_outside_matnn())
@@ -348,7 +358,7 @@ class _MLP(BaseEstimator):
             # later epoch improves on them, the best are the live parameters.
             self._best_params = None
 
-    def _after_epoch(self, loss, n, validation, incremental):
+    def _after_epoch(self, loss: float, n: int, validation: Any, incremental: bool) -> bool:
         """scikit-learn's bookkeeping after an epoch; returns whether to go on."""
         self.n_iter_ += 1
         self.loss_ = loss
@@ -379,7 +389,7 @@ class _MLP(BaseEstimator):
             )
         return True
 
-    def _plateau_stops(self, message):
+    def _plateau_stops(self, message: str) -> bool:
         """Stop, or with the 'adaptive' schedule divide the rate by 5 and go on."""
         optimizer = self._optimizer
         if self.learning_rate != "adaptive" or not isinstance(optimizer, VelocitySGD):
@@ -395,17 +405,19 @@ class _MLP(BaseEstimator):
             print(message + " Setting the learning rate to %f" % optimizer.rate)
         return False
 
-    def _count_no_improvement(self, validation):
+    def _count_no_improvement(self, validation: Any) -> None:
+        # With validation data (early_stopping) the validation scores are kept, else
+        # the best loss: the attributes of the other kind are None.
         if validation is not None:
             score = self._validation_score(*validation)
-            self.validation_scores_.append(score)
+            self.validation_scores_.append(score)  # type: ignore[union-attr]
             if self.verbose:
                 print("Validation score: %f" % score)
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if score > self.best_validation_score_:
+            if score > self.best_validation_score_:  # type: ignore[operator]
                 self.best_validation_score_ = score
                 self._best_params = self.network_.params.copy()
         else:
@@ -414,10 +426,10 @@ class _MLP(BaseEstimator):
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if loss < self.best_loss_:
+            if loss < self.best_loss_:  # type: ignore[operator]
                 self.best_loss_ = loss
 
-    def _validation_score(self, X, y, sample_weight):
+    def _validation_score(self, X: Any, y: Any, sample_weight: Any) -> float:
         predicted = self._from_outputs(self._forward(X))
         # Only real-valued predictions can be NaN; class labels never are.
         if predicted.dtype.kind == "f" and not np.isfinite(predicted).all():
@@ -426,12 +438,12 @@ class _MLP(BaseEstimator):
 
     # -- the forward pass ---------------------------------------------------------------------
 
-    def _forward(self, X):
+    def _forward(self, X: Any) -> FloatArray:
         """The network's outputs for validated ``X``, shape (n_samples, n_outputs_)."""
         net = self.network_
         X = _as_dtype(X, net.dtype)
         if scipy.sparse.issparse(X):
-            X = X.tocsr()
+            X = X.tocsr()  # type: ignore[attr-defined]  # see _as_dtype
         engine = engine_for(net.params, net.sizes, net._engine.activations,
                             scipy.sparse.issparse(X))
         n = X.shape[0]
@@ -440,13 +452,14 @@ class _MLP(BaseEstimator):
         with np.errstate(all="ignore"):
             return outputs(engine, X, ws, out)
 
-    def _validated_outputs(self, X):
+    def _validated_outputs(self, X: MatrixLike) -> FloatArray:
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         return self._forward(X)
 
 
-def _as_dtype(X, dtype):
+def _as_dtype(X: Any, dtype: DTypeLike) -> Any:
     if scipy.sparse.issparse(X):
-        return X if X.dtype == dtype else X.astype(dtype)
+        # scipy-stubs narrow issparse() to an abstract base that lacks the matrices' methods.
+        return X if X.dtype == dtype else X.astype(dtype)  # type: ignore[attr-defined]
     return np.ascontiguousarray(X, dtype=dtype)

@@ -7,6 +7,7 @@ output for a binary or multilabel one); everything else is the shared
 """
 
 from __future__ import annotations
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -18,6 +19,12 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import validate_data
 
 from ._base import _MLP
+from .._typing import ArrayLike, FloatArray, MatrixLike, NDArray
+from ..activations import ActivationArg
+from ..optimizer_base import Optimizer
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["MLPClassifier"]
 
@@ -106,12 +113,33 @@ class MLPClassifier(ClassifierMixin, _MLP):
     (2, 3)
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+    def __init__(
+        self,
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: ActivationArg = "relu",
+        *,
+        solver: str | Optimizer = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+    ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -138,13 +166,15 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     _score_function = staticmethod(accuracy_score)
 
-    def _objective_name(self):
+    def _objective_name(self) -> str:
         return "log_loss" if self._label_binarizer.y_type_ == "multiclass" else "binary_log_loss"
 
-    def _output_name(self):
+    def _output_name(self) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(
+        self, X: Any, y: Any, incremental: bool, reset: bool
+    ) -> tuple[Any, NDArray[np.bool_]]:
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -169,7 +199,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
                 )
         return X, self._encoded(y)
 
-    def _encoded(self, y):
+    def _encoded(self, y: Any) -> NDArray[np.bool_]:
         """``y`` as the label binarizer encodes it, as booleans of shape (n_samples, n_outputs_).
 
         One column per class for a multiclass target; for a binary one, a
@@ -185,14 +215,14 @@ class MLPClassifier(ClassifierMixin, _MLP):
             return Y
         return Y[:, 1:] if Y.shape[1] == 2 else np.zeros((len(y), 1), bool)
 
-    def _labels(self, Y):
+    def _labels(self, Y: NDArray[Any]) -> NDArray[Any]:
         """Class labels from 0/1 rows of shape (n, n_outputs_)."""
         return self._label_binarizer.inverse_transform(Y[:, 0] if self.n_outputs_ == 1 else Y)
 
-    def _from_outputs(self, P):
+    def _from_outputs(self, P: FloatArray) -> NDArray[Any]:
         return self._label_binarizer.inverse_transform(P[:, 0] if self.n_outputs_ == 1 else P)
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> NDArray[Any]:
         """The predicted classes.
 
         Parameters
@@ -206,7 +236,13 @@ class MLPClassifier(ClassifierMixin, _MLP):
         return self._from_outputs(self._validated_outputs(X))
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(
+        self,
+        X: MatrixLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        classes: ArrayLike | None = None,
+    ) -> Self:
         """One epoch over ``X`` and ``y``, from where the model is.
 
         Parameters
@@ -230,7 +266,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> FloatArray:
         """The probability of each class.
 
         Parameters
@@ -248,7 +284,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
             return np.hstack([1 - P, P])
         return P
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> FloatArray:
         """``log(predict_proba(X))``.
 
         Parameters
@@ -262,7 +298,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
         P = self.predict_proba(X)
         return np.log(P, out=P)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags

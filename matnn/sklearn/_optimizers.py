@@ -41,6 +41,8 @@ import numpy as np
 
 from ..optimizer_base import StepOptimizer
 from ..validation import check_real
+from .._typing import FloatArray
+from ..optimizer_base import Steps, Update
 
 __all__ = ["VelocitySGD", "BiasCorrectedStepAdam"]
 
@@ -67,7 +69,7 @@ class VelocitySGD(StepOptimizer):
 
     _buffer_names = ("velocity",)
 
-    def __init__(self, learning_rate, momentum=0.9, nesterov=True):
+    def __init__(self, learning_rate: float, momentum: float = 0.9, nesterov: bool = True) -> None:
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
         super().__init__(learning_rate=check_real(learning_rate, "learning_rate", 0, above=True),
@@ -76,21 +78,21 @@ class VelocitySGD(StepOptimizer):
         self.rate = self.learning_rate
 
     @property
-    def momentum(self):
+    def momentum(self) -> float:
         return self._hyper["momentum"]
 
     @property
-    def nesterov(self):
+    def nesterov(self) -> bool:
         return self._hyper["nesterov"]
 
-    def _kernel(self, params):
+    def _kernel(self, params: FloatArray) -> Update:
         v = self._buffers["velocity"]
         mu, nesterov = self.momentum, self.nesterov
         scaled = np.empty_like(params)
         ahead = np.empty_like(params) if nesterov else None
         multiply, add, subtract = np.multiply, np.add, np.subtract
 
-        def update(p, g):
+        def update(p: FloatArray, g: FloatArray) -> None:
             # The rate is read at every step: a schedule changes it between epochs.
             multiply(g, self.rate, scaled)
             multiply(v, mu, v)
@@ -126,7 +128,12 @@ class BiasCorrectedStepAdam(StepOptimizer):
     _buffer_names = ("exp_avg", "exp_avg_sq")
     _nonzero = ("learning_rate", "eps")
 
-    def __init__(self, learning_rate=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         super().__init__(
@@ -136,21 +143,22 @@ class BiasCorrectedStepAdam(StepOptimizer):
             weight_decay=0.0)
 
     @property
-    def betas(self):
+    def betas(self) -> tuple[float, float]:
         return self._hyper["betas"]
 
     @property
-    def eps(self):
+    def eps(self) -> float:
         return self._hyper["eps"]
 
-    def _kernel(self, params):
+    def _kernel(self, params: FloatArray) -> Update:
         lr, (beta1, beta2), eps = self.learning_rate, self.betas, self.eps
         m, v = self._buffers["exp_avg"], self._buffers["exp_avg_sq"]
         scratch, step = np.empty_like(params), np.empty_like(params)
         multiply, add, divide, sqrt = np.multiply, np.add, np.divide, np.sqrt
 
-        def update(p, g):
-            t = self._t
+        def update(p: FloatArray, g: FloatArray) -> None:
+            # step() has counted this step.
+            t: Steps = self._t  # type: ignore[assignment]
             multiply(m, beta1, m)
             multiply(g, 1 - beta1, scratch)
             add(m, scratch, m)

@@ -6,6 +6,7 @@ else is the shared :class:`matnn.sklearn._base._MLP`.
 """
 
 from __future__ import annotations
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from sklearn.base import RegressorMixin
@@ -16,6 +17,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
 from ._base import _MLP
+from .._typing import ArrayLike, FloatArray, MatrixLike, NDArray
+from ..activations import ActivationArg
+from ..optimizer_base import Optimizer
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["MLPRegressor"]
 
@@ -55,12 +62,34 @@ class MLPRegressor(RegressorMixin, _MLP):
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: ActivationArg = "relu",
+        *,
+        solver: str | Optimizer = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+    ) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -88,30 +117,30 @@ class MLPRegressor(RegressorMixin, _MLP):
 
     _score_function = staticmethod(r2_score)
 
-    def _check_solver(self):
+    def _check_solver(self) -> bool:
         # scikit-learn's regressor offers partial_fit with every solver.
         return True
 
-    def _objective_name(self):
+    def _objective_name(self) -> str:
         return self.loss
 
-    def _output_name(self):
+    def _output_name(self) -> str:
         return "exp" if self.loss == "poisson" else "identity"
 
-    def _validate_input(self, X, y, incremental, reset):
+    def _validate_input(self, X: Any, y: Any, incremental: bool, reset: bool) -> tuple[Any, Any]:
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
                              y_numeric=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def _labels(self, Y):
+    def _labels(self, Y: NDArray[Any]) -> NDArray[Any]:
         return Y[:, 0] if Y.shape[1] == 1 else Y
 
-    def _from_outputs(self, P):
+    def _from_outputs(self, P: FloatArray) -> FloatArray:
         return P[:, 0] if P.shape[1] == 1 else P
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> FloatArray:
         """The predicted targets.
 
         Parameters
@@ -125,7 +154,9 @@ class MLPRegressor(RegressorMixin, _MLP):
         return self._from_outputs(self._validated_outputs(X))
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(
+        self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> Self:
         """One epoch over ``X`` and ``y``, from where the model is.
 
         As in scikit-learn, with lbfgs this is a whole L-BFGS run, started

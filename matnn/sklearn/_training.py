@@ -28,6 +28,7 @@ loss and gradient L-BFGS needs), :class:`ReshuffledOrder` and
 """
 
 from __future__ import annotations
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeAlias
 
 import numpy as np
 from scipy.special import xlogy
@@ -36,6 +37,12 @@ from ..activations import ACTIVATIONS, Activation
 from ..backprop import Engine, Products, backward, forward
 from ..losses import Loss
 from ..network_run import _NetworkRun
+from .._typing import DTypeLike, FloatArray, NDArray
+from ..backprop import Workspace
+from ..optimizer_base import StepOptimizer
+
+if TYPE_CHECKING:
+    from ..network import Network
 
 __all__ = [
     "EXP",
@@ -51,21 +58,21 @@ __all__ = [
 
 # -- the Poisson output and loss, for the network a Poisson regressor returns ----
 
-def _exp(Z):
+def _exp(Z: FloatArray) -> FloatArray:
     return np.exp(Z)
 
 
-def _exp_derivative(A):
+def _exp_derivative(A: FloatArray) -> FloatArray:
     # d exp(z) / dz = exp(z), the output itself.
     return A
 
 
-def _poisson_value(Y, P):
+def _poisson_value(Y: FloatArray, P: FloatArray) -> float:
     Y, P = np.asarray(Y, float), np.asarray(P, float)
     return float(np.mean(np.sum(xlogy(Y, Y / P) - Y + P, axis=1)))
 
 
-def _poisson_gradient(Y, P):
+def _poisson_gradient(Y: FloatArray, P: FloatArray) -> FloatArray:
     Y, P = np.asarray(Y, float), np.asarray(P, float)
     return (1 - Y / P) / len(Y)
 
@@ -79,6 +86,11 @@ HALF_POISSON_DEVIANCE = Loss("half_poisson_deviance", _poisson_value, _poisson_g
 
 
 # -- the four losses, each with its canonical output ------------------------------
+
+#: An objective's value ``(Y, P, w, total, scratch) -> float`` (see :class:`Objective`).
+ObjectiveValue: TypeAlias = Callable[
+    [FloatArray, FloatArray, "FloatArray | None", float, FloatArray], float]
+
 
 class Objective:
     """One of scikit-learn's MLP losses and the output activation it pairs with.
@@ -99,11 +111,13 @@ class Objective:
         the number of rows), ``scratch`` like ``P``.
     """
 
-    def __init__(self, name, output, network_loss, value):
+    def __init__(
+        self, name: str, output: Activation, network_loss: str | Loss, value: ObjectiveValue
+    ) -> None:
         self.name, self.output, self.network_loss, self.value = name, output, network_loss, value
 
 
-def _weighted_sum(S, w, by=None):
+def _weighted_sum(S: FloatArray, w: FloatArray | None, by: FloatArray | None = None) -> Any:
     """The sum of ``S * by`` (``by`` like ``S``, or 1) over rows weighted by ``w``."""
     if w is not None:
         np.multiply(S, w, S)
@@ -111,7 +125,9 @@ def _weighted_sum(S, w, by=None):
     return np.vdot(S, S if by is S else by) if by is not None else np.add.reduce(S.ravel())
 
 
-def _half_squared_error(Y, P, w, total, S):
+def _half_squared_error(
+    Y: FloatArray, P: FloatArray, w: FloatArray | None, total: float, S: FloatArray
+) -> float:
     np.subtract(P, Y, S)
     if w is None:
         squares = np.vdot(S, S)
@@ -122,7 +138,9 @@ def _half_squared_error(Y, P, w, total, S):
     return 0.5 * float(squares / total / S.shape[1])
 
 
-def _half_poisson(Y, P, w, total, S):
+def _half_poisson(
+    Y: FloatArray, P: FloatArray, w: FloatArray | None, total: float, S: FloatArray
+) -> float:
     np.divide(Y, P, S)
     xlogy(Y, S, out=S)
     np.subtract(S, Y, S)
@@ -130,7 +148,7 @@ def _half_poisson(Y, P, w, total, S):
     return float(_weighted_sum(S, w) / total)
 
 
-def _clipped_log(P, S):
+def _clipped_log(P: FloatArray, S: FloatArray) -> FloatArray:
     """``log(clip(P, eps, 1 - eps))`` into ``S``: probabilities of exactly 0 or 1 stay finite."""
     eps = np.finfo(P.dtype).eps
     # The two ufuncs, without np.clip's Python wrapper.
@@ -139,12 +157,16 @@ def _clipped_log(P, S):
     return np.log(S, S)
 
 
-def _log_loss(Y, P, w, total, S):
+def _log_loss(
+    Y: FloatArray, P: FloatArray, w: FloatArray | None, total: float, S: FloatArray
+) -> float:
     # Y is one-hot, so y * log(p) is the class's log-probability and 0 elsewhere.
     return -float(_weighted_sum(_clipped_log(P, S), w, Y) / total)
 
 
-def _binary_log_loss(Y, P, w, total, S):
+def _binary_log_loss(
+    Y: FloatArray, P: FloatArray, w: FloatArray | None, total: float, S: FloatArray
+) -> float:
     # y log(p) + (1 - y) log(1 - p) for 0/1 targets: one of the two terms is
     # exactly 0, so each entry is exactly its class's log-probability.
     other = np.subtract(1, P)
@@ -177,10 +199,10 @@ class _CanonicalLink(Loss):
     the weighted mean over rows.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("canonical_link", _poisson_value, _poisson_gradient)
 
-    def fuses(self, output):
+    def fuses(self, output: Activation) -> bool:
         return True
 
 
@@ -207,18 +229,22 @@ class WeightedSparseProducts(Products):
         Whether the inputs will be scipy sparse matrices.
     """
 
-    def __init__(self, last, sparse):
+    def __init__(self, last: int, sparse: bool) -> None:
         self.last, self.sparse = last, sparse
         self.weights = None
 
-    def affine(self, l, prev, W, b, out, ws):
+    def affine(
+        self, l: int, prev: Any, W: FloatArray, b: FloatArray, out: FloatArray, ws: Workspace
+    ) -> None:
         if l == 0 and self.sparse:
             np.copyto(out, prev @ W.T)
             np.add(out, b, out)
         else:
             super().affine(l, prev, W, b, out, ws)
 
-    def weight_gradients(self, l, D, prev, dW, db, ws):
+    def weight_gradients(
+        self, l: int, D: FloatArray, prev: Any, dW: FloatArray, db: FloatArray, ws: Workspace
+    ) -> None:
         if l == self.last and self.weights is not None:
             np.multiply(D, self.weights, D)
         if l == 0 and self.sparse:
@@ -228,7 +254,12 @@ class WeightedSparseProducts(Products):
             super().weight_gradients(l, D, prev, dW, db, ws)
 
 
-def engine_for(params, sizes, activations, sparse=False):
+def engine_for(
+    params: FloatArray,
+    sizes: tuple[int, ...],
+    activations: Sequence[Activation],
+    sparse: bool = False,
+) -> Engine:
     """An engine over ``params`` that trains with the canonical deltas (and sparse inputs)."""
     last = len(sizes) - 2
     return Engine(params, tuple(sizes), activations, _CANONICAL,
@@ -280,8 +311,20 @@ class SklearnRun(_NetworkRun):
     scikit-learn computes them.
     """
 
-    def __init__(self, net, optimizer, rows, objective, alpha, sparse=False):
-        super().__init__(net, optimizer, None, rows)
+    #: scikit-learn's loss; it stands where the network's run has its full-batch objective.
+    objective: Objective  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        net: Network,
+        optimizer: StepOptimizer | None,
+        rows: int,
+        objective: Objective,
+        alpha: float,
+        sparse: bool = False,
+    ) -> None:
+        # L-BFGS's objective needs a run without an optimizer.
+        super().__init__(net, optimizer, None, rows)  # type: ignore[arg-type]
         # scikit-learn records losses only: the loop computes no accuracy.
         self.classifies = False
         sizes, dtype = net.sizes, net.dtype
@@ -302,7 +345,7 @@ class SklearnRun(_NetworkRun):
             self.update = optimizer.step
             self.step = self.make_step(rows)
 
-    def loss_and_gradient(self, X, Y, w=None):
+    def loss_and_gradient(self, X: Any, Y: FloatArray, w: FloatArray | None = None) -> float:
         """The batch's loss (a float); its gradient is left in :attr:`grad`.
 
         Parameters
@@ -329,30 +372,35 @@ class SklearnRun(_NetworkRun):
             loss += 0.5 * float(np.vdot(self.l2, self.params))
         return loss
 
-    def make_step(self, batch_size):
+    def make_step(self, batch_size: int) -> Callable[..., float]:
         """The step ``(X_b, Y_b[, w_b]) -> loss``: the batch's loss before one update."""
         loss_and_gradient, update = self.loss_and_gradient, self.update
         params, grad = self.params, self.grad
 
-        def step(Xb, Yb, wb=None):
+        def step(Xb: Any, Yb: FloatArray, wb: FloatArray | None = None) -> float:
             loss = loss_and_gradient(Xb, Yb, wb)
             update(params, grad)
             return loss
 
         return step
 
-    def epoch(self, batches, X, Y, truth):
+    # The scikit-learn loop does not diagnose, so it never passes ``last``.
+    def epoch(  # type: ignore[override]
+        self, batches: list[tuple[Any, ...]], X: Any, Y: FloatArray, truth: Any
+    ) -> tuple[float, None, bool]:
         """One pass over ``batches``; the mean of the batch losses, weighted by their rows."""
         step, total = self.step, 0.0
         for batch in batches:
             total += step(*batch) * batch[0].shape[0]
         return total / X.shape[0], None, False
 
-    def objective_with_weights(self, X, Y, w):
+    def objective_with_weights(
+        self, X: Any, Y: FloatArray, w: FloatArray | None
+    ) -> Callable[[NDArray[np.float64]], tuple[float, FloatArray]]:
         """``p -> (loss, gradient)`` over all of ``X`` with weights ``w``, for L-BFGS."""
         params, loss_and_gradient = self.params, self.loss_and_gradient
 
-        def objective(p):
+        def objective(p: NDArray[np.float64]) -> tuple[float, FloatArray]:
             params[...] = p
             return loss_and_gradient(X, Y, w), self.grad
 
@@ -376,16 +424,21 @@ class ReshuffledOrder:
     random_state : numpy.random.RandomState
     """
 
-    def __init__(self, n, random_state):
+    def __init__(self, n: int, random_state: np.random.RandomState) -> None:
         self.order = np.arange(n)
         self.random_state = random_state
 
-    def __call__(self, n):
+    def __call__(self, n: int) -> NDArray[np.intp]:
         self.order = self.order[self.random_state.permutation(n)]
         return self.order
 
 
-def initial_layers(random_state, sizes, factors, dtype):
+def initial_layers(
+    random_state: np.random.RandomState,
+    sizes: Sequence[int],
+    factors: Sequence[float],
+    dtype: DTypeLike,
+) -> list[tuple[FloatArray, FloatArray]]:
     """``[(W, b), ...]`` drawn as scikit-learn's MLP draws its start.
 
     Parameters
