@@ -241,7 +241,7 @@ def _workers(client: Client, timeout: float) -> list[dict[str, Any]]:
         client.wait_for_workers(1, timeout=timeout)
     except (TimeoutError, asyncio.TimeoutError):
         # A connected client has its scheduler.
-        address = client.scheduler.address  # type: ignore[union-attr]
+        address = getattr(client.scheduler, "address", None)
         raise ConnectionError(
             f"the Dask scheduler at {address} has no workers after "
             f"{timeout:g} s; start some with `dask worker {address}`"

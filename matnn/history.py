@@ -188,7 +188,7 @@ class History(NDArrayOperatorsMixin):
                 handles.append(lines[0])
         if self.best_epoch is not None and not thin:
             # A single network's best_epoch is an int.
-            handles.append(ax.axvline(self.best_epoch, color="grey",  # type: ignore[arg-type]
+            handles.append(ax.axvline(int(self.best_epoch), color="grey",
                                       linestyle=":", label=f"best_epoch {self.best_epoch}"))
         losses = [c for c in (self.loss, self.val_loss) if c is not None]
         log = spans_decades(np.concatenate([c.ravel() for c in losses]))

@@ -16,6 +16,9 @@ nbclient = pytest.importorskip("nbclient", reason="the notebook tests need nbcli
                                "(pip install -e '.[test]')")
 pytest.importorskip("ipykernel", reason="the notebook tests need a Python kernel, ipykernel "
                     "(pip install -e '.[test]')")
+# The notebooks draw History.plot's figure.
+pytest.importorskip("matplotlib", reason="the notebook tests draw with matplotlib "
+                    "(pip install -e '.[test,plot]')")
 
 LESSON = Path(__file__).parent.parent / "docs" / "lesson.ipynb"
 SVG = "{http://www.w3.org/2000/svg}"
