@@ -454,13 +454,19 @@ def test_ctrl_c_while_the_groups_train_on_the_threads_waits_for_them(monkeypatch
     ensemble = Ensemble.from_sizes([2, 3, 1], 128, seed=0)
     assert splits(128, 64)
     main, real_sqrt, calls = threading.main_thread().ident, np.sqrt, []
+    worker_started = threading.Event()
 
     def slow_sqrt(*args, **kwargs):
         if threading.get_ident() != main:
+            worker_started.set()
             calls.append(None)
             if len(calls) == 3:
                 signal.pthread_kill(main, signal.SIGINT)
             time.sleep(0.05)
+        else:
+            # The caller serves tasks too, and on a busy machine it could take
+            # every group before the worker wakes: it waits for the worker.
+            worker_started.wait(timeout=30)
         return real_sqrt(*args, **kwargs)
 
     monkeypatch.setattr(np, "sqrt", slow_sqrt)
