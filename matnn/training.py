@@ -546,7 +546,12 @@ class Loop:
         else:
             batches = _split(data, batch_size)
         members = () if run.members is None else (run.members,)
-        start = run.full(run.evaluate(X, Y, None)[0]) if self.diagnose else None
+        if self.diagnose:
+            # Parameters too large to evaluate are reported as divergence below.
+            with np.errstate(**_QUIET):
+                start = run.full(run.evaluate(X, Y, None)[0])
+        else:
+            start = None
         # The right answers, for the accuracy: found once, not every epoch.
         truth = run.truth(Y) if run.classifies else None
         start_params = run.params_full().copy() if self.diagnose else None
@@ -570,7 +575,7 @@ class Loop:
         try:
             # Overflow is detected below and reported with its epoch and batch;
             # numpy's own warnings would only say which ufunc saw it.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            with np.errstate(**_QUIET):
                 for epoch in range(self.epochs):
                     if not run.training:
                         break
@@ -654,6 +659,10 @@ class Loop:
             best_epoch if run.members is not None else
             int(best_epoch) if best_epoch >= 0 else None,
         )
+
+
+#: numpy's floating-point warnings, silenced where the loop reports the problem itself.
+_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
 
 
 def _checked_order(order: ArrayLike, n: int) -> NDArray[np.integer[Any]]:

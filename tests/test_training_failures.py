@@ -77,6 +77,17 @@ def test_a_loss_that_overflows_with_finite_parameters_is_reported_too():
     assert np.isfinite(net.params).all()
 
 
+def test_parameters_too_large_to_evaluate_are_reported_as_divergence_not_numpy_warnings():
+    # The start loss (for the did-training-help check) overflows; the suite
+    # turns numpy's warnings into errors, so a stray one would fail here.
+    net = matnn.Network.from_sizes([2, 3, 1], "relu", seed=0)
+    net.params[...] *= 1e160
+    start = net.params.copy()
+    with pytest.raises(matnn.TrainingDiverged, match="epoch 0, batch 0"):
+        net.fit(data.X, data.y, epochs=2, learning_rate=0.1)
+    np.testing.assert_array_equal(net.params, start)
+
+
 def test_the_callback_sees_every_epoch_and_its_loss():
     net = matnn.Network.from_sizes([2, 3, 1], seed=1)
     seen = []
