@@ -13,7 +13,7 @@ from pathlib import Path
 from .harness import Result, Timing
 from .report import _fmt_ratio, _metrics_text, _target_text, fmt_time
 
-__all__ = ["load_results", "render", "write_page"]
+__all__ = ["load_results", "render", "sklearn_table", "write_page"]
 
 
 def load_results(doc):
@@ -118,6 +118,19 @@ def render(doc):
         "",
     ]
     return "\n".join(lines)
+
+
+def sklearn_table(doc):
+    """The README's table of the drop-in's speed: the ``sklearn`` case's rows of a
+    loaded ``results.json``, one per solver and dtype, as Markdown lines."""
+    body = []
+    for r in load_results(doc):
+        if r.case == "sklearn" and r.a and r.b:
+            solver = r.size.split(",")[0]
+            body.append([solver, r.dtype, fmt_time(r.a.median), fmt_time(r.b.median),
+                         f"{r.ratio:.1f}x"])
+    return _table(["solver", "dtype", "scikit-learn", "matnn.sklearn", "speed-up"], body,
+                  right=(2, 3, 4))
 
 
 def write_page(json_path, md_path):

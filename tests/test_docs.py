@@ -95,6 +95,21 @@ def test_every_public_name_is_in_the_api_reference():
 
 
 
+def test_the_readme_shows_the_committed_run_of_the_drop_in_s_speed(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.markdown import sklearn_table
+
+    doc = json.loads((DOCS / "benchmarks" / "results.json").read_text(encoding="utf-8"))
+    table = sklearn_table(doc)
+    rows = [r for r in doc["results"] if r["case"] == "sklearn"]
+    assert len(table) == 2 + len(rows) == 6  # header, rule, each solver in each dtype
+    for r in rows:
+        assert any(line.startswith(f"| {r['size'].split(',')[0]} | {r['dtype']} |")
+                   and line.endswith(f" | {r['ratio']:.1f}x |") for line in table)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "\n".join(table) in readme
+
+
 def test_the_benchmarks_page_shows_the_committed_run_row_by_row(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
     from benchmarks.markdown import render
