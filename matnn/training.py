@@ -548,7 +548,7 @@ class Loop:
         members = () if run.members is None else (run.members,)
         if self.diagnose:
             # Parameters too large to evaluate are reported as divergence below.
-            with np.errstate(**_QUIET):
+            with _quiet():
                 start = run.full(run.evaluate(X, Y, None)[0])
         else:
             start = None
@@ -575,7 +575,7 @@ class Loop:
         try:
             # Overflow is detected below and reported with its epoch and batch;
             # numpy's own warnings would only say which ufunc saw it.
-            with np.errstate(**_QUIET):
+            with _quiet():
                 for epoch in range(self.epochs):
                     if not run.training:
                         break
@@ -661,8 +661,9 @@ class Loop:
         )
 
 
-#: numpy's floating-point warnings, silenced where the loop reports the problem itself.
-_QUIET = {"over": "ignore", "invalid": "ignore", "divide": "ignore", "under": "ignore"}
+def _quiet() -> np.errstate:
+    """numpy's floating-point warnings off, where the loop reports the problem itself."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
 
 def _checked_order(order: ArrayLike, n: int) -> NDArray[np.integer[Any]]:
