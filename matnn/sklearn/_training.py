@@ -20,10 +20,11 @@ trains, with choices of their own that decide every number of the result:
   forward passes of the epoch already computed: nothing is evaluated twice.
 
 This module holds those pieces: :class:`Objective` (a loss with its
-output), :class:`WeightedSparseProducts` (the engine's products for
-weighted rows and sparse inputs), :class:`SklearnRun` (one step, and the
-loss and gradient L-BFGS needs), :class:`ReshuffledOrder` and
-:func:`initial_layers`. The update rules are in
+output), :class:`WeightedSparseProducts` (the engine's products in
+scikit-learn's parameter layout, for weighted rows and sparse inputs),
+:class:`SklearnRun` (one step, and the loss and gradient L-BFGS needs),
+:class:`ReshuffledOrder` and :func:`initial_layers`;
+:class:`SparseProducts` lets the predictions take sparse inputs. The update rules are in
 :mod:`matnn.sklearn._optimizers`.
 """
 
@@ -393,7 +394,7 @@ class SklearnRun(_NetworkRun):
         # scikit-learn records losses only: the loop computes no accuracy.
         self.classifies = False
         sizes, dtype = net.sizes, net.dtype
-        products = WeightedSparseProducts(len(sizes) - 2, sparse)
+        self.products = products = WeightedSparseProducts(len(sizes) - 2, sparse)
         self.params, views = products.flat(sizes, dtype)
         self.coefs = products.coefs(self.params, sizes)
         for (coef, intercept), (W, b, _) in zip(self.coefs, net._engine.layers):
@@ -422,7 +423,7 @@ class SklearnRun(_NetworkRun):
         -------
         ndarray of shape (n_samples, n_in + 1), or ``X`` itself when sparse
         """
-        if not self.engine.products.fold:  # type: ignore[attr-defined]
+        if not self.products.fold:
             return X
         X1 = np.empty((X.shape[0], X.shape[1] + 1), self.params.dtype)
         X1[:, :-1] = X
@@ -448,7 +449,7 @@ class SklearnRun(_NetworkRun):
         total = rows if w is None else w.sum()
         column = None if w is None else w[:, None]
         loss = self.objective.value(Y, P, column, total, self.scratch[:rows])
-        engine.products.weights = column  # type: ignore[attr-defined]
+        self.products.weights = column
         backward(engine, X, Y, total, ws, self.grads)
         if self.alpha:
             if total != self.decay_total:
