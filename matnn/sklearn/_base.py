@@ -248,7 +248,8 @@ class _MLP(BaseEstimator):
         optimizer = (copy.deepcopy(self.solver) if isinstance(self.solver, LBFGS)
                      else LBFGS(max_iter=self.max_iter, tol=self.tol))
         run = self._run(X.shape[0], X)
-        params = self.network_.params
+        # The run's parameters, in its layout; the network gets the result.
+        params = run.params
         objective = run.objective_with_weights(X, Y, sample_weight)
         evaluated: dict[bytes, float] = {}
         calls = [0]
@@ -274,6 +275,7 @@ class _MLP(BaseEstimator):
         self.loss_ = evaluated.get(result.x.tobytes())
         if self.loss_ is None:
             self.loss_ = loss_and_gradient(result.x)[0]
+        run.finish()
         if not result.success:
             why = (f"{calls[0]} evaluations of the loss passed max_fun={self.max_fun}"
                    if calls[0] > self.max_fun else result.message)
@@ -338,6 +340,7 @@ class _MLP(BaseEstimator):
                     f"it is clipped to {n}", stacklevel=_first_caller_outside_matnn())
             batch_size = min(self.batch_size, n)
         run = self._run(batch_size, X, self._optimizer)
+        X = run.inputs(X)
         order = ReshuffledOrder(n, self._random_state) if self.shuffle else None
         self.n_iter_ = 0
         # matnn's one loop; scikit-learn's bookkeeping after every epoch is

@@ -20,10 +20,11 @@ trains, with choices of their own that decide every number of the result:
   forward passes of the epoch already computed: nothing is evaluated twice.
 
 This module holds those pieces: :class:`Objective` (a loss with its
-output), :class:`WeightedSparseProducts` (the engine's products for
-weighted rows and sparse inputs), :class:`SklearnRun` (one step, and the
-loss and gradient L-BFGS needs), :class:`ReshuffledOrder` and
-:func:`initial_layers`. The update rules are in
+output), :class:`WeightedSparseProducts` (the engine's products in
+scikit-learn's parameter layout, for weighted rows and sparse inputs),
+:class:`SklearnRun` (one step, and the loss and gradient L-BFGS needs),
+:class:`ReshuffledOrder` and :func:`initial_layers`;
+:class:`SparseProducts` lets the predictions take sparse inputs. The update rules are in
 :mod:`matnn.sklearn._optimizers`.
 """
 
@@ -34,12 +35,12 @@ import numpy as np
 from scipy.special import xlogy
 
 from ..activations import ACTIVATIONS, Activation
-from ..backprop import Engine, Products, backward, forward
+from ..backprop import Engine, Grads, Products, Workspace, backward, forward
 from ..losses import Loss
 from ..network_run import _NetworkRun
 from .._typing import DTypeLike, FloatArray, NDArray
-from ..backprop import Workspace
 from ..optimizer_base import StepOptimizer
+from ..training import take_steps
 
 if TYPE_CHECKING:
     from ..network import Network
@@ -51,6 +52,7 @@ __all__ = [
     "Objective",
     "ReshuffledOrder",
     "SklearnRun",
+    "SparseProducts",
     "WeightedSparseProducts",
     "initial_layers",
 ]
@@ -208,18 +210,48 @@ class _CanonicalLink(Loss):
 
 _CANONICAL = _CanonicalLink()
 
+# Looked up once: they run a few times per layer per step.
+add, dot, multiply = np.add, np.dot, np.multiply
 
-# -- the products: weighted rows and sparse inputs --------------------------------
+
+# -- the products: scikit-learn's layout, weighted rows, sparse inputs ------------
+
+class SparseProducts(Products):
+    """A network's products whose first layer may multiply a scipy sparse ``X``.
+
+    The first layer takes ``X @ W.T`` of the sparse matrix itself, so a
+    TF-IDF-like input is never made dense. For the estimators' predictions.
+    """
+
+    def affine(
+        self, l: int, prev: Any, W: FloatArray, b: FloatArray, out: FloatArray, ws: Workspace
+    ) -> None:
+        if l == 0:
+            np.copyto(out, prev @ W.T)
+            add(out, b, out)
+        else:
+            super().affine(l, prev, W, b, out, ws)
+
 
 class WeightedSparseProducts(Products):
-    """A network's products, with two additions the estimators need.
+    """The products of :class:`SklearnRun`: scikit-learn's layout, weighted rows, sparse inputs.
 
+    - The layout: each layer's ``coef`` of shape (n_in, n_out), row-major
+      (``W.T``, scikit-learn's ``coefs_[l]``), then its ``intercept`` of
+      shape (n_out,). Every product then reads a contiguous operand as it is.
+    - A dense input is *folded*: its rows carry a last column of ones
+      (:meth:`SklearnRun.inputs`), and the first layer's ``coef`` and
+      ``intercept``, consecutive in the layout, are one block of shape
+      (n_in + 1, n_out). The first layer is then one product, ``X1 @ block``,
+      and its gradient ``X1.T @ D`` holds ``dcoef`` and ``dintercept``
+      (the block's last row) at once. :meth:`views` gives that block as the
+      first layer's weights; :meth:`coefs` gives every layer unfolded.
+    - A scipy sparse input (CSR) is not folded: the first layer multiplies
+      the sparse ``X`` itself (``X @ coef`` and ``X.T @ D``), so a
+      TF-IDF-like matrix is never made dense.
     - Row weights: when :attr:`weights` (shape (rows, 1)) is set, the output
       layer's deltas are multiplied by them before any gradient is formed,
       so every layer's gradient is the weighted sum over rows.
-    - A scipy sparse input: the first layer multiplies the sparse ``X``
-      itself (``X @ W.T`` and ``(X.T @ D).T``), so a TF-IDF-like matrix is
-      never made dense.
 
     Parameters
     ----------
@@ -230,28 +262,56 @@ class WeightedSparseProducts(Products):
     """
 
     def __init__(self, last: int, sparse: bool) -> None:
-        self.last, self.sparse = last, sparse
-        self.weights = None
+        self.last, self.sparse, self.fold = last, sparse, not sparse
+        self.weights: FloatArray | None = None
+
+    def coefs(self, flat: FloatArray, sizes: Sequence[int]) -> Grads:
+        """Views ``[(coef_1, intercept_1), ...]`` into a flat vector (n_params,), none folded."""
+        views, start = [], 0
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            stop = start + n_in * n_out
+            views.append((flat[start:stop].reshape(n_in, n_out), flat[stop:stop + n_out]))
+            start = stop + n_out
+        return views
+
+    def views(self, flat: FloatArray, sizes: Sequence[int]) -> Grads:
+        """:meth:`coefs`, with a folded first layer's ``coef`` extended by its intercept row."""
+        views = self.coefs(flat, sizes)
+        if self.fold:
+            views[0] = (flat[:(sizes[0] + 1) * sizes[1]].reshape(sizes[0] + 1, sizes[1]),
+                        views[0][1])
+        return views
 
     def affine(
-        self, l: int, prev: Any, W: FloatArray, b: FloatArray, out: FloatArray, ws: Workspace
+        self, l: int, prev: Any, coef: FloatArray, b: FloatArray, out: FloatArray, ws: Workspace
     ) -> None:
-        if l == 0 and self.sparse:
-            np.copyto(out, prev @ W.T)
-            np.add(out, b, out)
+        if l == 0 and self.fold:
+            # [X, 1] @ [coef; intercept]: the intercept comes with the product.
+            dot(prev, coef, out)
+        elif l == 0 and self.sparse:
+            np.copyto(out, prev @ coef)
+            add(out, b, out)
         else:
-            super().affine(l, prev, W, b, out, ws)
+            # The network's affine, on the view whose transpose is coef.
+            super().affine(l, prev, coef.T, b, out, ws)
 
     def weight_gradients(
-        self, l: int, D: FloatArray, prev: Any, dW: FloatArray, db: FloatArray, ws: Workspace
+        self, l: int, D: FloatArray, prev: Any, dcoef: FloatArray, db: FloatArray, ws: Workspace
     ) -> None:
         if l == self.last and self.weights is not None:
-            np.multiply(D, self.weights, D)
-        if l == 0 and self.sparse:
-            np.copyto(dW, (prev.T @ D).T)
-            np.dot(ws.ones, D, db)
+            multiply(D, self.weights, D)
+        if l == 0 and self.fold:
+            # db is the block's last row: X1's column of ones summed D's rows into it.
+            dot(prev.T, D, dcoef)
+        elif l == 0 and self.sparse:
+            np.copyto(dcoef, prev.T @ D)
+            dot(ws.ones, D, db)
         else:
-            super().weight_gradients(l, D, prev, dW, db, ws)
+            dot(prev.T, D, dcoef)
+            dot(ws.ones, D, db)
+
+    def back(self, l: int, D: FloatArray, coef: FloatArray, out: FloatArray, ws: Workspace) -> None:
+        dot(D, coef.T, out)
 
 
 def engine_for(
@@ -260,10 +320,9 @@ def engine_for(
     activations: Sequence[Activation],
     sparse: bool = False,
 ) -> Engine:
-    """An engine over ``params`` that trains with the canonical deltas (and sparse inputs)."""
-    last = len(sizes) - 2
+    """An engine over a network's ``params`` that takes sparse inputs, for the predictions."""
     return Engine(params, tuple(sizes), activations, _CANONICAL,
-                  WeightedSparseProducts(last, sparse))
+                  SparseProducts() if sparse else Products())
 
 
 # -- one step ------------------------------------------------------------------------
@@ -279,10 +338,17 @@ class SklearnRun(_NetworkRun):
     evaluate it. Parameters that stop being finite do not stop the run:
     scikit-learn trains on, and its estimator reports them at the end.
 
+    The run trains its own flat parameters, :attr:`params`, in
+    scikit-learn's layout (:class:`WeightedSparseProducts`), read from the
+    network when the run is made and written back into it by
+    :meth:`publish` (before every callback) and :meth:`finish`. The
+    optimizer's state is in that layout too, from every run to the next.
+    The batches' ``X`` are :meth:`inputs` of the data's.
+
     Parameters
     ----------
     net : Network
-        Its ``params`` are trained in place.
+        Trained: its parameters are read at the start and written back.
     optimizer : Optimizer
         A step optimizer, or None for a run that only computes
         :meth:`loss_and_gradient` (L-BFGS's objective).
@@ -328,22 +394,41 @@ class SklearnRun(_NetworkRun):
         # scikit-learn records losses only: the loop computes no accuracy.
         self.classifies = False
         sizes, dtype = net.sizes, net.dtype
-        self.engine = engine_for(net.params, sizes, net._activations, sparse)
+        self.products = products = WeightedSparseProducts(len(sizes) - 2, sparse)
+        self.params, views = products.flat(sizes, dtype)
+        self.coefs = products.coefs(self.params, sizes)
+        for (coef, intercept), (W, b, _) in zip(self.coefs, net._engine.layers):
+            np.copyto(coef, W.T)
+            np.copyto(intercept, b)
+        self.engine = Engine(self.params, tuple(sizes), net._activations, _CANONICAL, products)
         self.objective, self.alpha = objective, float(alpha)
         self.ws = self.engine.workspace(rows, dtype)
         self.scratch = np.empty((rows, sizes[-1]), dtype)
-        self.grad, self.grads = Products().flat(sizes, dtype)
+        self.grad, self.grads = products.flat(sizes, dtype)
         # 1 on every weight, 0 on every bias; decay is alpha / total times it,
         # remade when a batch's total weight differs from the last one's.
-        self.mask, mask_views = Products().flat(sizes, dtype)
-        for W, b in mask_views:
-            W.fill(1)
-            b.fill(0)
+        self.mask = np.zeros_like(self.params)
+        for coef, _ in products.coefs(self.mask, sizes):
+            coef.fill(1)
         self.decay, self.decay_total = np.empty_like(self.mask), None
         self.l2 = np.empty_like(self.grad)
         if optimizer is not None:
             self.update = optimizer.step
             self.step = self.make_step(rows)
+
+    def inputs(self, X: Any) -> Any:
+        """The batches' form of ``X`` (n_samples, n_in): with a last column of ones when folded.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_in + 1), or ``X`` itself when sparse
+        """
+        if not self.products.fold:
+            return X
+        X1 = np.empty((X.shape[0], X.shape[1] + 1), self.params.dtype)
+        X1[:, :-1] = X
+        X1[:, -1] = 1
+        return X1
 
     def loss_and_gradient(self, X: Any, Y: FloatArray, w: FloatArray | None = None) -> float:
         """The batch's loss (a float); its gradient is left in :attr:`grad`.
@@ -354,13 +439,17 @@ class SklearnRun(_NetworkRun):
         Y : ndarray of shape (rows, n_out)
         w : ndarray of shape (rows,), or None for weights of 1
         """
+        return self.batch_loss_and_gradient(self.inputs(X), Y, w)
+
+    def batch_loss_and_gradient(self, X: Any, Y: FloatArray, w: FloatArray | None) -> float:
+        """:meth:`loss_and_gradient` of a batch already in the form :meth:`inputs` gives."""
         engine, rows = self.engine, X.shape[0]
         ws = self.ws.head(rows, engine)
         P = forward(engine, X, ws)
         total = rows if w is None else w.sum()
         column = None if w is None else w[:, None]
         loss = self.objective.value(Y, P, column, total, self.scratch[:rows])
-        engine.products.weights = column
+        self.products.weights = column
         backward(engine, X, Y, total, ws, self.grads)
         if self.alpha:
             if total != self.decay_total:
@@ -374,7 +463,7 @@ class SklearnRun(_NetworkRun):
 
     def make_step(self, batch_size: int) -> Callable[..., float]:
         """The step ``(X_b, Y_b[, w_b]) -> loss``: the batch's loss before one update."""
-        loss_and_gradient, update = self.loss_and_gradient, self.update
+        loss_and_gradient, update = self.batch_loss_and_gradient, self.update
         params, grad = self.params, self.grad
 
         def step(Xb: Any, Yb: FloatArray, wb: FloatArray | None = None) -> float:
@@ -388,17 +477,39 @@ class SklearnRun(_NetworkRun):
     def epoch(  # type: ignore[override]
         self, batches: list[tuple[Any, ...]], X: Any, Y: FloatArray, truth: Any
     ) -> tuple[float, None, bool]:
-        """One pass over ``batches``; the mean of the batch losses, weighted by their rows."""
-        step, total = self.step, 0.0
-        for batch in batches:
-            total += step(*batch) * batch[0].shape[0]
-        return total / X.shape[0], None, False
+        """One pass over ``batches``; the mean of the batch losses, weighted by their rows.
+
+        Cut short, the parameters and the optimizer's state are left at
+        the last completed step, as :func:`matnn.training.take_steps` does.
+        """
+        np.copyto(self.before, self.params)
+        self.state = self.optimizer.state_dict()
+        step, total = self.step, [0.0]
+
+        def weighted_step(*batch: Any) -> None:
+            total[0] += step(*batch) * batch[0].shape[0]
+
+        take_steps(weighted_step, batches, self.restart)
+        return total[0] / X.shape[0], None, False
+
+    def publish(self) -> None:
+        """Write the parameters into the network, in its layout."""
+        for (coef, intercept), (W, b, _) in zip(self.coefs, self.model._engine.layers):
+            np.copyto(W, coef.T)
+            np.copyto(b, intercept)
+
+    def finish(self) -> None:
+        """:meth:`publish`. The optimizer belongs to no buffer: the next run trains a new one."""
+        self.publish()
 
     def objective_with_weights(
         self, X: Any, Y: FloatArray, w: FloatArray | None
     ) -> Callable[[NDArray[np.float64]], tuple[float, FloatArray]]:
-        """``p -> (loss, gradient)`` over all of ``X`` with weights ``w``, for L-BFGS."""
-        params, loss_and_gradient = self.params, self.loss_and_gradient
+        """``p -> (loss, gradient)`` over all of ``X`` with weights ``w``, for L-BFGS.
+
+        ``p`` and the gradient are in the run's layout, :attr:`params`'.
+        """
+        params, loss_and_gradient, X = self.params, self.batch_loss_and_gradient, self.inputs(X)
 
         def objective(p: NDArray[np.float64]) -> tuple[float, FloatArray]:
             params[...] = p
