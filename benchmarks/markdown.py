@@ -13,7 +13,7 @@ from pathlib import Path
 from .harness import Result, Timing
 from .report import _fmt_ratio, _metrics_text, _target_text, fmt_time
 
-__all__ = ["load_results", "render", "sklearn_table", "write_page"]
+__all__ = ["digits_table", "load_results", "render", "sklearn_table", "write_page"]
 
 
 def load_results(doc):
@@ -131,6 +131,30 @@ def sklearn_table(doc):
                          f"{r.ratio:.1f}x"])
     return _table(["solver", "dtype", "scikit-learn", "matnn.sklearn", "speed-up"], body,
                   right=(2, 3, 4))
+
+
+def digits_table(doc):
+    """The digits guide's table: the ``digits`` case's epochs of matnn, scikit-learn
+    and PyTorch side by side, per optimizer and dtype, as Markdown lines."""
+    pairs = {}
+    for r in load_results(doc):
+        if r.case == "digits" and r.a and r.b:
+            solver, _, _, peer = r.size.replace(",", "").split()[:4]
+            pairs.setdefault((solver, r.dtype), {})[peer] = r
+    names = {"sgd": "SGD momentum", "adam": "Adam"}
+    body = []
+    for (solver, dtype), peers in pairs.items():
+        sk, torch = peers["sklearn"], peers["torch"]
+        ms = [1e3 * sk.metrics["matnn_s_per_epoch"], 1e3 * sk.metrics["sklearn_s_per_epoch"],
+              1e3 * torch.metrics["torch_s_per_epoch"]]
+        accuracy = [sk.metrics["matnn_accuracy"], sk.metrics["sklearn_accuracy"],
+                    torch.metrics["torch_accuracy"]]
+        body.append([names.get(solver, solver), dtype, *(f"{m:.2f}" for m in ms),
+                     f"{sk.ratio:.1f}x / {torch.ratio:.1f}x",
+                     " / ".join(f"{a:.3f}" for a in accuracy)])
+    return _table(["optimizer", "dtype", "matnn ms/epoch", "scikit-learn ms/epoch",
+                   "PyTorch ms/epoch", "matnn faster than scikit-learn / PyTorch",
+                   "test accuracy matnn / scikit-learn / PyTorch"], body, right=(2, 3, 4))
 
 
 def write_page(json_path, md_path):

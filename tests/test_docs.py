@@ -110,6 +110,22 @@ def test_the_readme_shows_the_committed_run_of_the_drop_in_s_speed(monkeypatch):
     assert "\n".join(table) in readme
 
 
+def test_the_digits_guide_shows_the_committed_run_of_the_three_libraries(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.markdown import digits_table
+
+    doc = json.loads((DOCS / "benchmarks" / "results.json").read_text(encoding="utf-8"))
+    table = digits_table(doc)
+    rows = [r for r in doc["results"] if r["case"] == "digits"]
+    assert len(table) == 2 + len(rows) // 2 == 6  # each optimizer in each dtype, two peers
+    for r in rows:
+        epoch = 1e3 * r["metrics"]["matnn_s_per_epoch"]
+        assert any(f"| {r['dtype']} | {epoch:.2f} |" in line and f"{r['ratio']:.1f}x" in line
+                   for line in table)
+    guide = (DOCS / "guide" / "digits.md").read_text(encoding="utf-8")
+    assert "\n".join(table) in guide
+
+
 def test_the_benchmarks_page_shows_the_committed_run_row_by_row(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
     from benchmarks.markdown import render
