@@ -66,6 +66,7 @@ import time
 import warnings
 
 import numpy as np
+from scipy.linalg import get_blas_funcs
 
 from .harness import Result
 
@@ -138,9 +139,10 @@ def _bound(ours, X, y, solver):
     A0, D0, T0 = (np.empty((rows, n_hidden), dtype) for _ in range(3))
     Z1, P, D1, S = (np.empty((rows, n_out), dtype) for _ in range(4))
     ones = np.ones(rows, dtype)
-    decay = np.zeros_like(p)
-    decay[:fold - n_hidden] = decay[fold:-n_out] = ours.alpha / rows
-    l2 = np.empty_like(p)
+    scal, axpy, blas_dot = get_blas_funcs(("scal", "axpy", "dot"), (p,))
+    decay = ours.alpha / rows
+    l2_pairs = [(block[:-1].reshape(-1), dblock[:-1].reshape(-1)),
+                (coef.reshape(-1), dcoef.reshape(-1))]
     eps, one = np.finfo(dtype).eps, dtype.type(1)
     dot, add, subtract, multiply, divide = np.dot, np.add, np.subtract, np.multiply, np.divide
     tanh, exp, log, sqrt, vdot = np.tanh, np.exp, np.log, np.sqrt, np.vdot
@@ -167,43 +169,40 @@ def _bound(ours, X, y, solver):
         subtract(one, T0, T0)
         multiply(D0, T0, D0)
         dot(X1.T, D0, dblock)
-        multiply(p, decay, l2)
-        add(g, l2, g)
-        return loss + 0.5 * float(vdot(l2, p))
+        squares = 0.0
+        for w, dw in l2_pairs:
+            axpy(w, dw, a=decay)
+            squares += float(blas_dot(w, w))
+        return loss + 0.5 * decay * squares
 
     loss = loss_and_gradient()
     got = np.append(g, loss)
     rate = LEARNING_RATES[solver]
-    s1, s2 = np.empty_like(p), np.empty_like(p)
+    s1 = np.empty_like(p)
     if solver == "sgd":
         mu, v = 0.9, np.zeros_like(p)
 
         def update():
-            multiply(g, rate, s1)
-            multiply(v, mu, v)
-            subtract(v, s1, v)
-            multiply(v, mu, s2)
-            subtract(s2, s1, s2)
-            add(p, s2, p)
+            scal(mu, v)
+            axpy(g, v, a=-rate)
+            axpy(v, p, a=mu)
+            axpy(g, p, a=-rate)
     else:
         beta1, beta2, t = 0.9, 0.999, [0]
         m, v = np.zeros_like(p), np.zeros_like(p)
 
         def update():
             t[0] += 1
-            multiply(m, beta1, m)
-            multiply(g, 1 - beta1, s1)
-            add(m, s1, m)
-            multiply(v, beta2, v)
+            scal(beta1, m)
+            axpy(g, m, a=1 - beta1)
             multiply(g, g, g)
-            multiply(g, 1 - beta2, g)
-            add(v, g, v)
+            scal(beta2, v)
+            axpy(g, v, a=1 - beta2)
             size = rate * math.sqrt(1 - beta2 ** t[0]) / (1 - beta1 ** t[0])
-            multiply(m, -size, s2)
             sqrt(v, s1)
             add(s1, 1e-8, s1)
-            divide(s2, s1, s2)
-            add(p, s2, p)
+            divide(m, s1, s1)
+            axpy(s1, p, a=-size)
 
     def step():
         loss_and_gradient()

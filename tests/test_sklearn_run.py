@@ -139,19 +139,43 @@ def _interrupt_numpy(monkeypatch, name, call, only):
 N_PARAMS = 64 * 7 + 7 + 7 * 4 + 4
 
 
-@pytest.mark.parametrize("solver, name, calls_per_step", [
+def _interrupt_sgd_update(monkeypatch, call):
+    """Make the SGD update's BLAS ``axpy`` raise KeyboardInterrupt on its ``call``-th call."""
+    from matnn.sklearn import _optimizers
+
+    real, calls = _optimizers.get_blas_funcs, []
+
+    def blas_funcs(names, arrays):
+        scal, axpy = real(names, arrays)
+
+        def cut(*args, **kwargs):
+            calls.append(None)
+            if len(calls) == call:
+                raise KeyboardInterrupt
+            return axpy(*args, **kwargs)
+
+        return scal, cut
+
+    monkeypatch.setattr(_optimizers, "get_blas_funcs", blas_funcs)
+
+
+# Cut inside step 8: 7 steps completed, then the cut's call of that step.
+CUTS = {
     # Adam's one sqrt: its moments are updated, the parameters not yet.
-    ("adam", "sqrt", 1),
-    # Nesterov SGD's two subtracts: the velocity is updated, the parameters not yet.
-    ("sgd", "subtract", 2),
-])
+    "adam": lambda monkeypatch: _interrupt_numpy(
+        monkeypatch, "sqrt", 7 + 1, only=lambda a, *rest: np.shape(a) == (N_PARAMS,)),
+    # Nesterov SGD's second of three axpys: the velocity is updated, the parameters not yet.
+    "sgd": lambda monkeypatch: _interrupt_sgd_update(monkeypatch, 7 * 3 + 2),
+}
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_ctrl_c_inside_a_step_leaves_the_parameters_and_state_of_the_last_completed_step(
-        monkeypatch, solver, name, calls_per_step):
+        monkeypatch, solver):
     # 120 rows in batches of 24: 5 steps an epoch. Cut inside step 8, the
     # third of epoch 2: the run replays that epoch's first two.
     ours, theirs = _both(solver, shuffle=False, max_iter=4)
-    _interrupt_numpy(monkeypatch, name, 7 * calls_per_step + 1,
-                     only=lambda a, *rest: np.shape(a) == (N_PARAMS,))
+    CUTS[solver](monkeypatch)
     with pytest.warns(UserWarning, match="interrupted"):
         ours.fit(X_DIGITS, Y_DIGITS)
     monkeypatch.undo()

@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeAlias
 
 import numpy as np
+from scipy.linalg import get_blas_funcs
 from scipy.special import xlogy
 
 from ..activations import ACTIVATIONS, Activation
@@ -405,13 +406,12 @@ class SklearnRun(_NetworkRun):
         self.ws = self.engine.workspace(rows, dtype)
         self.scratch = np.empty((rows, sizes[-1]), dtype)
         self.grad, self.grads = products.flat(sizes, dtype)
-        # 1 on every weight, 0 on every bias; decay is alpha / total times it,
-        # remade when a batch's total weight differs from the last one's.
-        self.mask = np.zeros_like(self.params)
-        for coef, _ in products.coefs(self.mask, sizes):
-            coef.fill(1)
-        self.decay, self.decay_total = np.empty_like(self.mask), None
-        self.l2 = np.empty_like(self.grad)
+        # Each layer's weights (not its bias) in the parameters and the
+        # gradient, flat: the L2 term's pairs.
+        grad_coefs = products.coefs(self.grad, sizes)
+        self.l2_pairs = [(coef.reshape(-1), dcoef.reshape(-1))
+                         for (coef, _), (dcoef, _) in zip(self.coefs, grad_coefs)]
+        self.blas_dot, self.blas_axpy = get_blas_funcs(("dot", "axpy"), (self.params,))
         if optimizer is not None:
             self.update = optimizer.step
             self.step = self.make_step(rows)
@@ -452,13 +452,13 @@ class SklearnRun(_NetworkRun):
         self.products.weights = column
         backward(engine, X, Y, total, ws, self.grads)
         if self.alpha:
-            if total != self.decay_total:
-                np.multiply(self.mask, self.alpha / total, self.decay)
-                self.decay_total = total
-            np.multiply(self.params, self.decay, self.l2)
-            np.add(self.grad, self.l2, self.grad)
-            # alpha * sum(W ** 2) / total, halved
-            loss += 0.5 * float(np.vdot(self.l2, self.params))
+            # dW += (alpha / total) * W, and the loss gains half of
+            # (alpha / total) * sum(W ** 2): one BLAS call each, per layer.
+            decay, squares = self.alpha / total, 0.0
+            for W, dW in self.l2_pairs:
+                self.blas_axpy(W, dW, a=decay)
+                squares += float(self.blas_dot(W, W))
+            loss += 0.5 * decay * squares
         return loss
 
     def make_step(self, batch_size: int) -> Callable[..., float]:
