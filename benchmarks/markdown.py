@@ -128,7 +128,7 @@ def sklearn_table(doc):
         if r.case == "sklearn" and r.a and r.b:
             solver = r.size.split(",")[0]
             body.append([solver, r.dtype, fmt_time(r.a.median), fmt_time(r.b.median),
-                         f"{r.ratio:.1f}x"])
+                         f"{r.ratio:.2f}x"])
     return _table(["solver", "dtype", "scikit-learn", "matnn.sklearn", "speed-up"], body,
                   right=(2, 3, 4))
 

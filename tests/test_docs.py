@@ -105,7 +105,7 @@ def test_the_readme_shows_the_committed_run_of_the_drop_in_s_speed(monkeypatch):
     assert len(table) == 2 + len(rows) == 6  # header, rule, each solver in each dtype
     for r in rows:
         assert any(line.startswith(f"| {r['size'].split(',')[0]} | {r['dtype']} |")
-                   and line.endswith(f" | {r['ratio']:.1f}x |") for line in table)
+                   and line.endswith(f" | {r['ratio']:.2f}x |") for line in table)
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "\n".join(table) in readme
 
