@@ -61,4 +61,4 @@ __all__ = [
     "set_num_threads",
     "to_torch",
 ]
-__version__ = "0.3.0"
+__version__ = "0.3.1"
