@@ -232,3 +232,21 @@ def test_targets_are_encoded_as_the_label_binarizer_encodes_them(y, classes):
     got = clf._encoded(y)
     assert got.dtype == bool
     np.testing.assert_array_equal(got, binarizer.transform(y).astype(bool))
+
+
+@pytest.mark.parametrize("make", [lambda: VelocitySGD(0.1, 0.9, True),
+                                  lambda: BiasCorrectedStepAdam(0.1)])
+def test_the_blas_updates_refuse_a_strided_vector_rather_than_update_a_copy(make):
+    # BLAS writes in place only into a contiguous vector; scipy's wrapper
+    # would otherwise return an updated copy and leave the parameters as
+    # they were.
+    optimizer = make()
+    before = optimizer.state_dict()
+    params = np.ones(20)[::2]
+    with pytest.raises(ValueError, match=r"contiguous vector .* shape \(10,\)"):
+        optimizer.step(params, np.ones(10))
+    np.testing.assert_array_equal(params, 1.0)
+    assert repr(optimizer.state_dict()) == repr(before)
+    contiguous = params.copy()
+    optimizer.step(contiguous, np.ones(10))
+    assert (contiguous < 1).all()

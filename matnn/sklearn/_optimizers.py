@@ -49,7 +49,32 @@ from ..optimizer_base import Steps, Update
 __all__ = ["VelocitySGD", "BiasCorrectedStepAdam"]
 
 
-class VelocitySGD(StepOptimizer):
+class _BlasStep(StepOptimizer):
+    """A step optimizer whose update calls BLAS's ``scal`` and ``axpy`` on the parameters.
+
+    An update is a few multiply-adds over every parameter at every step:
+    one BLAS call does what takes numpy two, and rounds once
+    (benchmarks/case_sklearn.py measures it). BLAS writes in place only into
+    a contiguous vector (given another, scipy's wrapper would update a
+    copy), so that is what these optimizers take.
+    """
+
+    def check(self, params: FloatArray) -> None:
+        super().check(params)
+        if params.ndim != 1 or not params.flags.c_contiguous:
+            raise ValueError(
+                f"{type(self).__name__} updates one contiguous vector of parameters, of shape "
+                f"(n_params,); got an array of shape {params.shape} that is not one"
+            )
+
+    @staticmethod
+    def _scal_axpy(params: FloatArray) -> tuple[Any, Any]:
+        """BLAS's ``x <- a * x`` and ``y <- y + a * x`` for vectors like ``params``, in place."""
+        scal, axpy = get_blas_funcs(("scal", "axpy"), (params,))
+        return scal, axpy
+
+
+class VelocitySGD(_BlasStep):
     """scikit-learn's SGD: a velocity that carries the learning rate (see the module).
 
     Parameters
@@ -90,7 +115,7 @@ class VelocitySGD(StepOptimizer):
     def _kernel(self, params: FloatArray) -> Update:
         v = self._buffers["velocity"]
         mu, nesterov = self.momentum, self.nesterov
-        scal, axpy = _scal_axpy(params)
+        scal, axpy = self._scal_axpy(params)
 
         def update(p: FloatArray, g: FloatArray) -> None:
             # The rate is read at every step: a schedule changes it between epochs.
@@ -107,7 +132,7 @@ class VelocitySGD(StepOptimizer):
         return update
 
 
-class BiasCorrectedStepAdam(StepOptimizer):
+class BiasCorrectedStepAdam(_BlasStep):
     """scikit-learn's Adam: bias corrections in the step, ``eps`` outside them (see the module).
 
     Parameters
@@ -154,7 +179,7 @@ class BiasCorrectedStepAdam(StepOptimizer):
         lr, (beta1, beta2), eps = self.learning_rate, self.betas, self.eps
         m, v = self._buffers["exp_avg"], self._buffers["exp_avg_sq"]
         scratch = np.empty_like(params)
-        scal, axpy = _scal_axpy(params)
+        scal, axpy = self._scal_axpy(params)
         multiply, add, divide, sqrt = np.multiply, np.add, np.divide, np.sqrt
 
         def update(p: FloatArray, g: FloatArray) -> None:
@@ -172,14 +197,3 @@ class BiasCorrectedStepAdam(StepOptimizer):
             axpy(scratch, p, a=-size)
 
         return update
-
-
-def _scal_axpy(params: FloatArray) -> tuple[Any, Any]:
-    """BLAS's ``x <- a * x`` and ``y <- y + a * x`` for buffers like ``params``, in place.
-
-    An update is a few multiply-adds over every parameter at every step:
-    one BLAS call does what takes numpy two, and rounds once
-    (benchmarks/case_sklearn.py measures it).
-    """
-    scal, axpy = get_blas_funcs(("scal", "axpy"), (params,))
-    return scal, axpy
