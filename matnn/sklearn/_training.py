@@ -396,7 +396,7 @@ class SklearnRun(_NetworkRun):
         self.classifies = False
         sizes, dtype = net.sizes, net.dtype
         self.products = products = WeightedSparseProducts(len(sizes) - 2, sparse)
-        self.params, views = products.flat(sizes, dtype)
+        self.params, _ = products.flat(sizes, dtype)
         self.coefs = products.coefs(self.params, sizes)
         for (coef, intercept), (W, b, _) in zip(self.coefs, net._engine.layers):
             np.copyto(coef, W.T)
