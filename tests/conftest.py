@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 
+import numpy as np
 import pytest
 from hypothesis import settings
 from threadpoolctl import threadpool_limits
@@ -52,3 +53,26 @@ def one_blas_thread():
     """BLAS on one thread: on the sklearn tests' small products a second one only waits."""
     with threadpool_limits(limits=1):
         yield
+
+
+@pytest.fixture
+def interrupt_numpy(monkeypatch):
+    """``interrupt(name, call, only=...)``: ``numpy.<name>`` raises KeyboardInterrupt on
+    the ``call``-th call whose arguments ``only`` accepts (a Ctrl-C inside a step).
+
+    Undone with the test's ``monkeypatch``.
+    """
+
+    def interrupt(name, call, only=lambda *args: True):
+        real, calls = getattr(np, name), []
+
+        def cut(*args, **kwargs):
+            if only(*args):
+                calls.append(None)
+                if len(calls) == call:
+                    raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(np, name, cut)
+
+    return interrupt

@@ -122,20 +122,6 @@ def test_a_dense_input_folded_with_ones_trains_as_the_same_sparse_input(Estimato
     np.testing.assert_allclose(sparse.loss_, dense.loss_, rtol=1e-12)
 
 
-def _interrupt_numpy(monkeypatch, name, call, only):
-    """Make ``numpy.<name>`` raise KeyboardInterrupt on the ``call``-th call ``only`` accepts."""
-    real, calls = getattr(np, name), []
-
-    def cut(*args, **kwargs):
-        if only(*args):
-            calls.append(None)
-            if len(calls) == call:
-                raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(np, name, cut)
-
-
 N_PARAMS = 64 * 7 + 7 + 7 * 4 + 4
 
 
@@ -162,20 +148,20 @@ def _interrupt_sgd_update(monkeypatch, call):
 # Cut inside step 8: 7 steps completed, then the cut's call of that step.
 CUTS = {
     # Adam's one sqrt: its moments are updated, the parameters not yet.
-    "adam": lambda monkeypatch: _interrupt_numpy(
-        monkeypatch, "sqrt", 7 + 1, only=lambda a, *rest: np.shape(a) == (N_PARAMS,)),
+    "adam": lambda monkeypatch, interrupt_numpy: interrupt_numpy(
+        "sqrt", 7 + 1, only=lambda a, *rest: np.shape(a) == (N_PARAMS,)),
     # Nesterov SGD's second of three axpys: the velocity is updated, the parameters not yet.
-    "sgd": lambda monkeypatch: _interrupt_sgd_update(monkeypatch, 7 * 3 + 2),
+    "sgd": lambda monkeypatch, interrupt_numpy: _interrupt_sgd_update(monkeypatch, 7 * 3 + 2),
 }
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_ctrl_c_inside_a_step_leaves_the_parameters_and_state_of_the_last_completed_step(
-        monkeypatch, solver):
+        monkeypatch, interrupt_numpy, solver):
     # 120 rows in batches of 24: 5 steps an epoch. Cut inside step 8, the
     # third of epoch 2: the run replays that epoch's first two.
     ours, theirs = _both(solver, shuffle=False, max_iter=4)
-    CUTS[solver](monkeypatch)
+    CUTS[solver](monkeypatch, interrupt_numpy)
     with pytest.warns(UserWarning, match="interrupted"):
         ours.fit(X_DIGITS, Y_DIGITS)
     monkeypatch.undo()

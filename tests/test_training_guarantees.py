@@ -231,34 +231,20 @@ def steps_by_hand(net, optimizer, X, y, batch_size, steps):
         optimizer.step(net.params, flat(net.gradients(X[s:s + batch_size], y[s:s + batch_size])))
 
 
-def interrupt_on(monkeypatch, name, call, only=lambda *args: True):
-    """Make ``numpy.<name>`` raise KeyboardInterrupt on the ``call``-th call ``only`` accepts."""
-    real, calls = getattr(np, name), []
-
-    def cut(*args, **kwargs):
-        if only(*args):
-            calls.append(None)
-            if len(calls) == call:
-                raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(np, name, cut)
-
-
 @pytest.mark.parametrize("how", ["adam, between its moments and the parameters",
                                  "plain SGD, after its step count",
                                  "a subclass's gradients"])
 def test_ctrl_c_inside_a_step_leaves_the_parameters_and_state_of_the_last_completed_step(
-        monkeypatch, how):
+        monkeypatch, interrupt_numpy, how):
     X, y = people(24, seed=0)
     net = Network.from_sizes([2, 3, 1], seed=0)
     start = net.copy()
     make = (lambda: Adam(0.05)) if how.startswith("adam") else (lambda: SGD(0.1))
     optimizer = make()
     if how.startswith("adam"):
-        interrupt_on(monkeypatch, "sqrt", 11)  # Adam's one sqrt, on step 11
+        interrupt_numpy("sqrt", 11)  # Adam's one sqrt, on step 11
     elif how.startswith("plain"):
-        interrupt_on(monkeypatch, "subtract", 11, only=lambda a, *rest: a is net.params)
+        interrupt_numpy("subtract", 11, only=lambda a, *rest: a is net.params)
     else:
         calls = []
 
@@ -287,13 +273,13 @@ def test_ctrl_c_inside_a_step_leaves_the_parameters_and_state_of_the_last_comple
 
 
 def test_ctrl_c_inside_an_ensembles_step_leaves_each_member_at_its_last_completed_step(
-        monkeypatch):
+        monkeypatch, interrupt_numpy):
     X, y = people(24, seed=0)
     ensemble = Ensemble.from_sizes([2, 3, 1], 3, seed=0)
     members = ensemble.networks()
     rates = np.array([0.01, 0.05, 0.1])
     optimizer = Adam(rates)
-    interrupt_on(monkeypatch, "sqrt", 8)
+    interrupt_numpy("sqrt", 8)
     with pytest.raises(KeyboardInterrupt):
         ensemble.fit(X, y, epochs=3, optimizer=optimizer, batch_size=4, shuffle=False)
     monkeypatch.undo()

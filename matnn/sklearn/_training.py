@@ -268,12 +268,8 @@ class WeightedSparseProducts(Products):
 
     def coefs(self, flat: FloatArray, sizes: Sequence[int]) -> Grads:
         """Views ``[(coef_1, intercept_1), ...]`` into a flat vector (n_params,), none folded."""
-        views, start = [], 0
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-            stop = start + n_in * n_out
-            views.append((flat[start:stop].reshape(n_in, n_out), flat[stop:stop + n_out]))
-            start = stop + n_out
-        return views
+        # A network's slices, each read as (n_in, n_out) instead of (n_out, n_in).
+        return [(W.reshape(W.shape[::-1]), b) for W, b in super().views(flat, sizes)]
 
     def views(self, flat: FloatArray, sizes: Sequence[int]) -> Grads:
         """:meth:`coefs`, with a folded first layer's ``coef`` extended by its intercept row."""
