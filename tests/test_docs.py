@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import matnn
-
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: The pages whose examples run here: the README and the user guide. (docs/dask.md's
